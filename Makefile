@@ -1,0 +1,141 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# tcptrail: every TCP state change, live.
+#
+#   make            build build/tcptrail
+#   make run        install what is missing, build, run (ARGS="...")
+#   make test       install what is missing, build, run every test
+#   make unit       cmocka unit tests only (no root)
+#   make bench      benchmarks (not part of make test)
+#   make fuzz       libFuzzer targets (FUZZ_SECONDS per target)
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make V=1        show the commands
+
+OUTPUT    ?= build
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+LLVM_STRIP ?= llvm-strip
+CC        ?= cc
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+ARGS      ?=
+VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' \
+			-e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
+VMLINUX_DIR := vmlinux/$(ARCH)
+
+# User space and BPF flags are kept apart on purpose: the BPF object is built
+# for -target bpf and must not inherit host tuning or sanitizers.
+CFLAGS    ?= -O2 -g
+WARNFLAGS := -Wall -Wextra -Werror
+USER_CFLAGS := $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE \
+	-DTT_VERSION='"$(VERSION)"' -Iinclude -Isrc -I$(OUTPUT)
+USER_LDLIBS := -lbpf -lelf -lz -ljson-c -lcap
+BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNFLAGS) \
+	-Wno-unused-parameter -Iinclude -I$(VMLINUX_DIR)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+SRCS      := $(wildcard src/*.c)
+LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+LIB_OBJS  := $(patsubst src/%.c,$(OUTPUT)/obj/%.o,$(LIB_SRCS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+HELPER_SRCS := $(wildcard tests/helpers/*.c)
+HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/helpers/%,$(HELPER_SRCS))
+BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
+
+.DELETE_ON_ERROR:
+.PHONY: all run test unit integration bench fuzz install uninstall clean deps check-deps
+
+all: check-deps $(OUTPUT)/tcptrail $(HELPER_BINS)
+
+# Names the Debian packages to install before anything fails obscurely.
+check-deps:
+	$(Q)missing=$$(scripts/check-deps.sh build); if [ -n "$$missing" ]; then \
+		echo "missing build dependencies: $$missing" >&2; \
+		echo "install them with: sudo scripts/install-deps.sh (or sudo make run / sudo make test)" >&2; \
+		exit 1; fi
+
+deps:
+	$(Q)scripts/install-deps.sh test
+
+$(OUTPUT) $(OUTPUT)/obj $(OUTPUT)/tests $(OUTPUT)/helpers $(OUTPUT)/bench:
+	$(Q)mkdir -p $@
+
+$(OUTPUT)/tcptrail.bpf.o: bpf/tcptrail.bpf.c include/tcptrail.h $(wildcard bpf/*.h) $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(OUTPUT)/tcptrail.skel.h: $(OUTPUT)/tcptrail.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name tcptrail_bpf > $@
+
+# Every user object may include the skeleton; generate it first.
+$(OUTPUT)/obj/%.o: src/%.c $(wildcard src/*.h) include/tcptrail.h $(OUTPUT)/tcptrail.skel.h | $(OUTPUT)/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/libtcptrail.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(OUTPUT)/tcptrail: $(OUTPUT)/obj/main.o $(OUTPUT)/libtcptrail.a
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $^ $(USER_LDLIBS) -o $@
+
+# One cmocka binary per module; -Werror=unused-function keeps every test registered.
+$(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libtcptrail.a | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -Werror=unused-function $< $(OUTPUT)/libtcptrail.a $(USER_LDLIBS) -lcmocka -o $@
+
+$(OUTPUT)/helpers/%: tests/helpers/%.c | $(OUTPUT)/helpers
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
+
+$(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	./$(OUTPUT)/tcptrail $(ARGS)
+
+unit: check-deps $(UNIT_BINS)
+	$(Q)scripts/run-unit.sh $(UNIT_BINS)
+
+integration: all
+	$(Q)tests/integration/run.sh $(OUTPUT)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory unit
+	$(Q)$(MAKE) --no-print-directory integration
+
+bench: all $(BENCH_BINS)
+	$(Q)bench/run.sh $(OUTPUT)
+
+fuzz:
+	$(Q)scripts/fuzz.sh $(OUTPUT) $(FUZZ_SECONDS)
+
+install: all
+	install -D -m 0755 $(OUTPUT)/tcptrail $(DESTDIR)$(PREFIX)/sbin/tcptrail
+	install -D -m 0644 docs/tcptrail.8 $(DESTDIR)$(PREFIX)/share/man/man8/tcptrail.8
+	install -D -m 0644 scripts/tcptrail.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcptrail
+	install -D -m 0644 scripts/tcptrail.service $(DESTDIR)$(PREFIX)/lib/systemd/system/tcptrail.service
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/sbin/tcptrail \
+	      $(DESTDIR)$(PREFIX)/share/man/man8/tcptrail.8 \
+	      $(DESTDIR)$(PREFIX)/share/bash-completion/completions/tcptrail \
+	      $(DESTDIR)$(PREFIX)/lib/systemd/system/tcptrail.service
+
+clean:
+	rm -rf $(OUTPUT)

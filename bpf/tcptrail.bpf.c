@@ -1,0 +1,784 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * tcptrail kernel side: every TCP state change, with the socket's owner.
+ *
+ * Hooks (all tracepoints; kprobes and fentry are not assumed to attach):
+ *   tp_btf/inet_sock_set_state   state changes of full sockets
+ *   tp_btf/timer_start|cancel|expire_entry|expire_exit
+ *                                 the lives of timewait and request sockets,
+ *                                 which inet_sock_set_state never reports
+ *   iter/tcp                      the snapshot of existing sockets
+ *
+ * Events go to one ring buffer without a wakeup; user space polls on a short
+ * timer and a wakeup is forced only when the ring fills up (see emit()).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "tcptrail.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define PF_KTHREAD 0x00200000
+#define RCV_SHUTDOWN 1
+#define SEND_SHUTDOWN 2
+#define CONN_ACTIVE (1U << 8)   /* tt_conn.flags: opened by connect() */
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Start-up filters and facts found by the loader's probes. */
+const volatile __u32 filter_family = 0;   /* 0: both */
+const volatile __u32 filter_netns = 0;    /* 0: every namespace */
+const volatile __u32 filter_pid = 0;      /* owner tgid, 0: any */
+const volatile __u32 filter_ports_on = 0;
+const volatile __u64 port_bitmap[1024] = {};
+const volatile __u32 listen_only = 0;     /* only transitions into or out of LISTEN */
+const volatile __u64 tw_timer_fn = 0;     /* address of tw_timer_handler */
+const volatile __u64 req_timer_fn = 0;    /* address of reqsk_timer_handler */
+const volatile __u64 thread_size = 0;      /* THREAD_SIZE; 0: cannot tell contexts apart */
+const volatile __u64 wakeup_bytes = 0;    /* force a wakeup past this much data */
+
+/* The global sequence number. Taken before the ring reservation, so a
+ * failed reservation leaves a gap that user space reports as lost. */
+__u64 tt_seq = 0;
+__u64 req_ids = 0;
+
+
+
+
+
+struct tuple {
+	__u32 netns;
+	__u32 family;
+	__u32 lport;
+	__u32 rport;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/* Kernel object address -> connection. LRU: a table overflow forgets the
+ * oldest owner (reported as unknown) instead of failing new sockets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, struct tt_conn);
+} conns SEC(".maps");
+
+/* Request sockets by 4-tuple, so the child socket created when the
+ * handshake completes can take over the request's identity. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tuple);
+	__type(value, __u64);      /* request socket address */
+} req_by_tuple SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);   /* resized by the loader (--ring-size) */
+} events SEC(".maps");
+
+/* Counters live in .bss, one cache line per CPU, so that user space reads
+ * them through the skeleton's mmap without a bpf() call: it keeps working
+ * after the loader has dropped its capabilities. */
+__u64 tt_counters[TT_MAX_CPUS][8] = {};
+
+/*
+ * A timer event whose meaning depends on what follows it on the same CPU.
+ * timer_cancel fires both when a timer is deleted and when mod_timer()
+ * moves a pending timer (cancel then start, back to back under the timer
+ * base lock). So a cancel of a timewait or request timer is parked here and
+ * decided by the next hook that runs on this CPU: a timer_start of the same
+ * timer means "rescheduled", anything else means "the socket is gone". The
+ * loader also runs flush_pending on each CPU from its poll loop so that a
+ * parked cancel on an idle CPU is not held back.
+ */
+struct pending {
+	__u64 timer;     /* 0: empty */
+	__u64 obj;       /* timewait or request socket */
+	__u64 ts;
+	__u32 busy;      /* a hook on this CPU is updating the slot */
+	__u32 expiring;  /* a request timer's handler runs: only its exit decides */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pending);
+} pend SEC(".maps");
+
+/* A timewait socket whose timer was just armed for the first time: the full
+ * socket it replaces is closed right after, on this CPU (tcp_time_wait()). */
+struct newtw {
+	__u64 tw;
+	__u32 substate;
+	__u32 pad;
+	struct tuple t;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct newtw);
+} newtw SEC(".maps");
+
+/* One event under construction per CPU and per nesting level, so that a
+ * hook interrupted by another does not see its event overwritten. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 4);
+	__type(key, __u32);
+	__type(value, struct tt_event);
+} scratch SEC(".maps");
+
+enum { SLOT_STATE = 0, SLOT_TIMER = 1, SLOT_FLUSH = 2, SLOT_ITER = 3 };
+
+static __always_inline void count(__u32 idx)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (cpu < TT_MAX_CPUS && idx < 8)
+		__sync_fetch_and_add(&tt_counters[cpu][idx], 1);
+}
+
+/*
+ * Process context or not? The kernel's answer, preempt_count, is a per-CPU
+ * variable that kallsyms does not list without CONFIG_KALLSYMS_ALL, so a
+ * program cannot address it. The tracepoint's argument block gives the same
+ * answer: __bpf_trace_run() builds it on the stack of whatever context fired
+ * the tracepoint. Softirqs and hardirqs run on the per-CPU IRQ stack (x86-64
+ * switches to it in do_softirq_own_stack()), so the block lies on the
+ * current task's stack only in process context. ksoftirqd and threaded NAPI
+ * run softirqs on their own task stacks, but they are kernel threads, which
+ * current_owner() rejects.
+ */
+static __always_inline int in_task(void *ctx)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 lo = (__u64)task->stack;
+
+	if (!thread_size)
+		return 0;
+	return (__u64)ctx - lo < thread_size;
+}
+
+/* The task on the CPU is the socket's owner only when it is a user process
+ * acting in its own context (a system call on the socket, or the socket's
+ * backlog processed at release_sock()). In softirq the task is unrelated. */
+static __always_inline int current_owner(void *ctx, struct tt_owner *o)
+{
+	struct task_struct *task;
+
+	if (!in_task(ctx))
+		return 0;
+	task = bpf_get_current_task_btf();
+	if (task->flags & PF_KTHREAD)
+		return 0;
+	o->pid = bpf_get_current_pid_tgid() >> 32;
+	o->known = 1;
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+	return 1;
+}
+
+static __always_inline void read_tuple(const struct sock_common *skc, struct tuple *t)
+{
+	t->family = BPF_CORE_READ(skc, skc_family);
+	t->lport = BPF_CORE_READ(skc, skc_num);
+	t->rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	t->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	if (t->family == AF_INET) {
+		__u32 a = BPF_CORE_READ(skc, skc_rcv_saddr);
+		__u32 b = BPF_CORE_READ(skc, skc_daddr);
+
+		__builtin_memcpy(t->laddr, &a, 4);
+		__builtin_memcpy(t->raddr, &b, 4);
+	} else {
+		BPF_CORE_READ_INTO(t->laddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(t->raddr, skc, skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+static __always_inline int port_match(__u32 port)
+{
+	return (port_bitmap[(port >> 6) & 1023] >> (port & 63)) & 1;
+}
+
+/* Family, namespace and port filters: cheap, run before any map work. */
+static __always_inline int tuple_filtered(const struct tuple *t)
+{
+	if (filter_family && t->family != filter_family)
+		return 1;
+	if (filter_netns && t->netns != filter_netns)
+		return 1;
+	if (filter_ports_on && !port_match(t->lport) && !port_match(t->rport))
+		return 1;
+	return 0;
+}
+
+static __always_inline int owner_filtered(const struct tt_conn *c)
+{
+	return filter_pid && (!c->owner.known || c->owner.pid != filter_pid);
+}
+
+static __always_inline void fill_tuple(struct tt_event *e, const struct tuple *t)
+{
+	e->family = t->family;
+	e->lport = t->lport;
+	e->rport = t->rport;
+	e->netns = t->netns;
+	__builtin_memcpy(e->laddr, t->laddr, 16);
+	__builtin_memcpy(e->raddr, t->raddr, 16);
+}
+
+static __always_inline void fill_ctx(struct tt_event *e)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	/* pid 0 is the idle task: no task context worth naming */
+	e->ctx_pid = bpf_get_current_pid_tgid() >> 32;
+	if (e->ctx_pid || !(task->flags & PF_KTHREAD))
+		bpf_get_current_comm(e->ctx_comm, sizeof(e->ctx_comm));
+	else
+		__builtin_memset(e->ctx_comm, 0, sizeof(e->ctx_comm));
+}
+
+/* Stamps the sequence number and sends the event. A failed reservation is
+ * counted per CPU; its sequence number stays unused, marking the gap. */
+static __always_inline void emit(struct tt_event *e)
+{
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	e->seq = __sync_fetch_and_add(&tt_seq, 1);
+	if (wakeup_bytes && bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(&events, e, sizeof(*e), flags))
+		count(TT_CNT_LOST);
+}
+
+static __always_inline struct tt_event *scratch_event(__u32 slot)
+{
+	struct tt_event *e = bpf_map_lookup_elem(&scratch, &slot);
+
+	if (e)
+		__builtin_memset(e, 0, sizeof(*e));
+	return e;
+}
+
+static __always_inline void fill_conn(struct tt_event *e, const struct tt_conn *c, __u64 now)
+{
+	e->sock_id = c->id;
+	if (c->owner.known) {
+		e->flags |= TT_F_OWNER;
+		e->pid = c->owner.pid;
+		__builtin_memcpy(e->comm, c->owner.comm, TT_COMM_LEN);
+	}
+	if (c->state_ns) {
+		e->flags |= TT_F_STATE_NS;
+		e->state_ns = now - c->state_ns;
+	}
+}
+
+static __always_inline void fill_final(struct tt_event *e, const struct tt_conn *c, __u64 now)
+{
+	e->flags |= TT_F_FINAL;
+	e->rx_bytes = c->rx_bytes;
+	e->tx_bytes = c->tx_bytes;
+	if (c->start_ns)
+		e->duration_ns = now - c->start_ns;
+}
+
+/* Sends one transition of connection c and moves c to new_state. */
+static __always_inline void transition(__u32 slot, struct tt_conn *c, const struct tuple *t,
+				       __u32 old_state, __u32 new_state, __u32 obj_flags,
+				       __u32 rq, __u32 sq, int final)
+{
+	__u64 now = bpf_ktime_get_boot_ns();
+	struct tt_event *e;
+
+	if (listen_only && old_state != TT_LISTEN && new_state != TT_LISTEN)
+		goto update;
+	if (owner_filtered(c)) {
+		count(TT_CNT_FILTERED);
+		goto update;
+	}
+	e = scratch_event(slot);
+	if (!e)
+		goto update;
+	count(TT_CNT_SEEN);
+	e->ts_ns = now;
+	e->kind = TT_EV_STATE;
+	e->flags = obj_flags;
+	e->old_state = old_state;
+	e->new_state = new_state;
+	e->recv_q = rq;
+	e->send_q = sq;
+	fill_tuple(e, t);
+	fill_conn(e, c, now);
+	fill_ctx(e);
+	if (final)
+		fill_final(e, c, now);
+	emit(e);
+update:
+	c->state = new_state;
+	c->state_ns = now;
+}
+
+/* ---- request (half-open) and timewait sockets ---------------------------- */
+
+static __always_inline void *timer_owner_obj(struct timer_list *timer, int tw)
+{
+	if (tw)
+		return (void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
+	return (void *)timer - bpf_core_field_offset(struct request_sock, rsk_timer);
+}
+
+/* The end of a timewait or request socket: TIME_WAIT -> CLOSE, or
+ * SYN_RECV -> CLOSE for a request that never became a full socket. */
+static __always_inline void obj_gone(__u32 slot, __u64 obj)
+{
+	struct tt_conn *c = bpf_map_lookup_elem(&conns, &obj);
+	struct tuple t = {};
+
+	if (!c)
+		return;
+	read_tuple((const struct sock_common *)obj, &t);
+	if (c->flags & TT_F_REQ) {
+		bpf_map_delete_elem(&req_by_tuple, &t);
+		if (!tuple_filtered(&t))
+			transition(slot, c, &t, TT_SYN_RECV, TT_CLOSE, TT_F_REQ, 0, 0, 1);
+	} else if (!tuple_filtered(&t)) {
+		transition(slot, c, &t, c->state ? c->state : TT_TIME_WAIT, TT_CLOSE,
+			   TT_F_TW, 0, 0, 1);
+	}
+	bpf_map_delete_elem(&conns, &obj);
+}
+
+/* Decides a parked cancel: called first thing by every hook on this CPU. */
+static __always_inline void settle_pending(__u32 slot, __u64 timer, int at_exit)
+{
+	__u32 zero = 0;
+	struct pending *p = bpf_map_lookup_elem(&pend, &zero);
+	__u64 obj;
+
+	if (!p || !p->timer || p->busy)
+		return;
+	if (p->timer == timer && !at_exit)   /* the same timer again: caller decides */
+		return;
+	/* While a request's handler runs, other timers may start inside it;
+	 * only the end of that handler tells whether it re-armed. */
+	if (p->expiring && !(at_exit && p->timer == timer))
+		return;
+	p->busy = 1;
+	obj = p->obj;
+	p->timer = 0;
+	obj_gone(slot, obj);
+	p->busy = 0;
+}
+
+static __always_inline void park_cancel(__u64 timer, __u64 obj, __u32 expiring)
+{
+	__u32 zero = 0;
+	struct pending *p = bpf_map_lookup_elem(&pend, &zero);
+
+	if (!p)
+		return;
+	p->busy = 1;
+	p->timer = timer;
+	p->obj = obj;
+	p->expiring = expiring;
+	p->ts = bpf_ktime_get_boot_ns();
+	p->busy = 0;
+}
+
+/* Returns 1 when the parked cancel was for this timer (a reschedule). */
+static __always_inline int unpark(__u64 timer)
+{
+	__u32 zero = 0;
+	struct pending *p = bpf_map_lookup_elem(&pend, &zero);
+
+	if (!p || p->timer != timer)
+		return 0;
+	p->timer = 0;
+	return 1;
+}
+
+static __always_inline struct tt_conn *conn_of_listener(struct sock *lsk)
+{
+	__u64 key = (__u64)lsk;
+
+	return bpf_map_lookup_elem(&conns, &key);
+}
+
+/* A request socket's timer is armed when the SYN is answered: the half-open
+ * connection is born, as netstat shows it: SYN_RECV. */
+static __always_inline void req_started(struct timer_list *timer)
+{
+	__u64 req = (__u64)timer_owner_obj(timer, 0);
+	struct request_sock *rs = (struct request_sock *)req;
+	struct tt_conn c = {}, *lc;
+	struct tuple t = {};
+	struct sock *lsk;
+
+	if (bpf_map_lookup_elem(&conns, &req))
+		return;   /* SYN-ACK retransmission re-arms the timer */
+	read_tuple((const struct sock_common *)req, &t);
+	if (tuple_filtered(&t)) {
+		count(TT_CNT_FILTERED);
+		return;
+	}
+	lsk = BPF_CORE_READ(rs, __req_common.skc_listener);
+	lc = conn_of_listener(lsk);
+	if (lc)
+		c.owner = lc->owner;
+	/* Request sockets have no cookie of their own until someone asks;
+	 * ids with the top bit set cannot collide with socket cookies. */
+	c.id = TT_REQ_ID_BIT | __sync_fetch_and_add(&req_ids, 1);
+	c.start_ns = bpf_ktime_get_boot_ns();
+	c.flags = TT_F_REQ;
+	transition(SLOT_TIMER, &c, &t, TT_CLOSE, TT_SYN_RECV, TT_F_REQ, 0, 0, 0);
+	bpf_map_update_elem(&conns, &req, &c, BPF_ANY);
+	bpf_map_update_elem(&req_by_tuple, &t, &req, BPF_ANY);
+}
+
+static __always_inline void tw_started(struct timer_list *timer)
+{
+	__u64 tw = (__u64)timer_owner_obj(timer, 1);
+	struct inet_timewait_sock *tws = (struct inet_timewait_sock *)tw;
+	__u32 zero = 0, sub = BPF_CORE_READ(tws, tw_substate);
+	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
+	struct newtw *n;
+	struct tuple t = {};
+
+	if (c) {
+		/* Re-armed: a FIN_WAIT2 timewait socket that got its FIN moves on. */
+		if (c->state != sub) {
+			read_tuple((const struct sock_common *)tw, &t);
+			if (!tuple_filtered(&t))
+				transition(SLOT_TIMER, c, &t, c->state, sub, TT_F_TW, 0, 0, 0);
+			else
+				c->state = sub;
+		}
+		return;
+	}
+	n = bpf_map_lookup_elem(&newtw, &zero);
+	if (!n)
+		return;
+	n->tw = tw;
+	n->substate = sub;
+	read_tuple((const struct sock_common *)tw, &n->t);
+}
+
+SEC("tp_btf/timer_start")
+int BPF_PROG(tt_timer_start, struct timer_list *timer, unsigned long expires)
+{
+	__u64 fn = (__u64)timer->function;
+
+	settle_pending(SLOT_TIMER, (__u64)timer, 0);
+	if (fn != tw_timer_fn && fn != req_timer_fn)
+		return 0;
+	if (unpark((__u64)timer))
+		return 0;   /* mod_timer() of a pending timer: not an end */
+	if (fn == tw_timer_fn)
+		tw_started(timer);
+	else
+		req_started(timer);
+	return 0;
+}
+
+SEC("tp_btf/timer_cancel")
+int BPF_PROG(tt_timer_cancel, struct timer_list *timer)
+{
+	__u64 fn = (__u64)timer->function;
+	__u64 obj;
+
+	settle_pending(SLOT_TIMER, (__u64)timer, 0);
+	if (fn != tw_timer_fn && fn != req_timer_fn)
+		return 0;
+	obj = (__u64)timer_owner_obj(timer, fn == tw_timer_fn);
+	if (!bpf_map_lookup_elem(&conns, &obj))
+		return 0;
+	park_cancel((__u64)timer, obj, 0);
+	return 0;
+}
+
+/* The timer fires: a timewait socket expires for good; a request socket's
+ * handler either re-arms it (SYN-ACK retransmit) or drops the request,
+ * which timer_expire_exit settles. */
+SEC("tp_btf/timer_expire_entry")
+int BPF_PROG(tt_timer_expire_entry, struct timer_list *timer, unsigned long now)
+{
+	__u64 fn = (__u64)timer->function;
+	__u64 obj;
+
+	if (fn != tw_timer_fn && fn != req_timer_fn) {
+		settle_pending(SLOT_TIMER, (__u64)timer, 0);
+		return 0;
+	}
+	unpark((__u64)timer);   /* expiry detaches the timer: not a delete */
+	settle_pending(SLOT_TIMER, (__u64)timer, 0);
+	obj = (__u64)timer_owner_obj(timer, fn == tw_timer_fn);
+	if (!bpf_map_lookup_elem(&conns, &obj))
+		return 0;
+	if (fn == tw_timer_fn)
+		obj_gone(SLOT_TIMER, obj);
+	else
+		park_cancel((__u64)timer, obj, 1);
+	return 0;
+}
+
+SEC("tp_btf/timer_expire_exit")
+int BPF_PROG(tt_timer_expire_exit, struct timer_list *timer)
+{
+	/* A request handler that re-armed its timer has already unparked it. */
+	settle_pending(SLOT_TIMER, (__u64)timer, 1);
+	return 0;
+}
+
+/* Run by the loader on one CPU through BPF_PROG_TEST_RUN. */
+SEC("raw_tp")
+int tt_flush_pending(void *ctx)
+{
+	__u32 zero = 0;
+	struct pending *p = bpf_map_lookup_elem(&pend, &zero);
+
+	if (!p || !p->timer || p->busy)
+		return 0;
+	/* A reschedule completes within microseconds: only settle old ones. */
+	if (p->expiring || bpf_ktime_get_boot_ns() - p->ts < 2000000)
+		return 0;
+	settle_pending(SLOT_FLUSH, 0, 0);
+	return 0;
+}
+
+/* ---- full sockets ---------------------------------------------------------- */
+
+static __always_inline __u64 sock_inode(const struct sock *sk)
+{
+	if (bpf_core_field_exists(sk->sk_ino))
+		return BPF_CORE_READ(sk, sk_ino);
+	{
+		struct socket *so = BPF_CORE_READ(sk, sk_socket);
+		struct socket_alloc *sa;
+
+		if (!so)
+			return 0;
+		sa = container_of(so, struct socket_alloc, socket);
+		return BPF_CORE_READ(sa, vfs_inode.i_ino);
+	}
+}
+
+static __always_inline void queues(const struct sock *sk, __u32 state, __u32 *rq, __u32 *sq)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+	if (state == TT_LISTEN) {
+		*rq = BPF_CORE_READ(sk, sk_ack_backlog);
+		*sq = BPF_CORE_READ(sk, sk_max_ack_backlog);
+		return;
+	}
+	{
+		int r = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+
+		*rq = r < 0 ? 0 : r;
+		*sq = BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
+	}
+}
+
+static __always_inline int same_addr(const __u8 *a, const __u8 *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+
+	return x[0] == y[0] && x[1] == y[1];
+}
+
+static __always_inline int same_tuple(const struct tuple *a, const struct tuple *b)
+{
+	return a->netns == b->netns && a->lport == b->lport && a->rport == b->rport &&
+	       a->family == b->family && same_addr(a->laddr, b->laddr) &&
+	       same_addr(a->raddr, b->raddr);
+}
+
+/*
+ * Payload bytes. The kernel's RFC 4898 counters count sequence space:
+ * bytes_received includes a received FIN, and bytes_acked includes our FIN
+ * once acked and, for an active open only, our SYN (tcp_ack() advances
+ * snd_una over it; a passive child starts past its SYN-ACK).
+ */
+static __always_inline void payload_bytes(const struct sock *sk, struct tt_conn *c)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	__u64 rx = BPF_CORE_READ(tp, bytes_received);
+	__u64 tx = BPF_CORE_READ(tp, bytes_acked);
+	__u8 shut = BPF_CORE_READ(sk, sk_shutdown);
+
+	if ((shut & RCV_SHUTDOWN) && rx)
+		rx--;
+	if ((c->flags & CONN_ACTIVE) && tx)
+		tx--;
+	if ((shut & SEND_SHUTDOWN) && tx &&
+	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+		tx--;
+	c->rx_bytes = rx;
+	c->tx_bytes = tx;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tt_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	__u64 key = (__u64)sk;
+	struct tt_conn *c, fresh = {};
+	struct tt_owner cur = {};
+	struct tuple t = {};
+	__u32 rq = 0, sq = 0, zero = 0, shown_new = newstate;
+	int final = 0, adopted = 0;
+	struct newtw *n;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	settle_pending(SLOT_STATE, 0, 0);
+	read_tuple(&sk->__sk_common, &t);
+	c = bpf_map_lookup_elem(&conns, &key);
+	/* tcp_set_state(CLOSE) releases the port before the tracepoint fires */
+	if (!t.lport && c)
+		t.lport = c->lport;
+	if (tuple_filtered(&t)) {
+		count(TT_CNT_FILTERED);
+		/* keep no state for sockets we never show */
+		if (c && newstate == TT_CLOSE)
+			bpf_map_delete_elem(&conns, &key);
+		return 0;
+	}
+
+	if (!c && newstate == TT_SYN_RECV) {
+		/* A child socket: it continues the request socket with its tuple. */
+		__u64 *req = bpf_map_lookup_elem(&req_by_tuple, &t);
+
+		if (req) {
+			struct tt_conn *rc = bpf_map_lookup_elem(&conns, req);
+
+			if (rc) {
+				fresh = *rc;
+				fresh.flags = 0;
+				adopted = 1;
+				bpf_map_delete_elem(&conns, req);
+			}
+			bpf_map_delete_elem(&req_by_tuple, &t);
+		}
+	}
+	if (!c) {
+		if (!adopted) {
+			fresh.id = bpf_get_socket_cookie(sk);
+			fresh.start_ns = bpf_ktime_get_boot_ns();
+			fresh.state = oldstate;
+			if (newstate == TT_SYN_SENT)
+				fresh.flags = CONN_ACTIVE;
+		}
+		if (bpf_map_update_elem(&conns, &key, &fresh, BPF_ANY))
+			count(TT_CNT_OWNER_MISS);
+		c = bpf_map_lookup_elem(&conns, &key);
+		if (!c)
+			return 0;
+	}
+	if (current_owner(ctx, &cur))
+		c->owner = cur;
+	if (t.lport)
+		c->lport = t.lport;
+	if (adopted)   /* the request's SYN_RECV was already shown */
+		return 0;
+
+	queues(sk, newstate, &rq, &sq);
+	if (newstate == TT_CLOSE || newstate == TT_TIME_WAIT) {
+		payload_bytes(sk, c);
+		final = 1;
+	}
+
+	/* tcp_time_wait(): the timewait socket took over just before this
+	 * CLOSE. Show the state netstat will show, and move the connection. */
+	n = bpf_map_lookup_elem(&newtw, &zero);
+	if (n && n->tw && newstate == TT_CLOSE) {
+		__u64 tw = n->tw;
+
+		n->tw = 0;
+		if (same_tuple(&n->t, &t)) {
+			shown_new = n->substate;
+			if (shown_new != (__u32)oldstate)
+				transition(SLOT_STATE, c, &n->t, oldstate, shown_new, 0, rq, sq, 1);
+			c->state = shown_new;
+			bpf_map_update_elem(&conns, &tw, c, BPF_ANY);
+			bpf_map_delete_elem(&conns, &key);
+			return 0;
+		}
+	}
+
+	transition(SLOT_STATE, c, &t, oldstate, newstate, 0, rq, sq, final);
+	if (newstate == TT_CLOSE)
+		bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* ---- snapshot ---------------------------------------------------------------- */
+
+/* One row per socket, as /proc/net/tcp would print it, plus what joins it
+ * to the event stream: the socket cookie, the kernel address and the
+ * sequence number current when the row was read. */
+SEC("iter/tcp")
+int tt_iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tt_snap r = {};
+	struct tuple t = {};
+	__u32 state;
+
+	if (!skc)
+		return 0;
+	read_tuple(skc, &t);
+	if (filter_family && t.family != filter_family)
+		return 0;
+	r.family = t.family;
+	r.lport = t.lport;
+	r.rport = t.rport;
+	r.netns = t.netns;
+	__builtin_memcpy(r.laddr, t.laddr, 16);
+	__builtin_memcpy(r.raddr, t.raddr, 16);
+	r.sk = (__u64)skc;
+	r.seq = tt_seq;
+	/* makes the cookie if none was made yet: the id events will carry */
+	r.cookie = bpf_get_socket_cookie(skc);
+	state = BPF_CORE_READ(skc, skc_state);
+	if (state == TT_TIME_WAIT) {
+		struct inet_timewait_sock *tw = (struct inet_timewait_sock *)skc;
+
+		/* /proc/net/tcp shows the timewait socket's substate */
+		r.flags = TT_F_TW;
+		state = BPF_CORE_READ(tw, tw_substate);
+	} else if (state == TT_NEW_SYN_RECV) {
+		struct request_sock *rs = (struct request_sock *)skc;
+		struct sock *lsk = BPF_CORE_READ(rs, __req_common.skc_listener);
+
+		r.flags = TT_F_REQ;
+		state = TT_SYN_RECV;
+		r.uid = BPF_CORE_READ(lsk, sk_uid.val);
+	} else {
+		struct sock *sk = (struct sock *)skc;
+		const struct tcp_sock *tp = (const struct tcp_sock *)skc;
+		int q;
+
+		/* as get_tcp4_sock(): Send-Q is write_seq - snd_una even for LISTEN */
+		if (state == TT_LISTEN)
+			q = BPF_CORE_READ(sk, sk_ack_backlog);
+		else
+			q = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+		r.recv_q = q < 0 ? 0 : q;
+		r.send_q = BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
+		r.inode = sock_inode(sk);
+		r.uid = BPF_CORE_READ(sk, sk_uid.val);
+	}
+	r.state = state;
+	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));
+	return 0;
+}

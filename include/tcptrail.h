@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Types shared by the BPF program (bpf/tcptrail.bpf.c) and the loader.
+ * Only defines, enums and structs: this file includes nothing, so that it
+ * compiles both against vmlinux.h and against the uapi headers.
+ */
+#ifndef TCPTRAIL_H
+#define TCPTRAIL_H
+
+#define TT_COMM_LEN 16
+#define TT_MAX_CPUS 512
+
+/* TCP states, numbered as the kernel numbers them (include/net/tcp_states.h),
+ * so that a value read from the kernel needs no translation. */
+enum tt_state {
+	TT_ESTABLISHED = 1,
+	TT_SYN_SENT = 2,
+	TT_SYN_RECV = 3,
+	TT_FIN_WAIT1 = 4,
+	TT_FIN_WAIT2 = 5,
+	TT_TIME_WAIT = 6,
+	TT_CLOSE = 7,
+	TT_CLOSE_WAIT = 8,
+	TT_LAST_ACK = 9,
+	TT_LISTEN = 10,
+	TT_CLOSING = 11,
+	TT_NEW_SYN_RECV = 12,
+	TT_STATE_MAX = 13,
+};
+
+enum tt_event_kind {
+	TT_EV_STATE = 1,      /* a state change */
+	TT_EV_RCVQ_FULL = 2,  /* sock:sock_rcvqueue_full */
+	TT_EV_SNDBUF = 3,     /* sock:sock_exceed_buf_limit */
+};
+
+/* tt_event.flags */
+enum tt_event_flags {
+	TT_F_OWNER = 1 << 0,   /* pid/comm name the socket's owner */
+	TT_F_REQ = 1 << 1,     /* the socket is a request (half-open) socket */
+	TT_F_TW = 1 << 2,      /* the socket is a timewait socket */
+	TT_F_FINAL = 1 << 3,   /* the connection's last record: bytes are valid */
+	TT_F_STATE_NS = 1 << 4, /* state_ns is valid */
+};
+
+/* Indexes of the per-CPU counters in the "counters" map. */
+enum tt_counter {
+	TT_CNT_SEEN = 0,      /* tracepoint hits that passed the filters */
+	TT_CNT_FILTERED = 1,  /* dropped by an in-kernel filter */
+	TT_CNT_LOST = 2,      /* ring-buffer reservation failed */
+	TT_CNT_OWNER_MISS = 3,/* owner table full */
+	TT_CNT_MAX = 4,
+};
+
+struct tt_event {
+	__u64 ts_ns;        /* CLOCK_BOOTTIME */
+	__u64 seq;          /* global, contiguous unless events were lost */
+	__u64 sock_id;      /* same for every record of one connection */
+	__u64 state_ns;     /* time spent in old_state (TT_F_STATE_NS) */
+	__u64 duration_ns;  /* life of the connection (TT_F_FINAL) */
+	__u64 rx_bytes;     /* bytes received (TT_F_FINAL) */
+	__u64 tx_bytes;     /* bytes sent and acked (TT_F_FINAL) */
+	__u32 kind;         /* enum tt_event_kind */
+	__u32 flags;        /* enum tt_event_flags */
+	__u32 old_state;    /* enum tt_state */
+	__u32 new_state;
+	__u32 family;       /* AF_INET or AF_INET6 */
+	__u32 lport;        /* host byte order */
+	__u32 rport;
+	__u32 netns;        /* network namespace inode */
+	__u32 pid;          /* owner tgid, valid with TT_F_OWNER */
+	__u32 ctx_pid;      /* task running when the event fired, 0: none */
+	__u32 recv_q;
+	__u32 send_q;
+	__u32 extra;        /* pressure events: size or allocation asked */
+	__u32 pad;
+	__u8 laddr[16];     /* network byte order; IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+	char comm[TT_COMM_LEN];
+	char ctx_comm[TT_COMM_LEN];
+};
+
+/* The owner table's value (BPF map "conns", keyed by the kernel address of
+ * the full, timewait or request socket). The loader seeds it from the
+ * snapshot, so it is shared. */
+struct tt_owner {
+	__u32 pid;          /* tgid */
+	__u32 known;
+	char comm[TT_COMM_LEN];
+};
+
+struct tt_conn {
+	__u64 id;           /* tt_event.sock_id */
+	__u64 start_ns;     /* 0: began before tracing */
+	__u64 state_ns;     /* when the current state began, 0: unknown */
+	__u64 rx_bytes;
+	__u64 tx_bytes;
+	__u32 state;
+	__u32 flags;        /* TT_F_REQ: a request not yet adopted */
+	__u32 lport;        /* the kernel clears the port before the final CLOSE */
+	__u32 pad;
+	struct tt_owner owner;
+};
+
+/* Request sockets get ids with this bit set: they never collide with
+ * socket cookies, which count up from 1. */
+#define TT_REQ_ID_BIT (1ULL << 63)
+
+/* One existing socket, as the iter/tcp program reads it for the snapshot. */
+struct tt_snap {
+	__u64 sk;           /* kernel address: seeds the owner table */
+	__u64 cookie;       /* socket cookie; 0 when none was ever made */
+	__u64 inode;        /* 0 for timewait and request sockets */
+	__u64 seq;          /* tt_seq when the row was read: joins the stream */
+	__u32 family;
+	__u32 lport;
+	__u32 rport;
+	__u32 netns;
+	__u32 state;        /* as /proc/net/tcp shows it */
+	__u32 uid;
+	__u32 recv_q;
+	__u32 send_q;
+	__u32 flags;        /* TT_F_TW, TT_F_REQ */
+	__u32 pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+#endif /* TCPTRAIL_H */

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+
+static int64_t ts_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t clock_boot_now(void)
+{
+	return ts_ns(CLOCK_BOOTTIME);
+}
+
+void clock_set_anchor(struct tt_clock *c, int64_t boot_ns, int64_t real_ns)
+{
+	memset(c, 0, sizeof(*c));
+	c->boot_ns = boot_ns;
+	c->real_ns = real_ns;
+	c->local_sec = c->utc_sec = -1;
+}
+
+void clock_anchor(struct tt_clock *c)
+{
+	/* take the tightest of three pairs: a preemption between the two reads
+	 * would otherwise skew every wall time by its length */
+	int64_t best_gap = INT64_MAX, boot = 0, real = 0;
+
+	for (int i = 0; i < 3; i++) {
+		int64_t b1 = ts_ns(CLOCK_BOOTTIME), r = ts_ns(CLOCK_REALTIME), b2 = ts_ns(CLOCK_BOOTTIME);
+
+		if (b2 - b1 < best_gap) {
+			best_gap = b2 - b1;
+			boot = b1 + (b2 - b1) / 2;
+			real = r;
+		}
+	}
+	clock_set_anchor(c, boot, real);
+}
+
+int64_t clock_real_of(const struct tt_clock *c, int64_t boot_ns)
+{
+	return c->real_ns + (boot_ns - c->boot_ns);
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+int clock_fmt_local(struct tt_clock *c, int64_t real_ns, char *buf, int size)
+{
+	int64_t sec = floor_div(real_ns, 1000000000);
+	long usec = (long)((real_ns - sec * 1000000000) / 1000);
+
+	if (sec != c->local_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+
+		localtime_r(&t, &tm);
+		strftime(c->local_hms, sizeof(c->local_hms), "%H:%M:%S", &tm);
+		c->local_sec = sec;
+	}
+	return snprintf(buf, size, "%s.%06ld", c->local_hms, usec);
+}
+
+int clock_fmt_rfc3339(struct tt_clock *c, int64_t real_ns, char *buf, int size)
+{
+	int64_t sec = floor_div(real_ns, 1000000000);
+	long nsec = (long)(real_ns - sec * 1000000000);
+
+	if (sec != c->utc_sec) {
+		time_t t = (time_t)sec;
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(c->utc_date, sizeof(c->utc_date), "%Y-%m-%dT%H:%M:%S", &tm);
+		c->utc_sec = sec;
+	}
+	return snprintf(buf, size, "%s.%09ldZ", c->utc_date, nsec);
+}

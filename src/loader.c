@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* The BPF side's lifecycle: probes, rodata, load, attach, counters. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "loader.h"
+#include "tcptrail.skel.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+struct tt_bpf {
+	struct tcptrail_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *links[8];
+	int nlinks;
+	int ncpus;
+	struct tt_features feat;
+};
+
+static int verbose;
+
+static int print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	if (level == LIBBPF_DEBUG && !verbose)
+		return 0;
+	if (!verbose)
+		return 0;   /* libbpf's own warnings only with -v: we explain errors ourselves */
+	return vfprintf(stderr, fmt, args);
+}
+
+static int has_cap(cap_t caps, cap_value_t cap)
+{
+	cap_flag_value_t v = CAP_CLEAR;
+
+	if (cap_get_flag(caps, cap, CAP_EFFECTIVE, &v))
+		return 0;
+	return v == CAP_SET;
+}
+
+/* Says which capability is missing before the kernel answers a bare EPERM. */
+static int check_privileges(void)
+{
+	cap_t caps = cap_get_proc();
+	int ok_bpf, ok_perf, admin;
+
+	if (!caps)
+		return 0;   /* cannot tell: let the load decide */
+	admin = has_cap(caps, CAP_SYS_ADMIN);
+	ok_bpf = admin || has_cap(caps, CAP_BPF);
+	ok_perf = admin || has_cap(caps, CAP_PERFMON);
+	cap_free(caps);
+	if (ok_bpf && ok_perf)
+		return 0;
+	fprintf(stderr, "tcptrail: missing %s%s%s: run as root, or grant CAP_BPF and CAP_PERFMON "
+		"(setcap cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep tcptrail)\n",
+		ok_bpf ? "" : "CAP_BPF", !ok_bpf && !ok_perf ? " and " : "",
+		ok_perf ? "" : "CAP_PERFMON");
+	return -EPERM;
+}
+
+/* Function addresses identify timewait and request timers in the timer
+ * tracepoints: the timer's callback is the only mark they carry. */
+static int kallsyms_lookup(const char *name1, unsigned long long *a1,
+			   const char *name2, unsigned long long *a2)
+{
+	FILE *f = fopen("/proc/kallsyms", "re");
+	char line[512], type, sym[256];
+	unsigned long long addr;
+
+	*a1 = *a2 = 0;
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f) && (!*a1 || !*a2)) {
+		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) != 3)
+			continue;
+		if (!*a1 && !strcmp(sym, name1))
+			*a1 = addr;
+		else if (!*a2 && !strcmp(sym, name2))
+			*a2 = addr;
+	}
+	fclose(f);
+	return 0;
+}
+
+/*
+ * The BPF side tells process context from softirq by where the tracepoint's
+ * arguments live (see in_task() there), which needs the kernel's THREAD_SIZE:
+ * 16 KiB on x86-64, twice that with KASAN (kasan_* symbols give it away).
+ * Only x86-64 is known to run softirqs on a separate stack; elsewhere the
+ * check is off and owners come from the snapshot and inheritance only.
+ */
+static unsigned long probe_thread_size(void)
+{
+	struct btf *btf;
+	unsigned long size = 16384;
+
+#if !defined(__x86_64__)
+	return 0;
+#endif
+	btf = btf__load_vmlinux_btf();
+	if (!btf)
+		return 0;
+	if (btf__find_by_name_kind(btf, "kasan_report", BTF_KIND_FUNC) > 0)
+		size *= 2;
+	btf__free(btf);
+	return size;
+}
+
+static unsigned self_netns(void)
+{
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		return 0;
+	return (unsigned)st.st_ino;
+}
+
+static int attach_one(struct tt_bpf *b, struct bpf_program *p, const char *name)
+{
+	struct bpf_link *l = bpf_program__attach(p);
+	size_t len;
+
+	if (!l)
+		return -errno;
+	b->links[b->nlinks++] = l;
+	len = strlen(b->feat.attach);
+	snprintf(b->feat.attach + len, sizeof(b->feat.attach) - len, "%s%s",
+		 len ? "," : "", name);
+	return 0;
+}
+
+static void explain_load_error(int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		fprintf(stderr, "tcptrail: loading the BPF program was refused (%s): "
+			"needs CAP_BPF and CAP_PERFMON: run as root\n", strerror(-err));
+	else
+		fprintf(stderr, "tcptrail: cannot load the BPF program: %s "
+			"(kernel too old or without BTF? rerun with -v for the verifier log)\n",
+			strerror(-err));
+}
+
+int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, void *ctx)
+{
+	unsigned long long twfn = 0, reqfn = 0;
+	struct tt_bpf *b = NULL;
+	int err;
+
+	*out = NULL;
+	verbose = o->verbose;
+	libbpf_set_print(print_fn);
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		fprintf(stderr, "tcptrail: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): "
+			"use a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
+		return -EOPNOTSUPP;
+	}
+	err = check_privileges();
+	if (err)
+		return err;
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	b->ncpus = libbpf_num_possible_cpus();
+	if (b->ncpus <= 0) {
+		err = b->ncpus ? b->ncpus : -EINVAL;
+		goto cleanup;
+	}
+	b->skel = tcptrail_bpf__open();
+	if (!b->skel) {
+		err = -errno;
+		fprintf(stderr, "tcptrail: cannot open the BPF object: %s\n", strerror(-err));
+		goto cleanup;
+	}
+
+	struct tcptrail_bpf__rodata *ro = b->skel->rodata;
+
+	ro->filter_family = o->family;
+	b->feat.netns = o->all_netns ? 0 : self_netns();
+	ro->filter_netns = b->feat.netns;
+	ro->filter_pid = o->pid;
+	ro->listen_only = o->listening;
+	ro->filter_ports_on = o->nports > 0;
+	for (int i = 0; i < o->nports; i++)
+		ro->port_bitmap[o->ports[i] >> 6] |= 1ULL << (o->ports[i] & 63);
+	/* wake the reader early only when a quarter of the ring is used */
+	ro->wakeup_bytes = o->ring_size / 4;
+
+	ro->thread_size = probe_thread_size();
+	b->feat.ctx_owner = ro->thread_size > 0;
+	kallsyms_lookup("tw_timer_handler", &twfn, "reqsk_timer_handler", &reqfn);
+	b->feat.timers = twfn && reqfn;
+	ro->tw_timer_fn = twfn;
+	ro->req_timer_fn = reqfn;
+	if (!b->feat.timers) {
+		/* no symbols (kptr_restrict, or renamed): trace full sockets only */
+		bpf_program__set_autoload(b->skel->progs.tt_timer_start, false);
+		bpf_program__set_autoload(b->skel->progs.tt_timer_cancel, false);
+		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_entry, false);
+		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_exit, false);
+		bpf_program__set_autoload(b->skel->progs.tt_flush_pending, false);
+		fprintf(stderr, "tcptrail: warning: timer handler symbols not found in /proc/kallsyms: "
+			"TIME_WAIT and half-open sockets will not be traced (check kernel.kptr_restrict)\n");
+	}
+	bpf_map__set_max_entries(b->skel->maps.events, o->ring_size);
+
+	err = tcptrail_bpf__load(b->skel);
+	if (err) {
+		explain_load_error(err);
+		goto cleanup;
+	}
+
+	err = attach_one(b, b->skel->progs.tt_set_state, "tp_btf/inet_sock_set_state");
+	if (!err && b->feat.timers)
+		err = attach_one(b, b->skel->progs.tt_timer_start, "tp_btf/timer_start");
+	if (!err && b->feat.timers)
+		err = attach_one(b, b->skel->progs.tt_timer_cancel, "tp_btf/timer_cancel");
+	if (!err && b->feat.timers)
+		err = attach_one(b, b->skel->progs.tt_timer_expire_entry, "tp_btf/timer_expire_entry");
+	if (!err && b->feat.timers)
+		err = attach_one(b, b->skel->progs.tt_timer_expire_exit, "tp_btf/timer_expire_exit");
+	if (err) {
+		fprintf(stderr, "tcptrail: cannot attach the tracepoints: %s "
+			"(needs a kernel with tp_btf support, 5.5 or later)\n", strerror(-err));
+		goto cleanup;
+	}
+	b->feat.iter = 1;
+
+	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), (ring_buffer_sample_fn)fn, ctx, NULL);
+	if (!b->rb) {
+		err = -errno;
+		fprintf(stderr, "tcptrail: cannot map the ring buffer: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	*out = b;
+	return 0;
+cleanup:
+	loader_stop(&b);
+	return err;
+}
+
+void loader_stop(struct tt_bpf **bp)
+{
+	struct tt_bpf *b = bp ? *bp : NULL;
+
+	if (!b)
+		return;
+	ring_buffer__free(b->rb);
+	for (int i = 0; i < b->nlinks; i++)
+		bpf_link__destroy(b->links[i]);
+	tcptrail_bpf__destroy(b->skel);
+	free(b);
+	*bp = NULL;
+}
+
+const struct tt_features *loader_features(const struct tt_bpf *b)
+{
+	return &b->feat;
+}
+
+struct ring_buffer *loader_ring(const struct tt_bpf *b)
+{
+	return b->rb;
+}
+
+unsigned long long loader_counter(const struct tt_bpf *b, int idx)
+{
+	unsigned long long sum = 0;
+
+	for (int cpu = 0; cpu < b->ncpus && cpu < TT_MAX_CPUS; cpu++)
+		sum += __atomic_load_n(&b->skel->bss->tt_counters[cpu][idx], __ATOMIC_RELAXED);
+	return sum;
+}
+
+unsigned long long loader_recursion_misses(const struct tt_bpf *b)
+{
+	struct bpf_program *p;
+	unsigned long long sum = 0;
+
+	bpf_object__for_each_program(p, b->skel->obj) {
+		struct bpf_prog_info info = {};
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(p);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
+			continue;
+		sum += info.recursion_misses;
+	}
+	return sum;
+}
+
+unsigned long long loader_next_seq(const struct tt_bpf *b)
+{
+	return __atomic_load_n(&b->skel->bss->tt_seq, __ATOMIC_RELAXED);
+}
+
+/* Mirrors struct pending in the BPF program. */
+struct pend_slot {
+	__u64 timer, obj, ts;
+	__u32 busy, expiring;
+};
+
+void loader_flush_pending(struct tt_bpf *b)
+{
+	struct pend_slot *slots;
+	__u32 zero = 0;
+	int pfd;
+
+	if (!b->feat.timers)
+		return;
+	slots = calloc(b->ncpus, sizeof(*slots));
+	if (!slots)
+		return;
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.pend), &zero, slots))
+		goto cleanup;
+	pfd = bpf_program__fd(b->skel->progs.tt_flush_pending);
+	for (int cpu = 0; cpu < b->ncpus; cpu++) {
+		LIBBPF_OPTS(bpf_test_run_opts, topts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu);
+
+		if (!slots[cpu].timer || slots[cpu].expiring)
+			continue;
+		bpf_prog_test_run_opts(pfd, &topts);
+	}
+cleanup:
+	free(slots);
+}
+
+int loader_snapshot(struct tt_bpf *b, struct tt_snap **rows, size_t *n)
+{
+	struct bpf_link *link = NULL;
+	size_t cap = 0, len = 0;
+	char *buf = NULL;
+	int fd = -1, err = 0;
+	ssize_t r;
+
+	*rows = NULL;
+	*n = 0;
+	link = bpf_program__attach_iter(b->skel->progs.tt_iter_tcp, NULL);
+	if (!link) {
+		err = -errno;
+		goto cleanup;
+	}
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	for (;;) {
+		if (cap - len < 65536) {
+			char *nb = realloc(buf, cap ? cap * 2 : 1 << 20);
+
+			if (!nb) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			buf = nb;
+			cap = cap ? cap * 2 : 1 << 20;
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			err = -errno;
+			goto cleanup;
+		}
+		if (r == 0)
+			break;
+		len += r;
+	}
+	*rows = (struct tt_snap *)buf;
+	*n = len / sizeof(struct tt_snap);
+	buf = NULL;
+cleanup:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	bpf_link__destroy(link);
+	return err;
+}
+
+int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
+{
+	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.conns), &sk, c, BPF_NOEXIST))
+		return errno == EEXIST ? 0 : -errno;
+	return 0;
+}

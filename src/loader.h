@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_LOADER_H
+#define TT_LOADER_H
+
+#include <linux/types.h>
+#include "tcptrail.h"
+#include "opts.h"
+
+struct tt_bpf;
+struct ring_buffer;
+
+/* What the open-time probes found; reported in the meta record. */
+struct tt_features {
+	int timers;          /* timewait and request sockets are traced */
+	int ctx_owner;       /* softirq can be told from process context */
+	int iter;            /* snapshot from iter/tcp (else /proc/net/tcp) */
+	unsigned netns;      /* namespace traced, 0: all */
+	char attach[160];    /* "tp_btf/inet_sock_set_state,..." */
+};
+
+typedef int (*tt_event_fn)(void *ctx, void *data, size_t size);
+
+/* open -> rodata and autoload -> load -> attach -> ring buffer. On failure
+ * prints one lowercase message naming the cause and a fix, and returns
+ * -errno with nothing left loaded. */
+int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, void *ctx);
+void loader_stop(struct tt_bpf **b);   /* NULL-safe */
+
+const struct tt_features *loader_features(const struct tt_bpf *b);
+struct ring_buffer *loader_ring(const struct tt_bpf *b);
+
+/* Sum of one per-CPU counter (enum tt_counter). */
+unsigned long long loader_counter(const struct tt_bpf *b, int idx);
+/* Invocations the kernel skipped because a program was already running on
+ * the CPU (nested hooks): events that were never seen. */
+unsigned long long loader_recursion_misses(const struct tt_bpf *b);
+/* The next sequence number the BPF side will hand out. */
+unsigned long long loader_next_seq(const struct tt_bpf *b);
+
+/* Settles timer cancels parked on CPUs that went quiet (see bpf side). */
+void loader_flush_pending(struct tt_bpf *b);
+
+/* Runs iter/tcp: fills *rows (malloc'd) with every TCP socket of this
+ * network namespace. Returns 0 or -errno. */
+int loader_snapshot(struct tt_bpf *b, struct tt_snap **rows, size_t *n);
+
+/* Gives the BPF owner table what the snapshot learnt, without overwriting
+ * what the BPF side learnt meanwhile. */
+int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c);
+
+#endif

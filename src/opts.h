@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_OPTS_H
+#define TT_OPTS_H
+
+#include <stdio.h>
+
+#define TT_MAX_PORTS 64
+#define TT_DEFAULT_RING (8UL << 20)
+
+enum tt_color { TT_COLOR_AUTO = 0, TT_COLOR_ALWAYS, TT_COLOR_NEVER };
+
+struct tt_opts {
+	int family;                 /* 0, AF_INET or AF_INET6 */
+	unsigned ports[TT_MAX_PORTS];
+	int nports;
+	unsigned pid;               /* owner filter, 0: any */
+	int no_snapshot;
+	int snapshot_only;
+	int json;                   /* stdout as JSON Lines */
+	int wide;
+	int verbose;
+	int quiet;                  /* nothing on stdout (with -o) */
+	int listening;
+	int all_netns;
+	int fail_on_loss;
+	int keep_caps;
+	int stats;                  /* -s: periodic counts */
+	double stats_interval;      /* seconds */
+	double duration;            /* seconds, 0: until a signal */
+	const char *output;         /* -o: JSON Lines capture file */
+	const char *read;           /* -r: replay a capture */
+	unsigned long ring_size;    /* bytes, a power of two */
+	unsigned long queue_threshold;
+	enum tt_color color;
+	char cmdline[1024];         /* for the meta record */
+};
+
+/*
+ * Parses argv into o. Returns 0 to run, 1 when --help or --version was
+ * printed (exit 0), -EINVAL after printing the usage error on err (exit 2).
+ */
+int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err);
+
+/* Strict number parsers, shared with the replay filters and tests. */
+int opts_parse_port_list(const char *s, unsigned *ports, int *n, int max);
+int opts_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *v);
+int opts_parse_seconds(const char *s, double *v);
+int opts_parse_size(const char *s, unsigned long *v);
+
+void opts_usage(FILE *f, const char *prog);
+
+/* The long option names, for the test that keeps --help, the man page and
+ * the bash completion in step. NULL-terminated. */
+extern const char *const opts_long_names[];
+
+#endif

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+#ifndef TT_OUTPUT_H
+#define TT_OUTPUT_H
+
+#include "format.h"
+#include "opts.h"
+
+struct output;
+struct snapshot;
+
+/*
+ * The outputs of one run: stdout (text, or JSON with --json) and the -o
+ * capture (always JSON). Formats each record once per format and counts
+ * what was written, filtered and lost.
+ */
+int output_open(struct output **out, const struct tt_opts *o);
+/* Start-up failed: remove the capture file it created, so nothing is left half-done. */
+void output_abandon(struct output *out);
+const struct tt_clock *output_clock(const struct output *out);
+
+void output_meta(struct output *out, const struct tt_meta *m);
+void output_snapshot(struct output *out, const struct snapshot *s);
+void output_live_header(struct output *out);
+void output_event(struct output *out, const struct tt_event *e);
+void output_lost(struct output *out, const struct tt_lost *l);
+void output_clock_record(struct output *out);
+void output_summary(struct output *out, struct tt_summary *s);
+void output_count_filtered(struct output *out);
+void output_count_joined(struct output *out);
+
+void output_flush(struct output *out, int force);
+void output_reopen(struct output *out);
+/* stdout was closed by the reader (| head): end quietly. */
+int output_closed(const struct output *out);
+/* Flushes and closes; prints the loss notice on stderr. Returns 1 if
+ * anything was lost, 0 if not. NULL-safe. */
+int output_finish(struct output **out, const struct tt_opts *o);
+
+#endif

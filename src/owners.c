@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Socket inode -> owner, built the way net-tools 2.10 netstat -p builds it
+ * (prg_cache_load/prg_cache_add in netstat.c), so that the snapshot prints
+ * the same "PID/Program name" column:
+ *
+ * - every all-digit entry of /proc, in directory order, and its fd/ links;
+ * - a link names a socket when it reads (into a 29-byte buffer, so longer
+ *   targets never match) as "socket:[N]" with at least two characters
+ *   between the brackets, or as the ancient "[0000]:N"; N is taken with
+ *   strtoul base 0 and must be all of the rest and not ULONG_MAX;
+ * - the name comes from the first 511 bytes of /proc/PID/cmdline, read once
+ *   per process: argv[0], reduced to what follows its last '/' only when it
+ *   starts with '/' (so "./bin/x" stays whole, and a retitled
+ *   "/usr/sbin/sshd: root@pts/0" becomes "0"); an empty cmdline gives "";
+ * - "PID/name" is cut to 19 bytes (netstat's 20-byte buffer);
+ * - when several processes hold one inode the first one found wins.
+ *
+ * Unlike netstat, the scan is relative to directory fds (openat/readlinkat)
+ * and the table is open-addressed, sized for 100k+ sockets.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "owners.h"
+
+#define CMDLINE_MAX 511		/* netstat reads cmdline into char[512] */
+#define LINK_MAX_LEN 29		/* netstat's readlink buffer is char[30] */
+#define COMM_SIZE 16
+
+struct owner_proc {
+	unsigned pid;
+	char name[OWNERS_NAME_SIZE];
+	char comm[COMM_SIZE];
+};
+
+struct owner_slot {
+	unsigned long long inode;	/* 0: empty */
+	uint32_t proc;			/* index into procs */
+};
+
+struct owners {
+	struct owner_slot *slots;
+	size_t cap;			/* power of two */
+	size_t used;
+	struct owner_proc *procs;
+	size_t nprocs, procs_cap;
+};
+
+static size_t slot_hash(unsigned long long inode, size_t cap)
+{
+	/* inodes are mostly sequential: mix them (splitmix64 finalizer) */
+	inode ^= inode >> 30;
+	inode *= 0xbf58476d1ce4e5b9ULL;
+	inode ^= inode >> 27;
+	inode *= 0x94d049bb133111ebULL;
+	inode ^= inode >> 31;
+	return (size_t)inode & (cap - 1);
+}
+
+static const struct owner_slot *find_slot(const struct owners *o,
+					  unsigned long long inode)
+{
+	size_t i;
+
+	if (!o || !inode || !o->cap)
+		return NULL;
+	for (i = slot_hash(inode, o->cap); o->slots[i].inode; i = (i + 1) & (o->cap - 1))
+		if (o->slots[i].inode == inode)
+			return &o->slots[i];
+	return NULL;
+}
+
+static int grow_slots(struct owners *o)
+{
+	size_t ncap = o->cap ? o->cap * 2 : 1u << 14;
+	struct owner_slot *ns = calloc(ncap, sizeof(*ns));
+	size_t i, j;
+
+	if (!ns)
+		return -ENOMEM;
+	for (i = 0; i < o->cap; i++) {
+		if (!o->slots[i].inode)
+			continue;
+		for (j = slot_hash(o->slots[i].inode, ncap); ns[j].inode; j = (j + 1) & (ncap - 1))
+			;
+		ns[j] = o->slots[i];
+	}
+	free(o->slots);
+	o->slots = ns;
+	o->cap = ncap;
+	return 0;
+}
+
+/* First holder wins, as in netstat's prg_cache_add. */
+static int add_inode(struct owners *o, unsigned long long inode, uint32_t proc)
+{
+	size_t i;
+	int err;
+
+	if (!inode)
+		return 0;
+	if ((o->used + 1) * 2 > o->cap) {
+		err = grow_slots(o);
+		if (err)
+			return err;
+	}
+	for (i = slot_hash(inode, o->cap); o->slots[i].inode; i = (i + 1) & (o->cap - 1))
+		if (o->slots[i].inode == inode)
+			return 0;
+	o->slots[i].inode = inode;
+	o->slots[i].proc = proc;
+	o->used++;
+	return 0;
+}
+
+static int parse_inode_number(const char *s, unsigned long long *inode)
+{
+	char *end;
+	unsigned long v;
+
+	v = strtoul(s, &end, 0);
+	if (*end || v == ULONG_MAX)
+		return -EINVAL;
+	*inode = v;
+	return 0;
+}
+
+/* netstat's two accepted link forms; see the comment at the top. */
+static int link_to_inode(const char *lname, size_t len, unsigned long long *inode)
+{
+	static const char pfx1[] = "socket:[";
+	static const char pfx2[] = "[0000]:";
+	char num[LINK_MAX_LEN + 1];
+
+	if (len >= sizeof(pfx1) - 1 + 3 && !memcmp(lname, pfx1, sizeof(pfx1) - 1) &&
+	    lname[len - 1] == ']') {
+		size_t n = len - (sizeof(pfx1) - 1) - 1;
+
+		memcpy(num, lname + sizeof(pfx1) - 1, n);
+		num[n] = '\0';
+		if (!parse_inode_number(num, inode))
+			return 0;
+	}
+	if (len >= sizeof(pfx2) - 1 + 1 && !memcmp(lname, pfx2, sizeof(pfx2) - 1))
+		return parse_inode_number(lname + sizeof(pfx2) - 1, inode);
+	return -EINVAL;
+}
+
+/* Reads at most size-1 bytes of dirfd/path into buf, NUL-terminated. */
+static ssize_t read_small(int dirfd, const char *path, char *buf, size_t size)
+{
+	ssize_t n;
+	int fd;
+
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	do
+		n = read(fd, buf, size - 1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	if (n >= 0)
+		buf[n] = '\0';
+	return n;
+}
+
+/* Appends the process record for pid directory `name`; returns its index. */
+static int add_proc(struct owners *o, int procfd, const char *name, uint32_t *idx)
+{
+	char path[NAME_MAX + 16];
+	char cmdline[CMDLINE_MAX + 1];
+	char comm[COMM_SIZE + 1];
+	struct owner_proc *p;
+	const char *prog;
+	ssize_t n;
+
+	if (snprintf(path, sizeof(path), "%s/cmdline", name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	n = read_small(procfd, path, cmdline, sizeof(cmdline));
+	if (n < 0)
+		return (int)n;
+	prog = cmdline;
+	if (cmdline[0] == '/')
+		prog = strrchr(cmdline, '/') + 1;
+
+	if (o->nprocs == o->procs_cap) {
+		size_t ncap = o->procs_cap ? o->procs_cap * 2 : 256;
+		struct owner_proc *np = realloc(o->procs, ncap * sizeof(*np));
+
+		if (!np)
+			return -ENOMEM;
+		o->procs = np;
+		o->procs_cap = ncap;
+	}
+	p = &o->procs[o->nprocs];
+	memset(p, 0, sizeof(*p));
+	p->pid = (unsigned)strtoul(name, NULL, 10);
+	/* netstat prints the directory name; truncation is netstat's too */
+	if (snprintf(p->name, sizeof(p->name), "%s/%s", name, prog) < 0)
+		p->name[0] = '\0';
+
+	if (snprintf(path, sizeof(path), "%s/comm", name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (read_small(procfd, path, comm, sizeof(comm)) > 0) {
+		comm[strcspn(comm, "\n")] = '\0';
+		if (snprintf(p->comm, sizeof(p->comm), "%s", comm) < 0)
+			p->comm[0] = '\0';
+	}
+	*idx = (uint32_t)o->nprocs++;
+	return 0;
+}
+
+static int all_digits(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+static int scan_process(struct owners *o, int procfd, const char *name)
+{
+	char path[NAME_MAX + 16];
+	char lname[LINK_MAX_LEN + 1];
+	unsigned long long inode;
+	struct dirent *de;
+	DIR *fds = NULL;
+	uint32_t idx = 0;
+	int have_proc = 0;
+	int err = 0;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/fd", name) >= (int)sizeof(path))
+		return 0;
+	fd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;	/* gone, a kernel thread's, or not ours to read */
+	fds = fdopendir(fd);
+	if (!fds) {
+		close(fd);
+		return 0;
+	}
+	while ((de = readdir(fds))) {
+		ssize_t n;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		n = readlinkat(dirfd(fds), de->d_name, lname, LINK_MAX_LEN);
+		if (n < 0)
+			continue;
+		lname[n] = '\0';
+		if (link_to_inode(lname, (size_t)n, &inode))
+			continue;
+		if (!have_proc) {
+			/* netstat also retries the cmdline at the next socket */
+			err = add_proc(o, procfd, name, &idx);
+			if (err == -ENOMEM)
+				goto cleanup;
+			if (err) {
+				err = 0;
+				continue;
+			}
+			have_proc = 1;
+		}
+		err = add_inode(o, inode, idx);
+		if (err)
+			goto cleanup;
+	}
+
+cleanup:
+	closedir(fds);
+	return err;
+}
+
+int owners_scan(const char *procdir, struct owners **out)
+{
+	struct owners *o = NULL;
+	struct dirent *de;
+	DIR *proc = NULL;
+	int err = 0;
+
+	if (!procdir || !out)
+		return -EINVAL;
+	*out = NULL;
+	o = calloc(1, sizeof(*o));
+	if (!o) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = grow_slots(o);
+	if (err)
+		goto cleanup;
+	proc = opendir(procdir);
+	if (!proc) {
+		err = -errno;
+		goto cleanup;
+	}
+	while ((de = readdir(proc))) {
+		if (!all_digits(de->d_name))
+			continue;
+		err = scan_process(o, dirfd(proc), de->d_name);
+		if (err)
+			goto cleanup;
+	}
+	*out = o;
+	o = NULL;
+
+cleanup:
+	if (proc)
+		closedir(proc);
+	owners_free(&o);
+	return err;
+}
+
+const char *owners_get(const struct owners *o, unsigned long long inode)
+{
+	const struct owner_slot *s = find_slot(o, inode);
+
+	return s ? o->procs[s->proc].name : NULL;
+}
+
+int owners_lookup(const struct owners *o, unsigned long long inode,
+		  unsigned *pid, const char **comm)
+{
+	const struct owner_slot *s = find_slot(o, inode);
+
+	if (!s)
+		return -ENOENT;
+	if (pid)
+		*pid = o->procs[s->proc].pid;
+	if (comm)
+		*comm = o->procs[s->proc].comm;
+	return 0;
+}
+
+unsigned long owners_count(const struct owners *o)
+{
+	return o ? (unsigned long)o->used : 0;
+}
+
+void owners_free(struct owners **o)
+{
+	if (!o || !*o)
+		return;
+	free((*o)->slots);
+	free((*o)->procs);
+	free(*o);
+	*o = NULL;
+}

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Socket inode -> owning process, as `netstat -p` names it.
+ */
+#ifndef TT_OWNERS_H
+#define TT_OWNERS_H
+
+/* Longest owner string netstat prints ("PID/name" cut to 19 bytes) + NUL. */
+#define OWNERS_NAME_SIZE 20
+
+struct owners;  /* opaque: inode -> owner, a hash table sized for 100k+ sockets */
+
+/*
+ * Scans procdir (normally "/proc") for every process's fd/ entries that are
+ * "socket:[INODE]" and records, per inode, the owner string netstat -p
+ * prints. Returns 0 or -errno (only for procdir itself or memory; processes
+ * that vanish or cannot be read are skipped).
+ */
+int owners_scan(const char *procdir, struct owners **out);
+
+/* The owner string of an inode, or NULL if none (always NULL for inode 0). */
+const char *owners_get(const struct owners *o, unsigned long long inode);
+
+/*
+ * The numeric pid and the task comm (/proc/PID/comm, "" if unreadable) of
+ * the owner. pid and comm may be NULL. Returns 0 or -ENOENT.
+ */
+int owners_lookup(const struct owners *o, unsigned long long inode,
+		  unsigned *pid, const char **comm);
+
+/* Number of inodes recorded. */
+unsigned long owners_count(const struct owners *o);
+
+void owners_free(struct owners **o);   /* NULL-safe, sets *o = NULL */
+
+#endif /* TT_OWNERS_H */

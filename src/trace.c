@@ -1,0 +1,271 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The live run: attach, meta record, snapshot, then the poll loop that
+ * moves events from the ring through the sequence tracker, the owner model
+ * and the filters to the outputs, until a signal or --duration.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+
+#include "clock.h"
+#include "format.h"
+#include "loader.h"
+#include "model.h"
+#include "output.h"
+#include "privs.h"
+#include "seqtrack.h"
+#include "snapshot.h"
+#include "trace.h"
+
+#define POLL_MS 5                 /* bounds the latency of an event */
+#define PENDING_FLUSH_NS 50000000LL
+#define CLOCK_RECORD_NS 60000000000LL
+
+static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t reopen;
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		reopen = 1;
+	else
+		exiting = 1;
+}
+
+static int install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	/* no SA_RESTART: the poll must return at once to drain and exit */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
+	    sigaction(SIGHUP, &sa, NULL))
+		return -errno;
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+struct run {
+	const struct tt_opts *o;
+	struct output *out;
+	struct tt_bpf *b;
+	struct seqtrack *st;
+	struct model *model;
+	unsigned long long received, lost_gap, late;
+};
+
+static int on_ring(void *ctx, void *data, size_t size)
+{
+	struct run *r = ctx;
+
+	if (size < sizeof(struct tt_event))
+		return 0;
+	r->received++;
+	seqtrack_push(r->st, data);
+	return 0;
+}
+
+static void deliver(void *ctx, const struct tt_event *ev)
+{
+	struct run *r = ctx;
+	struct tt_event e = *ev;
+
+	if (model_apply(r->model, &e)) {
+		output_count_joined(r->out);
+		return;
+	}
+	if (r->o->queue_threshold && e.recv_q <= r->o->queue_threshold &&
+	    e.send_q <= r->o->queue_threshold) {
+		output_count_filtered(r->out);
+		return;
+	}
+	output_event(r->out, &e);
+}
+
+static void gap(void *ctx, unsigned long long from, unsigned long long to)
+{
+	struct run *r = ctx;
+	struct tt_lost l = {
+		.from_seq = from, .to_seq = to, .count = to - from + 1,
+		.reason = "ring_full", .boot_ns = clock_boot_now(),
+	};
+
+	r->lost_gap += l.count;
+	output_lost(r->out, &l);
+}
+
+/* Hooks the kernel skipped because another ran on the same CPU leave no
+ * sequence gap: their count is all there is to report. */
+static void check_recursion(struct run *r, unsigned long long *seen)
+{
+	unsigned long long now = loader_recursion_misses(r->b);
+
+	if (now > *seen) {
+		struct tt_lost l = {
+			.from_seq = 1, .to_seq = 0, .count = now - *seen,
+			.reason = "recursion", .boot_ns = clock_boot_now(),
+		};
+
+		output_lost(r->out, &l);
+		*seen = now;
+	}
+}
+
+static void read_file(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(buf, size, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+static void write_meta(struct run *r)
+{
+	const struct tt_features *ft = loader_features(r->b);
+	const struct tt_clock *ck = output_clock(r->out);
+	char host[256] = "", boot_id[64];
+	struct utsname u;
+	struct tt_meta m = {
+		.version = TT_VERSION, .cmdline = r->o->cmdline, .attach = ft->attach,
+		.ring_size = r->o->ring_size, .netns = ft->netns, .timers = ft->timers,
+		.ctx_owner = ft->ctx_owner, .boot_ns = ck->boot_ns, .real_ns = ck->real_ns,
+	};
+
+	gethostname(host, sizeof(host) - 1);
+	uname(&u);
+	read_file("/proc/sys/kernel/random/boot_id", boot_id, sizeof(boot_id));
+	m.hostname = host;
+	m.kernel = u.release;
+	m.boot_id = boot_id;
+	output_meta(r->out, &m);
+}
+
+static int run_snapshot(struct run *r)
+{
+	struct snapshot *s = NULL;
+	int err;
+
+	err = snapshot_take(&s, r->b, r->o);
+	if (err) {
+		fprintf(stderr, "tcptrail: cannot read the existing sockets: %s\n", strerror(-err));
+		return err;
+	}
+	err = model_new(&r->model, s->n);
+	if (!err)
+		err = snapshot_seed(s, r->o->snapshot_only ? NULL : r->b, r->model);
+	if (err) {
+		fprintf(stderr, "tcptrail: cannot seed the owner table: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	output_snapshot(r->out, s);
+cleanup:
+	snapshot_free(&s);
+	return err;
+}
+
+static void summary(struct run *r, unsigned long long recursion)
+{
+	struct tt_summary s = {
+		.seen = r->received,
+		.lost_ring = r->lost_gap,
+		.lost_recursion = recursion,
+		.filtered = loader_counter(r->b, TT_CNT_FILTERED),
+		.boot_ns = clock_boot_now(),
+	};
+
+	output_summary(r->out, &s);
+}
+
+int trace_run(const struct tt_opts *o)
+{
+	struct seqtrack_cb cb = { .deliver = deliver, .gap = gap };
+	struct run r = { .o = o };
+	unsigned long long recursion = 0;
+	long long start, last_flush_pending, last_clock, now;
+	int err, lost_any;
+
+	err = install_signals();
+	if (err)
+		return err;
+	/* outputs first: a refused path must fail before anything is loaded */
+	err = output_open(&r.out, o);
+	if (err)
+		return err;
+	cb.ctx = &r;
+	err = seqtrack_new(&r.st, 4096, &cb);
+	if (err)
+		goto cleanup;
+	err = loader_start(&r.b, o, on_ring, &r);
+	if (err) {
+		output_abandon(r.out);
+		goto cleanup;
+	}
+	/* attached: from here on nothing is missed, the snapshot included */
+	write_meta(&r);
+	if (!o->no_snapshot) {
+		err = run_snapshot(&r);
+		if (err)
+			goto cleanup;
+	}
+	if (o->snapshot_only)
+		goto cleanup;
+	err = privs_drop(o->keep_caps);
+	if (err)
+		goto cleanup;
+	output_live_header(r.out);
+	output_flush(r.out, 1);
+
+	start = last_flush_pending = last_clock = clock_boot_now();
+	while (!exiting && !output_closed(r.out)) {
+		err = ring_buffer__poll(loader_ring(r.b), POLL_MS);
+		if (err < 0 && err != -EINTR) {
+			fprintf(stderr, "tcptrail: reading the ring buffer failed: %s\n", strerror(-err));
+			goto cleanup;
+		}
+		/* events are sent without a wakeup: collect what the timer found */
+		ring_buffer__consume(loader_ring(r.b));
+		seqtrack_settle(r.st, 0);
+		now = clock_boot_now();
+		if (now - last_flush_pending > PENDING_FLUSH_NS) {
+			loader_flush_pending(r.b);
+			check_recursion(&r, &recursion);
+			last_flush_pending = now;
+		}
+		if (now - last_clock > CLOCK_RECORD_NS) {
+			output_clock_record(r.out);
+			last_clock = now;
+		}
+		if (reopen) {
+			reopen = 0;
+			output_reopen(r.out);
+		}
+		output_flush(r.out, 0);
+		if (o->duration > 0 && now - start >= (long long)(o->duration * 1e9))
+			break;
+	}
+	/* drain: what is in the ring was promised to the user */
+	ring_buffer__consume(loader_ring(r.b));
+	seqtrack_finish(r.st, loader_next_seq(r.b));
+	check_recursion(&r, &recursion);
+	err = 0;
+cleanup:
+	if (r.b && !o->snapshot_only)
+		summary(&r, recursion);
+	lost_any = output_finish(&r.out, o);
+	loader_stop(&r.b);
+	seqtrack_free(&r.st);
+	model_free(&r.model);
+	if (!err && lost_any && o->fail_on_loss)
+		return TT_EXIT_LOST;
+	return err;
+}
