@@ -51,6 +51,7 @@ struct tt_meta {
 struct tt_summary {
 	unsigned long long seen, written, lost, filtered, lost_write, lost_ring, lost_recursion;
 	unsigned long long snapshot;
+	unsigned long long timer_misses;   /* skipped timer hooks: see loader.h */
 	long long boot_ns;
 };
 

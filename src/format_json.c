@@ -212,5 +212,6 @@ void fmt_json_summary(struct outbuf *ob, const struct tt_summary *s, const struc
 	ku64(ob, "lost_recursion", s->lost_recursion);
 	ku64(ob, "lost_write", s->lost_write);
 	ku64(ob, "filtered", s->filtered);
+	ku64(ob, "timer_hooks_missed", s->timer_misses);
 	ob_puts(ob, "}\n");
 }

@@ -288,11 +288,12 @@ unsigned long long loader_counter(const struct tt_bpf *b, int idx)
 	return sum;
 }
 
-unsigned long long loader_recursion_misses(const struct tt_bpf *b)
+void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
+			     unsigned long long *timers)
 {
 	struct bpf_program *p;
-	unsigned long long sum = 0;
 
+	*state = *timers = 0;
 	bpf_object__for_each_program(p, b->skel->obj) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
@@ -300,9 +301,11 @@ unsigned long long loader_recursion_misses(const struct tt_bpf *b)
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
-		sum += info.recursion_misses;
+		if (p == b->skel->progs.tt_set_state)
+			*state += info.recursion_misses;
+		else
+			*timers += info.recursion_misses;
 	}
-	return sum;
 }
 
 unsigned long long loader_next_seq(const struct tt_bpf *b)

@@ -31,9 +31,13 @@ struct ring_buffer *loader_ring(const struct tt_bpf *b);
 
 /* Sum of one per-CPU counter (enum tt_counter). */
 unsigned long long loader_counter(const struct tt_bpf *b, int idx);
-/* Invocations the kernel skipped because a program was already running on
- * the CPU (nested hooks): events that were never seen. */
-unsigned long long loader_recursion_misses(const struct tt_bpf *b);
+/* Invocations the kernel skipped because the same program was already
+ * running on the CPU (a hook interrupted by an interrupt that fires it
+ * again). A skipped inet_sock_set_state is a lost transition; a skipped
+ * timer hook is almost always an unrelated timer, but may have been the
+ * end of a timewait or request socket, so it is counted apart. */
+void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
+			     unsigned long long *timers);
 /* The next sequence number the BPF side will hand out. */
 unsigned long long loader_next_seq(const struct tt_bpf *b);
 

@@ -208,6 +208,9 @@ void output_summary(struct output *out, struct tt_summary *s)
 		fprintf(stderr, " (ring full: %llu, nested hooks: %llu, write errors: %llu lines)",
 			s->lost_ring, s->lost_recursion, s->lost_write);
 	fputc('\n', stderr);
+	if (s->timer_misses)
+		fprintf(stderr, "tcptrail: %llu timer hook runs were skipped by the kernel (nested in an "
+			"interrupt); a TIME_WAIT or half-open end may be among them\n", s->timer_misses);
 	out->lost = s->lost;
 }
 
@@ -265,4 +268,54 @@ int output_finish(struct output **pout, const struct tt_opts *o)
 	free(out);
 	*pout = NULL;
 	return lost;
+}
+
+/*
+ * Replay (replay.c): records read back from a capture go through the same
+ * formatters and sinks as live ones, so the output is the same bytes.
+ */
+void output_snapshot_header(struct output *out)
+{
+	EMIT(out, fmt_text_snapshot_header(&out->ob, out->o->listening), (void)0);
+}
+
+/* The live header whatever the options: a capture without snapshot rows. */
+void output_text_live_header(struct output *out)
+{
+	EMIT(out, fmt_text_live_header(&out->ob, &out->fo), (void)0);
+}
+
+void output_snaprec(struct output *out, const struct tt_snaprec *r)
+{
+	EMIT(out, fmt_text_snapshot(&out->ob, r, &out->fo),
+	     fmt_json_snapshot(&out->ob, r, &out->fo));
+	out->snapshot_rows++;
+}
+
+/* The capture's anchor instead of this host's clocks: replayed times are the live ones. */
+void output_set_clock(struct output *out, long long boot_ns, long long real_ns)
+{
+	clock_set_anchor(&out->clock, boot_ns, real_ns);
+}
+
+void output_clock_record_at(struct output *out, long long boot_ns, long long real_ns)
+{
+	clock_set_anchor(&out->clock, boot_ns, real_ns);
+	EMIT(out, (void)0, fmt_json_clock(&out->ob, &out->fo));
+}
+
+/* The capture's own summary, as written: no counting, nothing on stderr. */
+void output_summary_record(struct output *out, const struct tt_summary *s)
+{
+	EMIT(out, (void)0, fmt_json_summary(&out->ob, s, &out->fo));
+}
+
+void output_counts(const struct output *out, unsigned long long *written,
+		   unsigned long long *filtered, unsigned long long *lost,
+		   unsigned long long *snapshot_rows)
+{
+	*written = out->written;
+	*filtered = out->filtered;
+	*lost = out->lost;
+	*snapshot_rows = out->snapshot_rows;
 }

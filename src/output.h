@@ -36,4 +36,15 @@ int output_closed(const struct output *out);
  * anything was lost, 0 if not. NULL-safe. */
 int output_finish(struct output **out, const struct tt_opts *o);
 
+/* Replay: records read back from a capture (see output.c). */
+void output_snapshot_header(struct output *out);
+void output_text_live_header(struct output *out);
+void output_snaprec(struct output *out, const struct tt_snaprec *r);
+void output_set_clock(struct output *out, long long boot_ns, long long real_ns);
+void output_clock_record_at(struct output *out, long long boot_ns, long long real_ns);
+void output_summary_record(struct output *out, const struct tt_summary *s);
+void output_counts(const struct output *out, unsigned long long *written,
+		   unsigned long long *filtered, unsigned long long *lost,
+		   unsigned long long *snapshot_rows);
+
 #endif

@@ -1,10 +1,374 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * -r FILE: a capture (plain or gzip, zlib tells them apart) read back
+ * through the live filters and printed by the live output module, so that
+ * a replay looks like the run it recorded: text as netstat rows and live
+ * lines, or, with --json, the records re-formatted by the same functions
+ * (an unfiltered replay with --json reproduces the capture byte for byte).
+ *
+ * Damage (a cut-off last line, a truncated gzip stream, a record that is
+ * not valid) stops the replay there: what came before has been printed,
+ * stderr names the file and line, and the exit status is 1. Records of a
+ * type this version does not know are skipped and counted, not an error,
+ * so that captures of newer versions stay readable.
+ */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
 
+#include "capture_read.h"
+#include "netstat_fmt.h"
+#include "output.h"
 #include "replay.h"
+#include "trace.h"
+
+#define READ_CHUNK (64 * 1024)
+#define FLUSH_EVERY 1024
+
+/* Line splitter over gzread: gzgets cannot report a NUL byte or how long
+ * a line is, and a damaged file may hold either. */
+struct lines {
+	gzFile f;
+	char *buf;
+	size_t cap, start, end, scanned;
+	int eof;
+	unsigned long lineno;     /* of the last line returned */
+};
+
+enum { SEC_NONE, SEC_SNAPSHOT, SEC_LIVE };
+
+struct replay {
+	const struct tt_opts *o;
+	const char *path;
+	struct output *out;
+	struct cr_parser *parser;
+	struct lines in;
+	int anchored, section;
+	unsigned long long records, unknown, snap_filtered;
+	struct cr_record rec;
+};
+
+/*
+ * Next line without its '\n'. Returns 1 (a whole line), 2 (the rest of the
+ * file, which has no '\n': cut short), 0 at the end, or -errno: -E2BIG for
+ * a line over CR_LINE_MAX, -EIO when zlib or read(2) failed (the stream is
+ * then damaged at the current line; gzerror tells why).
+ */
+static int next_line(struct lines *l, const char **line, size_t *len)
+{
+	for (;;) {
+		char *nl = memchr(l->buf + l->scanned, '\n', l->end - l->scanned);
+		int n;
+
+		if (nl) {
+			*line = l->buf + l->start;
+			*len = (size_t)(nl - *line);
+			l->start = l->scanned = (size_t)(nl - l->buf) + 1;
+			l->lineno++;
+			return 1;
+		}
+		l->scanned = l->end;
+		if (l->end - l->start > CR_LINE_MAX) {
+			l->lineno++;
+			return -E2BIG;
+		}
+		if (l->eof) {
+			if (l->start == l->end)
+				return 0;
+			*line = l->buf + l->start;
+			*len = l->end - l->start;
+			l->start = l->scanned = l->end;
+			l->lineno++;
+			return 2;
+		}
+		/* make room: move the partial line to the front, grow if it fills the buffer */
+		if (l->start) {
+			memmove(l->buf, l->buf + l->start, l->end - l->start);
+			l->end -= l->start;
+			l->scanned -= l->start;
+			l->start = 0;
+		}
+		if (l->cap - l->end < READ_CHUNK) {
+			size_t nc = l->cap * 2;
+			char *nb = realloc(l->buf, nc);
+
+			if (!nb)
+				return -ENOMEM;
+			l->buf = nb;
+			l->cap = nc;
+		}
+		n = gzread(l->f, l->buf + l->end, (unsigned)(l->cap - l->end));
+		if (n < 0) {
+			l->lineno++;
+			return -EIO;
+		}
+		if (n == 0)
+			l->eof = 1;
+		l->end += (size_t)n;
+	}
+}
+
+static int port_selected(const struct tt_opts *o, unsigned lport, unsigned rport)
+{
+	if (!o->nports)
+		return 1;
+	for (int i = 0; i < o->nports; i++)
+		if (o->ports[i] == lport || o->ports[i] == rport)
+			return 1;
+	return 0;
+}
+
+/* The live filters, as snapshot.c applies them to the rows */
+static int snap_selected(const struct tt_opts *o, const struct tt_snaprec *r)
+{
+	if (o->family && r->row.family != (unsigned)o->family)
+		return 0;
+	if (!port_selected(o, r->row.lport, r->row.rport))
+		return 0;
+	if (o->listening && !netstat_row_selected(&r->row, 1))
+		return 0;
+	if (o->pid && (!r->owner_known || r->pid != o->pid))
+		return 0;
+	return 1;
+}
+
+/* ... and as the BPF program and trace.c's deliver() apply them to events */
+static int event_selected(const struct tt_opts *o, const struct tt_event *e)
+{
+	if (o->family && e->family != (unsigned)o->family)
+		return 0;
+	if (!port_selected(o, e->lport, e->rport))
+		return 0;
+	/* -l: changes into or out of LISTEN; queue pressure is neither */
+	if (o->listening && (e->kind != TT_EV_STATE ||
+			     (e->old_state != TT_LISTEN && e->new_state != TT_LISTEN)))
+		return 0;
+	if (o->pid && (!(e->flags & TT_F_OWNER) || e->pid != o->pid))
+		return 0;
+	if (o->queue_threshold && e->recv_q <= o->queue_threshold &&
+	    e->send_q <= o->queue_threshold)
+		return 0;
+	return 1;
+}
+
+/* A capture cut from its start (e.g. the file after a SIGHUP rotation) has
+ * no meta record: until a clock record comes, anchor on the record's own
+ * "time", which the writer computed from the anchor in force. */
+static void ensure_anchor(struct replay *r)
+{
+	if (r->anchored)
+		return;
+	output_set_clock(r->out, r->rec.boot_ns, r->rec.time_real_ns);
+	r->anchored = 1;
+}
+
+/* Text headers, where live mode prints them: netstat's above the snapshot,
+ * the live one above the first event when there was no snapshot. */
+static void enter_section(struct replay *r, int section)
+{
+	if (section == SEC_SNAPSHOT && r->section != SEC_SNAPSHOT)
+		output_snapshot_header(r->out);
+	else if (section == SEC_LIVE && r->section == SEC_NONE)
+		output_text_live_header(r->out);
+	r->section = section;
+}
+
+static void play(struct replay *r)
+{
+	struct cr_record *c = &r->rec;
+
+	switch (c->type) {
+	case CR_META:
+		/* a new run begins (captures may be concatenated) */
+		output_set_clock(r->out, c->meta.boot_ns, c->meta.real_ns);
+		r->anchored = 1;
+		r->section = SEC_NONE;
+		output_meta(r->out, &c->meta);
+		break;
+	case CR_CLOCK:
+		output_clock_record_at(r->out, c->boot_ns, c->clock_real_ns);
+		r->anchored = 1;
+		break;
+	case CR_SNAPSHOT:
+		if (r->o->no_snapshot)
+			break;
+		ensure_anchor(r);
+		/* the header even when every row is filtered, as live mode does */
+		enter_section(r, SEC_SNAPSHOT);
+		if (snap_selected(r->o, &c->snap))
+			output_snaprec(r->out, &c->snap);
+		else
+			r->snap_filtered++;
+		break;
+	case CR_EVENT:
+		ensure_anchor(r);
+		enter_section(r, SEC_LIVE);
+		if (event_selected(r->o, &c->ev))
+			output_event(r->out, &c->ev);
+		else
+			output_count_filtered(r->out);
+		break;
+	case CR_LOST:
+		ensure_anchor(r);
+		enter_section(r, SEC_LIVE);
+		output_lost(r->out, &c->lost);
+		break;
+	case CR_SUMMARY:
+		ensure_anchor(r);
+		output_summary_record(r->out, &c->summary);
+		break;
+	case CR_UNKNOWN:
+		r->unknown++;
+		break;
+	}
+}
+
+static gzFile open_capture(const char *path)
+{
+	gzFile f;
+	int fd;
+
+	if (strcmp(path, "-"))
+		return gzopen(path, "rbe");
+	/* gzclose closes the fd it was given: hand it a copy of stdin */
+	fd = dup(STDIN_FILENO);
+	if (fd < 0)
+		return NULL;
+	f = gzdopen(fd, "rb");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+/* The reason the stream failed, from zlib or errno. */
+static const char *stream_error(struct replay *r, int *zerr)
+{
+	const char *msg = gzerror(r->in.f, zerr);
+
+	size_t plen = strlen(r->path);
+
+	if (*zerr == Z_ERRNO)
+		return strerror(errno);
+	if (!msg || !*msg)
+		return "unknown error";
+	/* zlib prefixes the path, which the message already names */
+	if (!strncmp(msg, r->path, plen) && !strncmp(msg + plen, ": ", 2))
+		msg += plen + 2;
+	return msg;
+}
+
+static void damaged(struct replay *r, const char *why)
+{
+	fprintf(stderr, "tcptrail: %s:%lu: %s; the capture is damaged there "
+		"(replayed the %llu records before it)\n",
+		r->path, r->in.lineno, why, r->records);
+}
+
+/* Reads every line; returns 0, or -EBADMSG after reporting damage. */
+static int replay_lines(struct replay *r)
+{
+	char why[CR_ERR_SIZE + 96], perr[CR_ERR_SIZE];
+	const char *line;
+	size_t len;
+	int ret, zerr;
+
+	while (!output_closed(r->out)) {
+		ret = next_line(&r->in, &line, &len);
+		if (ret == 1) {
+			if (cr_parse_line(r->parser, line, len, &r->rec, perr, sizeof(perr))) {
+				damaged(r, perr);
+				return -EBADMSG;
+			}
+			play(r);
+			if (++r->records % FLUSH_EVERY == 0)
+				output_flush(r->out, 0);
+			continue;
+		}
+		if (ret == -ENOMEM) {
+			fprintf(stderr, "tcptrail: %s: out of memory reading the capture\n", r->path);
+			return ret;
+		}
+		if (ret == -E2BIG) {
+			snprintf(why, sizeof(why), "line longer than %d bytes", CR_LINE_MAX);
+			damaged(r, why);
+			return -EBADMSG;
+		}
+		/* the end, clean or not: zlib knows whether the stream was whole */
+		gzerror(r->in.f, &zerr);
+		if (ret == -EIO || (zerr != Z_OK && zerr != Z_STREAM_END)) {
+			const char *msg = stream_error(r, &zerr);
+
+			if (ret != -EIO && ret != 2)
+				r->in.lineno++;   /* the damage is where the next line would start */
+			snprintf(why, sizeof(why), "%s (%s)",
+				 zerr == Z_ERRNO ? "read error" :
+				 "compressed data is truncated or corrupted", msg);
+			damaged(r, why);
+			return -EBADMSG;
+		}
+		if (ret == 2) {
+			damaged(r, "the last line is cut short (no newline at the end of the file: "
+				"the writer was stopped or the disk filled)");
+			return -EBADMSG;
+		}
+		return 0;
+	}
+	return 0;
+}
 
 int replay_run(const struct tt_opts *o)
 {
-	fprintf(stderr, "tcptrail: --read %s: replay is not implemented yet\n", o->read);
-	return -1;
+	struct replay *r = calloc(1, sizeof(*r));
+	unsigned long long written = 0, filtered = 0, lost = 0, rows = 0;
+	int err, lost_any;
+
+	if (!r)
+		return -ENOMEM;
+	r->o = o;
+	r->path = o->read;
+	/* | head closes stdout: end quietly, as live mode does */
+	signal(SIGPIPE, SIG_IGN);
+	r->in.cap = 4 * READ_CHUNK;
+	r->in.buf = malloc(r->in.cap);
+	if (!r->in.buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	errno = 0;
+	r->in.f = open_capture(o->read);
+	if (!r->in.f) {
+		err = errno ? -errno : -ENOMEM;
+		fprintf(stderr, "tcptrail: cannot open capture '%s': %s (check the path and "
+			"the permissions)\n", o->read, strerror(-err));
+		goto cleanup;
+	}
+	gzbuffer(r->in.f, 128 * 1024);
+	err = cr_parser_new(&r->parser);
+	if (err)
+		goto cleanup;
+	err = output_open(&r->out, o);
+	if (err)
+		goto cleanup;
+	err = replay_lines(r);
+	output_counts(r->out, &written, &filtered, &lost, &rows);
+	fprintf(stderr, "tcptrail: replayed %llu records from %s: %llu snapshot rows, "
+		"%llu events written, %llu filtered, %llu lost",
+		r->records, o->read, rows, written, filtered + r->snap_filtered, lost);
+	if (r->unknown)
+		fprintf(stderr, ", %llu records of unknown types skipped", r->unknown);
+	fputc('\n', stderr);
+cleanup:
+	lost_any = output_finish(&r->out, o);
+	cr_parser_free(&r->parser);
+	if (r->in.f)
+		gzclose(r->in.f);
+	free(r->in.buf);
+	free(r);
+	if (!err && lost_any && o->fail_on_loss)
+		return TT_EXIT_LOST;
+	return err;
 }

@@ -51,8 +51,16 @@ static int install_signals(void)
 	return 0;
 }
 
+struct loss {
+	unsigned long long from, to, count;
+	const char *reason;
+	long long last_ns;
+};
+
 struct run {
 	const struct tt_opts *o;
+	struct loss ring_loss, recursion_loss;
+	unsigned long long state_misses, timer_misses;
 	struct output *out;
 	struct tt_bpf *b;
 	struct seqtrack *st;
@@ -88,33 +96,70 @@ static void deliver(void *ctx, const struct tt_event *ev)
 	output_event(r->out, &e);
 }
 
+/*
+ * Loss notices are rate-limited to one a second per reason, so that a flood
+ * meant to blind the tool cannot also flood its output; the notice that is
+ * written covers every gap since the last one, so the counts stay exact.
+ */
+#define LOSS_NOTICE_NS 1000000000LL
+
+static void loss_flush(struct run *r, struct loss *q)
+{
+	struct tt_lost l = {
+		.from_seq = q->from, .to_seq = q->to, .count = q->count,
+		.reason = q->reason, .boot_ns = clock_boot_now(),
+	};
+
+	if (!q->count)
+		return;
+	output_lost(r->out, &l);
+	q->count = 0;
+	q->last_ns = l.boot_ns;
+}
+
+static void loss_tick(struct run *r, struct loss *q, long long now)
+{
+	if (q->count && now - q->last_ns >= LOSS_NOTICE_NS)
+		loss_flush(r, q);
+}
+
+static void loss_add(struct run *r, struct loss *q, unsigned long long from,
+		     unsigned long long to, unsigned long long count)
+{
+	if (!q->count) {
+		q->from = from;
+		q->to = to;
+	} else if (from <= to) {
+		if (q->from > q->to || from < q->from)
+			q->from = from;
+		if (q->from > q->to || to > q->to)
+			q->to = to;
+	}
+	q->count += count;
+	if (clock_boot_now() - q->last_ns >= LOSS_NOTICE_NS)
+		loss_flush(r, q);
+}
+
 static void gap(void *ctx, unsigned long long from, unsigned long long to)
 {
 	struct run *r = ctx;
-	struct tt_lost l = {
-		.from_seq = from, .to_seq = to, .count = to - from + 1,
-		.reason = "ring_full", .boot_ns = clock_boot_now(),
-	};
 
-	r->lost_gap += l.count;
-	output_lost(r->out, &l);
+	r->lost_gap += to - from + 1;
+	loss_add(r, &r->ring_loss, from, to, to - from + 1);
 }
 
 /* Hooks the kernel skipped because another ran on the same CPU leave no
  * sequence gap: their count is all there is to report. */
-static void check_recursion(struct run *r, unsigned long long *seen)
+static void check_recursion(struct run *r)
 {
-	unsigned long long now = loader_recursion_misses(r->b);
+	unsigned long long state, timers;
 
-	if (now > *seen) {
-		struct tt_lost l = {
-			.from_seq = 1, .to_seq = 0, .count = now - *seen,
-			.reason = "recursion", .boot_ns = clock_boot_now(),
-		};
-
-		output_lost(r->out, &l);
-		*seen = now;
+	loader_recursion_misses(r->b, &state, &timers);
+	if (state > r->state_misses) {
+		loss_add(r, &r->recursion_loss, 1, 0, state - r->state_misses);
+		r->state_misses = state;
 	}
+	r->timer_misses = timers;
 }
 
 static void read_file(const char *path, char *buf, size_t size)
@@ -173,24 +218,30 @@ cleanup:
 	return err;
 }
 
-static void summary(struct run *r, unsigned long long recursion)
+static void summary(struct run *r)
 {
 	struct tt_summary s = {
 		.seen = r->received,
 		.lost_ring = r->lost_gap,
-		.lost_recursion = recursion,
+		.lost_recursion = r->state_misses,
+		.timer_misses = r->timer_misses,
 		.filtered = loader_counter(r->b, TT_CNT_FILTERED),
 		.boot_ns = clock_boot_now(),
 	};
 
+	loss_flush(r, &r->ring_loss);
+	loss_flush(r, &r->recursion_loss);
 	output_summary(r->out, &s);
 }
 
 int trace_run(const struct tt_opts *o)
 {
 	struct seqtrack_cb cb = { .deliver = deliver, .gap = gap };
-	struct run r = { .o = o };
-	unsigned long long recursion = 0;
+	struct run r = {
+		.o = o,
+		.ring_loss = { .reason = "ring_full", .last_ns = -LOSS_NOTICE_NS },
+		.recursion_loss = { .reason = "recursion", .last_ns = -LOSS_NOTICE_NS },
+	};
 	long long start, last_flush_pending, last_clock, now;
 	int err, lost_any;
 
@@ -238,7 +289,9 @@ int trace_run(const struct tt_opts *o)
 		now = clock_boot_now();
 		if (now - last_flush_pending > PENDING_FLUSH_NS) {
 			loader_flush_pending(r.b);
-			check_recursion(&r, &recursion);
+			check_recursion(&r);
+			loss_tick(&r, &r.ring_loss, now);
+			loss_tick(&r, &r.recursion_loss, now);
 			last_flush_pending = now;
 		}
 		if (now - last_clock > CLOCK_RECORD_NS) {
@@ -256,11 +309,11 @@ int trace_run(const struct tt_opts *o)
 	/* drain: what is in the ring was promised to the user */
 	ring_buffer__consume(loader_ring(r.b));
 	seqtrack_finish(r.st, loader_next_seq(r.b));
-	check_recursion(&r, &recursion);
+	check_recursion(&r);
 	err = 0;
 cleanup:
 	if (r.b && !o->snapshot_only)
-		summary(&r, recursion);
+		summary(&r);
 	lost_any = output_finish(&r.out, o);
 	loader_stop(&r.b);
 	seqtrack_free(&r.st);

@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""Runs every integration test module; writes "PASSED FAILED" to argv[1]."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import harness  # noqa: E402
+import test_states  # noqa: E402,F401
+import test_snapshot  # noqa: E402,F401
+import test_load  # noqa: E402,F401
+import test_cli  # noqa: E402,F401
+
+
+def main():
+    counts = sys.argv[1] if len(sys.argv) > 1 else None
+    only = [a for a in os.environ.get("TT_ONLY", "").split(",") if a]
+    passed, failed = harness.run_all(only)
+    if counts:
+        with open(counts, "w") as f:
+            f.write("%d %d\n" % (passed, failed))
+    return 1 if failed or not passed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

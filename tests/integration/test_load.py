@@ -1,0 +1,78 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""Event counts under load, and the 60 s TIME_WAIT expiry."""
+from collections import Counter
+
+from harness import Netns, check, classify, fmt_rec, pick_port, show, test
+from test_states import CLIENT_CLOSES, LISTENER, PASSIVE_CLOSES, has
+
+N_CONN = 2000
+
+
+@test("13_event_counts_2000_connections")
+def t_counts():
+    port = pick_port()
+    with Netns() as ns:
+        tr = ns.tracer("-P", str(port))
+        srv, cli = ns.peer("server"), ns.peer("client")
+        srv.cmd("listen 4 127.0.0.1 %d" % port)
+        srv.cmd("serve %d" % N_CONN)
+        cli.cmd("bulk 4 127.0.0.1 %d %d" % (port, N_CONN), timeout=60)
+        srv.expect("done serve", timeout=60)
+        srv.cmd("close_listener")
+        want = 10 * N_CONN + 2
+        tr.wait_for(lambda t: len(t) >= want, timeout=60, what="%d transitions" % want)
+        trs = tr.stop()
+        g = classify(trs, port)
+        check(not g["other"], "%d unexpected groups, first:\n%s"
+              % (len(g["other"]), show(g["other"][0]) if g["other"] else ""))
+        check(len(g["listener"]) == 1, "%d listener groups" % len(g["listener"]))
+        check([(r["old_state"], r["state"]) for r in g["listener"][0]] == LISTENER,
+              "listener:\n%s" % show(g["listener"][0]))
+        conn = [r for r in trs if r["sock"] != g["listener"][0][0]["sock"]]
+        check(len(conn) == 10 * N_CONN, "%d connection transitions for %d connections, expected %d"
+              % (len(conn), N_CONN, 10 * N_CONN))
+        errs = []
+        for side, want_seq, pid in (("client", CLIENT_CLOSES, cli.pid),
+                                    ("server", PASSIVE_CLOSES, srv.pid)):
+            check(len(g[side]) == N_CONN, "%d %s groups, expected %d" % (len(g[side]), side, N_CONN))
+            shapes = Counter(" ".join("%s->%s" % (r["old_state"], r["state"]) for r in recs)
+                             for recs in g[side])
+            for shape, n in shapes.items():
+                if shape.split() != ["%s->%s" % p for p in want_seq]:
+                    errs.append("%d %s connections went %s" % (n, side, shape))
+            wrong = [r for recs in g[side] for r in recs if r["pid"] != pid]
+            if wrong:
+                errs.append("%d %s events with owner != %d, first: %s"
+                            % (len(wrong), side, pid, fmt_rec(wrong[0])))
+        check(not errs, "\n".join(errs))
+
+
+@test("14_time_wait_expiry", slow=True)
+def t_tw_expiry():
+    port = pick_port()
+    with Netns() as ns:
+        tr = ns.tracer("-P", str(port))
+        srv, cli = ns.peer("server"), ns.peer("client")
+        srv.cmd("listen 4 127.0.0.1 %d" % port)
+        cport = int(cli.cmd("connect 4 127.0.0.1 %d" % port).split()[2])
+        srv.cmd("accept")
+        cli.cmd("close")
+        check(srv.cmd("recv_eof") == "ok recv_eof 0", "server: data before EOF")
+        srv.cmd("close")
+        tr.wait_for(lambda t: has(t, "FIN_WAIT2", "TIME_WAIT", lport=cport), what="TIME_WAIT")
+        tw = [r for r in tr.seen() if r.get("type") == "transition"
+              and (r["old_state"], r["state"]) == ("FIN_WAIT2", "TIME_WAIT")][0]
+        tr.wait_for(lambda t: has(t, "TIME_WAIT", "CLOSE"), timeout=75,
+                    what="TIME_WAIT -> CLOSE within 75 s")
+        trs = tr.stop(defer_loss=True)
+        end = [r for r in trs if (r["old_state"], r["state"]) == ("TIME_WAIT", "CLOSE")]
+        check(len(end) == 1, "expected one TIME_WAIT -> CLOSE:\n%s" % show(trs))
+        e = end[0]
+        check(e["sock"] == tw["sock"], "TIME_WAIT -> CLOSE sock %s, the FIN_WAIT2 -> TIME_WAIT sock %s"
+              % (e["sock"], tw["sock"]))
+        check((e["lport"], e["rport"]) == (cport, port), "endpoints: %s" % fmt_rec(e))
+        check(e.get("kind") == "timewait", "not kind timewait: %s" % fmt_rec(e))
+        check(e["pid"] == cli.pid, "owner %s, the client is %d: %s" % (e["pid"], cli.pid, fmt_rec(e)))
+        check(50000 <= e.get("state_ms", 0) <= 75000, "time in TIME_WAIT %s ms: %s"
+              % (e.get("state_ms"), fmt_rec(e)))
+        tr.check_loss()

@@ -1,0 +1,86 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""--snapshot-only against netstat -antp, in a namespace holding only our sockets."""
+import time
+
+from harness import TCPTRAIL, Netns, TestFailure, check, pick_port, test
+
+# long enough to be truncated by netstat without -W
+LONG6 = "fd00:1111:2222:3333:4444:5555:6666:7777"
+
+
+def build_sockets(ns):
+    """Three listeners (v4, v6 long address, dual-stack), an established pair
+    on each (the dual-stack one IPv4-mapped), and a client TIME_WAIT."""
+    ns.sh(["ip", "addr", "add", LONG6 + "/128", "dev", "lo", "nodad"])
+    p4, p6, pm = pick_port(), pick_port(), pick_port()
+    srv4, srv6, srvm = ns.peer("server4"), ns.peer("server6"), ns.peer("serverm")
+    cli, twc = ns.peer("client"), ns.peer("twclient")
+    srv4.cmd("listen 4 127.0.0.1 %d" % p4)
+    srv6.cmd("listen 6 %s %d" % (LONG6, p6))
+    srvm.cmd("listen 6 :: %d 0" % pm)
+    for srv, fam, addr, port in ((srv4, 4, "127.0.0.1", p4), (srv6, 6, LONG6, p6),
+                                 (srvm, 4, "127.0.0.1", pm)):
+        cli.cmd("connect %d %s %d" % (fam, addr, port))
+        srv.cmd("accept")
+    twc.cmd("connect 4 127.0.0.1 %d" % p4)
+    srv4.cmd("accept")
+    twc.cmd("close")
+    check(srv4.cmd("recv_eof") == "ok recv_eof 0", "server4: data before EOF")
+    srv4.cmd("close")
+    return (p4, p6, pm)
+
+
+def settled(ns, ports):
+    """Wait until netstat shows the TIME_WAIT and nothing still closing."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        out = ns.sh(["netstat", "-antW"]).stdout
+        r = rows(out, ports)
+        states = [l.split()[5] for l in r]
+        if "TIME_WAIT" in states and not any(s in ("FIN_WAIT1", "FIN_WAIT2", "LAST_ACK",
+                                                   "CLOSE_WAIT", "CLOSING") for s in states):
+            return
+        time.sleep(0.05)
+    raise TestFailure("the test sockets did not settle:\n%s" % out)
+
+
+def rows(text, ports):
+    keys = tuple(":%d " % p for p in ports)
+    return [l for l in text.splitlines() if any(k in l + " " for k in keys)]
+
+
+@test("12_snapshot_only_equals_netstat")
+def t_snapshot():
+    with Netns() as ns:
+        ports = build_sockets(ns)
+        settled(ns, ports)
+        errs = []
+        cases = [
+            ([], ["-antp"], None),
+            (["-w"], ["-antpW"], None),
+            (["-4"], ["-antp"], "tcp "),
+            (["-6"], ["-antp"], "tcp6"),
+            (["-6", "-w"], ["-antpW"], "tcp6"),
+            (["-P", str(ports[0])], ["-antp"], ports[0]),
+        ]
+        for targs, nargs, filt in cases:
+            mine = ns.sh([TCPTRAIL, "--snapshot-only"] + targs).stdout
+            ref = ns.sh(["netstat"] + nargs).stdout
+            want = rows(ref, ports)
+            if isinstance(filt, str):
+                want = [l for l in want if l.startswith(filt)]
+            elif isinstance(filt, int):
+                want = rows("\n".join(want), [filt])
+            got = rows(mine, ports)
+            check(len(rows(ref, ports)) == 10, "netstat does not show the 10 test rows test rows:\n%s" % ref)
+            head_m, head_r = mine.splitlines()[:2], ref.splitlines()[:2]
+            if head_m != head_r:
+                errs.append("tcptrail --snapshot-only %s header differs from netstat %s:\n  %r\n  %r"
+                            % (" ".join(targs), " ".join(nargs), head_m, head_r))
+            if got != want:
+                why = "same rows, other order" if sorted(got) == sorted(want) else "rows differ"
+                errs.append("tcptrail --snapshot-only %s vs netstat %s (%s):\n"
+                            "  tcptrail:\n    %s\n  netstat:\n    %s"
+                            % (" ".join(targs), " ".join(nargs), why,
+                               "\n    ".join(got) or "(none)", "\n    ".join(want) or "(none)"))
+        check(not errs, "\n".join(errs))
