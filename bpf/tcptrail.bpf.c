@@ -39,6 +39,7 @@ const volatile __u64 tw_timer_fn = 0;     /* address of tw_timer_handler */
 const volatile __u64 req_timer_fn = 0;    /* address of reqsk_timer_handler */
 const volatile __u64 thread_size = 0;      /* THREAD_SIZE; 0: cannot tell contexts apart */
 const volatile __u64 wakeup_bytes = 0;    /* force a wakeup past this much data */
+const volatile __u32 queue_threshold = 0; /* only events with a queue above it */
 
 /* The global sequence number. Taken before the ring reservation, so a
  * failed reservation leaves a gap that user space reports as lost. */
@@ -136,7 +137,7 @@ struct {
 	__type(value, struct tt_event);
 } scratch SEC(".maps");
 
-enum { SLOT_STATE = 0, SLOT_TIMER = 1, SLOT_FLUSH = 2, SLOT_ITER = 3 };
+enum { SLOT_STATE = 0, SLOT_TIMER = 1, SLOT_FLUSH = 2, SLOT_PRESSURE = 3 };
 
 static __always_inline void count(__u32 idx)
 {
@@ -302,6 +303,10 @@ static __always_inline void transition(__u32 slot, struct tt_conn *c, const stru
 
 	if (listen_only && old_state != TT_LISTEN && new_state != TT_LISTEN)
 		goto update;
+	if (queue_threshold && rq <= queue_threshold && sq <= queue_threshold) {
+		count(TT_CNT_FILTERED);
+		goto update;
+	}
 	if (owner_filtered(c)) {
 		count(TT_CNT_FILTERED);
 		goto update;
@@ -718,6 +723,104 @@ int BPF_PROG(tt_set_state, struct sock *sk, int oldstate, int newstate)
 	transition(SLOT_STATE, c, &t, oldstate, newstate, 0, rq, sq, final);
 	if (newstate == TT_CLOSE)
 		bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* ---- socket operations and buffer pressure -------------------------------- */
+
+/* A send or receive in process context is the acting process using its
+ * descriptor: the socket's owner from now on (fork, SCM_RIGHTS, accept by
+ * another worker). No event: ownership is shown on the next transition. */
+static __always_inline void sock_op(void *ctx, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct tt_conn *c;
+	struct tt_owner cur = {};
+
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return;
+	if (c->owner.known && c->owner.pid == (__u32)(bpf_get_current_pid_tgid() >> 32))
+		return;
+	if (current_owner(ctx, &cur))
+		c->owner = cur;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(tt_send_length, struct sock *sk, int ret, int flags)
+{
+	sock_op(ctx, sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(tt_recv_length, struct sock *sk, int ret, int flags)
+{
+	sock_op(ctx, sk);
+	return 0;
+}
+
+static __always_inline void pressure(void *ctx, struct sock *sk, __u32 kind, __u32 size)
+{
+	__u64 key = (__u64)sk, now;
+	struct tuple t = {};
+	struct tt_conn *c;
+	struct tt_event *e;
+	__u32 state, rq = 0, sq = 0;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || listen_only)
+		return;
+	read_tuple(&sk->__sk_common, &t);
+	if (tuple_filtered(&t)) {
+		count(TT_CNT_FILTERED);
+		return;
+	}
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	queues(sk, state, &rq, &sq);
+	if (queue_threshold && rq <= queue_threshold && sq <= queue_threshold) {
+		count(TT_CNT_FILTERED);
+		return;
+	}
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (c && owner_filtered(c)) {
+		count(TT_CNT_FILTERED);
+		return;
+	}
+	if (!c && filter_pid)
+		return;
+	e = scratch_event(SLOT_PRESSURE);
+	if (!e)
+		return;
+	now = bpf_ktime_get_boot_ns();
+	count(TT_CNT_SEEN);
+	e->ts_ns = now;
+	e->kind = kind;
+	e->old_state = e->new_state = state;
+	e->recv_q = rq;
+	e->send_q = sq;
+	e->extra = size;
+	fill_tuple(e, &t);
+	if (c) {
+		fill_conn(e, c, now);
+		e->flags &= ~TT_F_STATE_NS;
+	} else {
+		e->sock_id = bpf_get_socket_cookie(sk);
+	}
+	fill_ctx(e);
+	emit(e);
+}
+
+SEC("tp_btf/sock_rcvqueue_full")
+int BPF_PROG(tt_rcvqueue_full, struct sock *sk, struct sk_buff *skb)
+{
+	pressure(ctx, sk, TT_EV_RCVQ_FULL, BPF_CORE_READ(skb, truesize));
+	return 0;
+}
+
+SEC("tp_btf/sock_exceed_buf_limit")
+int BPF_PROG(tt_exceed_buf_limit, struct sock *sk, struct proto *prot, long allocated, int kind)
+{
+	pressure(ctx, sk, TT_EV_SNDBUF, allocated);
 	return 0;
 }
 

@@ -45,6 +45,7 @@ struct tt_meta {
 	unsigned long ring_size;
 	unsigned netns;
 	int timers, ctx_owner;
+	int snapshot;                          /* a snapshot section follows */
 	long long boot_ns, real_ns;            /* the clock anchor */
 };
 

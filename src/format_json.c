@@ -116,6 +116,8 @@ void fmt_json_meta(struct outbuf *ob, const struct tt_meta *m, const struct fmt_
 		ob_u64(ob, m->netns);
 	else
 		ob_puts(ob, "\"all\"");
+	key(ob, "snapshot");
+	ob_puts(ob, m->snapshot ? "true" : "false");
 	key(ob, "timewait_and_requests");
 	ob_puts(ob, m->timers ? "true" : "false");
 	key(ob, "softirq_aware_owner");
@@ -129,6 +131,7 @@ void fmt_json_snapshot(struct outbuf *ob, const struct tt_snaprec *r, const stru
 	endpoints(ob, r->row.family, r->row.laddr, r->row.lport, r->row.raddr, r->row.rport);
 	kstr(ob, "state", netstat_state_name(r->row.state));
 	owner(ob, r->owner_known, r->pid, r->comm, r->comm ? strlen(r->comm) : 0);
+	kstr(ob, "owner", r->owner);   /* netstat's "PID/Program name" */
 	ku64(ob, "recv_q", r->row.rxq);
 	ku64(ob, "send_q", r->row.txq);
 	sock_id(ob, r->sock_id);

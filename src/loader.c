@@ -27,7 +27,7 @@
 struct tt_bpf {
 	struct tcptrail_bpf *skel;
 	struct ring_buffer *rb;
-	struct bpf_link *links[8];
+	struct bpf_link *links[16];
 	int nlinks;
 	int ncpus;
 	struct tt_features feat;
@@ -201,6 +201,7 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		ro->port_bitmap[o->ports[i] >> 6] |= 1ULL << (o->ports[i] & 63);
 	/* wake the reader early only when a quarter of the ring is used */
 	ro->wakeup_bytes = o->ring_size / 4;
+	ro->queue_threshold = o->queue_threshold > 0xffffffffUL ? 0xffffffffU : o->queue_threshold;
 
 	ro->thread_size = probe_thread_size();
 	b->feat.ctx_owner = ro->thread_size > 0;
@@ -235,6 +236,14 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		err = attach_one(b, b->skel->progs.tt_timer_expire_entry, "tp_btf/timer_expire_entry");
 	if (!err && b->feat.timers)
 		err = attach_one(b, b->skel->progs.tt_timer_expire_exit, "tp_btf/timer_expire_exit");
+	if (!err)
+		err = attach_one(b, b->skel->progs.tt_send_length, "tp_btf/sock_send_length");
+	if (!err)
+		err = attach_one(b, b->skel->progs.tt_recv_length, "tp_btf/sock_recv_length");
+	if (!err)
+		err = attach_one(b, b->skel->progs.tt_rcvqueue_full, "tp_btf/sock_rcvqueue_full");
+	if (!err)
+		err = attach_one(b, b->skel->progs.tt_exceed_buf_limit, "tp_btf/sock_exceed_buf_limit");
 	if (err) {
 		fprintf(stderr, "tcptrail: cannot attach the tracepoints: %s "
 			"(needs a kernel with tp_btf support, 5.5 or later)\n", strerror(-err));

@@ -15,7 +15,7 @@ struct tt_features {
 	int ctx_owner;       /* softirq can be told from process context */
 	int iter;            /* snapshot from iter/tcp (else /proc/net/tcp) */
 	unsigned netns;      /* namespace traced, 0: all */
-	char attach[160];    /* "tp_btf/inet_sock_set_state,..." */
+	char attach[512];    /* "tp_btf/inet_sock_set_state,..." */
 };
 
 typedef int (*tt_event_fn)(void *ctx, void *data, size_t size);

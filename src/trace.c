@@ -88,11 +88,6 @@ static void deliver(void *ctx, const struct tt_event *ev)
 		output_count_joined(r->out);
 		return;
 	}
-	if (r->o->queue_threshold && e.recv_q <= r->o->queue_threshold &&
-	    e.send_q <= r->o->queue_threshold) {
-		output_count_filtered(r->out);
-		return;
-	}
 	output_event(r->out, &e);
 }
 
@@ -183,7 +178,7 @@ static void write_meta(struct run *r)
 	struct tt_meta m = {
 		.version = TT_VERSION, .cmdline = r->o->cmdline, .attach = ft->attach,
 		.ring_size = r->o->ring_size, .netns = ft->netns, .timers = ft->timers,
-		.ctx_owner = ft->ctx_owner, .boot_ns = ck->boot_ns, .real_ns = ck->real_ns,
+		.ctx_owner = ft->ctx_owner, .snapshot = !r->o->no_snapshot, .boot_ns = ck->boot_ns, .real_ns = ck->real_ns,
 	};
 
 	gethostname(host, sizeof(host) - 1);

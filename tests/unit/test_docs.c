@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The options exist in four places: opts_long_names (src/opts.c), the
+ * --help text (opts_usage), the man page (docs/tcptrail.8) and the bash
+ * completion (scripts/tcptrail.bash-completion). These tests fail, naming
+ * the option and the file, as soon as one of them differs from
+ * opts_long_names. They also check that every JSON field name written by
+ * src/format_json.c is documented in the man page.
+ *
+ * The files are read relative to the current directory: run from the
+ * repository root (make unit does).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "opts.h"
+
+#define MAN_PAGE "docs/tcptrail.8"
+#define COMPLETION "scripts/tcptrail.bash-completion"
+#define FORMAT_JSON "src/format_json.c"
+
+#define MAX_NAMES 256
+#define NAME_LEN 64
+
+struct names {
+	int n;
+	char v[MAX_NAMES][NAME_LEN];
+};
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t len = 0;
+	long size;
+
+	if (!f)
+		fail_msg("cannot open %s: %s (run the test from the repository root)",
+			 path, strerror(errno));
+	assert_int_equal(fseek(f, 0, SEEK_END), 0);
+	size = ftell(f);
+	assert_true(size >= 0);
+	rewind(f);
+	buf = malloc((size_t)size + 1);
+	assert_non_null(buf);
+	len = fread(buf, 1, (size_t)size, f);
+	assert_int_equal(len, (size_t)size);
+	buf[len] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static char *usage_text(void)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	opts_usage(f, "tcptrail");
+	assert_int_equal(fclose(f), 0);
+	return buf;
+}
+
+static int names_has(const struct names *s, const char *name)
+{
+	for (int i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], name))
+			return 1;
+	return 0;
+}
+
+static void names_add(struct names *s, const char *name, size_t len)
+{
+	char tmp[NAME_LEN];
+
+	if (len >= NAME_LEN)
+		fail_msg("option name too long: %.*s", (int)len, name);
+	memcpy(tmp, name, len);
+	tmp[len] = '\0';
+	if (names_has(s, tmp))
+		return;
+	assert_true(s->n < MAX_NAMES);
+	strcpy(s->v[s->n++], tmp);
+}
+
+/*
+ * roff to plain text, as far as option names care: "\-" is "-", font
+ * changes (\fB, \fI, \fR, \fP) vanish, comment lines (.\") are dropped.
+ * Everything else is kept as is.
+ */
+static char *roff_plain(const char *roff)
+{
+	char *out = malloc(strlen(roff) + 1), *o = out;
+	const char *p = roff;
+
+	assert_non_null(out);
+	while (*p) {
+		if ((p == roff || p[-1] == '\n') && !strncmp(p, ".\\\"", 3)) {
+			p = strchrnul(p, '\n');
+			continue;
+		}
+		if (p[0] == '\\' && p[1] == '-') {
+			*o++ = '-';
+			p += 2;
+		} else if (p[0] == '\\' && p[1] == 'f' && p[2]) {
+			p += 3;
+		} else {
+			*o++ = *p++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Every "--name" in text: "--" at a word start, then [a-z0-9-], the name
+ * starting with a letter (so "---" rules and "--" alone are skipped). */
+static void long_options_in(const char *text, struct names *s)
+{
+	for (const char *p = text; (p = strstr(p, "--")); p += 2) {
+		size_t len = 0;
+
+		if (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '-'))
+			continue;
+		if (!islower((unsigned char)p[2]))
+			continue;
+		while (islower((unsigned char)p[2 + len]) || isdigit((unsigned char)p[2 + len]) ||
+		       p[2 + len] == '-')
+			len++;
+		while (len && p[2 + len - 1] == '-')
+			len--;
+		names_add(s, p + 2, len);
+	}
+}
+
+static struct names *official(void)
+{
+	struct names *s = calloc(1, sizeof(*s));
+
+	assert_non_null(s);
+	for (const char *const *p = opts_long_names; *p; p++)
+		names_add(s, *p, strlen(*p));
+	assert_true(s->n > 0);
+	return s;
+}
+
+/* Set equality with opts_long_names, every difference named. */
+static void expect_same(const struct names *got, const char *where)
+{
+	struct names *want = official();
+	char msg[4096] = "";
+	size_t off = 0;
+
+	for (int i = 0; i < want->n; i++)
+		if (!names_has(got, want->v[i]))
+			off += (size_t)snprintf(msg + off, sizeof(msg) - off,
+						"\n  %s does not list --%s", where, want->v[i]);
+	for (int i = 0; i < got->n && off < sizeof(msg); i++)
+		if (!names_has(want, got->v[i]))
+			off += (size_t)snprintf(msg + off, sizeof(msg) - off,
+						"\n  %s lists --%s, which is not in opts_long_names",
+						where, got->v[i]);
+	free(want);
+	if (off)
+		fail_msg("long options differ:%s", msg);
+}
+
+static void test_usage_long(void **state)
+{
+	struct names got = { 0 };
+	char *usage = usage_text();
+
+	(void)state;
+	long_options_in(usage, &got);
+	expect_same(&got, "tcptrail --help");
+	free(usage);
+}
+
+/* The section of the plain man page text from ".SH NAME" up to the next .SH. */
+static char *man_section(const char *plain, const char *name)
+{
+	char head[64];
+	const char *start, *end;
+	char *sec;
+
+	snprintf(head, sizeof(head), "\n.SH %s\n", name);
+	start = strstr(plain, head);
+	if (!start)
+		fail_msg(MAN_PAGE " has no section %s", name);
+	start += strlen(head);
+	end = strstr(start, "\n.SH ");
+	if (!end)
+		end = start + strlen(start);
+	sec = strndup(start, (size_t)(end - start));
+	assert_non_null(sec);
+	return sec;
+}
+
+/* The OPTIONS section documents each option in the tag of a .TP entry. */
+static void test_man_options_section(void **state)
+{
+	char *roff = slurp(MAN_PAGE), *plain = roff_plain(roff), *sec;
+	struct names got = { 0 };
+	int tags = 0;
+
+	(void)state;
+	sec = man_section(plain, "OPTIONS");
+	for (char *line = strtok(sec, "\n"), *prev = NULL; line; prev = line, line = strtok(NULL, "\n")) {
+		struct names one = { 0 };
+
+		if (!prev || strcmp(prev, ".TP"))
+			continue;
+		long_options_in(line, &one);
+		if (one.n != 1)
+			fail_msg(MAN_PAGE " OPTIONS: a .TP tag should name one long option: %s", line);
+		if (names_has(&got, one.v[0]))
+			fail_msg(MAN_PAGE " OPTIONS documents --%s twice", one.v[0]);
+		names_add(&got, one.v[0], strlen(one.v[0]));
+		tags++;
+	}
+	expect_same(&got, MAN_PAGE " OPTIONS");
+	assert_int_equal(tags, got.n);
+	free(sec);
+	free(plain);
+	free(roff);
+}
+
+/* Anywhere in the page (synopsis, examples, prose): no option that does not
+ * exist, so a renamed option cannot survive in an example. */
+static void test_man_mentions_real_options(void **state)
+{
+	char *roff = slurp(MAN_PAGE), *plain = roff_plain(roff);
+	struct names got = { 0 }, *want = official();
+
+	(void)state;
+	long_options_in(plain, &got);
+	for (int i = 0; i < got.n; i++)
+		if (!names_has(want, got.v[i]))
+			fail_msg(MAN_PAGE " mentions --%s, which is not a tcptrail option", got.v[i]);
+	/* and everything is mentioned at least once, synopsis included */
+	expect_same(&got, MAN_PAGE);
+	free(want);
+	free(plain);
+	free(roff);
+}
+
+static void test_man_sections(void **state)
+{
+	static const char *const sections[] = {
+		"NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "OUTPUT FORMAT", "ATTRIBUTION",
+		"EXAMPLES", "OVERHEAD", "EXIT STATUS", "FILES", "SEE ALSO",
+	};
+	char *roff = slurp(MAN_PAGE);
+
+	(void)state;
+	assert_non_null(strstr(roff, "\n.TH TCPTRAIL 8 "));
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++) {
+		char *sec = man_section(roff, sections[i]);
+
+		if (strlen(sec) < 10)
+			fail_msg(MAN_PAGE " section %s is empty", sections[i]);
+		free(sec);
+	}
+	free(roff);
+}
+
+/* "  -X, --name" lines of --help: the short options and their long twins. */
+struct pair {
+	char shortopt;
+	char name[NAME_LEN];
+};
+
+static int usage_pairs(struct pair *pairs, int max)
+{
+	char *usage = usage_text();
+	int n = 0;
+
+	for (char *line = strtok(usage, "\n"); line; line = strtok(NULL, "\n")) {
+		size_t len = 0;
+
+		if (strncmp(line, "  -", 3) || !isalnum((unsigned char)line[3]) ||
+		    strncmp(line + 4, ", --", 4))
+			continue;
+		assert_true(n < max);
+		pairs[n].shortopt = line[3];
+		while (islower((unsigned char)line[8 + len]) || isdigit((unsigned char)line[8 + len]) ||
+		       line[8 + len] == '-')
+			len++;
+		assert_true(len > 0 && len < NAME_LEN);
+		memcpy(pairs[n].name, line + 8, len);
+		pairs[n].name[len] = '\0';
+		n++;
+	}
+	free(usage);
+	return n;
+}
+
+/* Each OPTIONS tag that names --name also names its short option, "-X". */
+static void test_man_short_options(void **state)
+{
+	struct pair pairs[64];
+	int n = usage_pairs(pairs, 64);
+	char *roff = slurp(MAN_PAGE), *plain = roff_plain(roff), *sec;
+
+	(void)state;
+	/* -4 -6 -P -p -l -s -d -w -o -q -r -v -V -h: most options have one */
+	assert_true(n >= 10);
+	sec = man_section(plain, "OPTIONS");
+	for (int i = 0; i < n; i++) {
+		char want_long[NAME_LEN + 4], want_short[4] = { '-', pairs[i].shortopt, 0, 0 };
+		const char *tag = NULL;
+
+		snprintf(want_long, sizeof(want_long), "--%s", pairs[i].name);
+		for (char *p = sec; (p = strstr(p, "\n.TP\n")); p += 5) {
+			char *line = p + 5, *eol = strchrnul(line, '\n'), *hit = strstr(line, want_long);
+
+			if (hit && hit < eol && !islower((unsigned char)hit[strlen(want_long)]) &&
+			    hit[strlen(want_long)] != '-') {
+				tag = line;
+				break;
+			}
+		}
+		if (!tag)
+			fail_msg(MAN_PAGE " OPTIONS has no tag for %s", want_long);
+		{
+			const char *eol = strchrnul(tag, '\n'), *hit = tag;
+			int found = 0;
+
+			while ((hit = strstr(hit, want_short)) && hit < eol) {
+				if ((hit == tag || hit[-1] == ' ') &&
+				    (hit[2] == ' ' || hit[2] == '"' || hit[2] == '\n' || hit[2] == ','))
+					found = 1;
+				hit += 2;
+			}
+			if (!found)
+				fail_msg(MAN_PAGE " OPTIONS: the tag of %s does not name %s: %.*s",
+					 want_long, want_short, (int)(eol - tag), tag);
+		}
+	}
+	free(sec);
+	free(plain);
+	free(roff);
+}
+
+static void test_completion_long(void **state)
+{
+	char *text = slurp(COMPLETION);
+	struct names got = { 0 };
+
+	(void)state;
+	long_options_in(text, &got);
+	expect_same(&got, COMPLETION);
+	free(text);
+}
+
+/* The short_opts="..." list holds exactly the short options of --help. */
+static void test_completion_short(void **state)
+{
+	struct pair pairs[64];
+	int n = usage_pairs(pairs, 64), count = 0;
+	char *text = slurp(COMPLETION), *list, *end;
+
+	(void)state;
+	list = strstr(text, "short_opts=\"");
+	if (!list)
+		fail_msg(COMPLETION " has no short_opts=\"...\" list");
+	list += strlen("short_opts=\"");
+	end = strchr(list, '"');
+	assert_non_null(end);
+	*end = '\0';
+	for (char *w = strtok(list, " \t\n"); w; w = strtok(NULL, " \t\n")) {
+		int known = 0;
+
+		if (strlen(w) != 2 || w[0] != '-')
+			fail_msg(COMPLETION " short_opts: '%s' is not a short option", w);
+		for (int i = 0; i < n; i++)
+			known |= pairs[i].shortopt == w[1];
+		if (!known)
+			fail_msg(COMPLETION " completes %s, which --help does not list", w);
+		count++;
+	}
+	for (int i = 0; i < n; i++) {
+		char want[8], padded[256];
+
+		/* " -X " in " LIST ": a whole word, whatever its place */
+		snprintf(want, sizeof(want), " -%c ", pairs[i].shortopt);
+		snprintf(padded, sizeof(padded), " %s ", list);
+		if (!strstr(padded, want))
+			fail_msg(COMPLETION " does not complete -%c (--%s)", pairs[i].shortopt,
+				 pairs[i].name);
+	}
+	assert_int_equal(count, n);
+	free(text);
+}
+
+/*
+ * Every JSON field name that src/format_json.c writes (begin/key/kstr/
+ * ku64/kms calls with a literal) appears as a word in the man page.
+ * "size" belongs to the rcvq_full/sndbuf_full records, which the BPF
+ * program does not emit (no hook produces TT_EV_RCVQ_FULL or TT_EV_SNDBUF),
+ * so the page does not document them.
+ */
+static void test_man_json_fields(void **state)
+{
+	static const char *const calls[] = { "begin(ob, \"", "key(ob, \"", "kstr(ob, \"",
+					     "ku64(ob, \"", "kms(ob, \"" };
+	static const char *const undocumented[] = { "size" };
+	char *src = slurp(FORMAT_JSON), *roff = slurp(MAN_PAGE), *plain = roff_plain(roff);
+	struct names fields = { 0 };
+
+	(void)state;
+	for (size_t c = 0; c < sizeof(calls) / sizeof(calls[0]); c++) {
+		for (const char *p = src; (p = strstr(p, calls[c])); ) {
+			const char *name = p + strlen(calls[c]), *q = strchr(name, '"');
+
+			assert_non_null(q);
+			names_add(&fields, name, (size_t)(q - name));
+			p = q;
+		}
+	}
+	/* the transition type is chosen by a ternary, not a begin() literal */
+	names_add(&fields, "transition", strlen("transition"));
+	assert_true(fields.n >= 40);
+	for (int i = 0; i < fields.n; i++) {
+		const char *f = fields.v[i], *p = plain;
+		size_t len = strlen(f);
+		int found = 0, skip = 0;
+
+		for (size_t u = 0; u < sizeof(undocumented) / sizeof(undocumented[0]); u++)
+			skip |= !strcmp(f, undocumented[u]);
+		if (skip)
+			continue;
+		while (!found && (p = strstr(p, f))) {
+			int before = p > plain && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
+			int after = isalnum((unsigned char)p[len]) || p[len] == '_';
+
+			found = !before && !after;
+			p += len;
+		}
+		if (!found)
+			fail_msg(FORMAT_JSON " writes the field \"%s\", which " MAN_PAGE
+				 " does not mention", f);
+	}
+	free(plain);
+	free(roff);
+	free(src);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_usage_long),
+		cmocka_unit_test(test_man_sections),
+		cmocka_unit_test(test_man_options_section),
+		cmocka_unit_test(test_man_mentions_real_options),
+		cmocka_unit_test(test_man_short_options),
+		cmocka_unit_test(test_completion_long),
+		cmocka_unit_test(test_completion_short),
+		cmocka_unit_test(test_man_json_fields),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
