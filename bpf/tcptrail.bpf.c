@@ -22,9 +22,9 @@
 #define AF_INET 2
 #define AF_INET6 10
 #define PF_KTHREAD 0x00200000
-#define RCV_SHUTDOWN 1
-#define SEND_SHUTDOWN 2
 #define CONN_ACTIVE (1U << 8)   /* tt_conn.flags: opened by connect() */
+#define CONN_FIN_RCVD (1U << 9)
+#define CONN_FIN_SENT (1U << 10)
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -37,7 +37,6 @@ const volatile __u64 port_bitmap[1024] = {};
 const volatile __u32 listen_only = 0;     /* only transitions into or out of LISTEN */
 const volatile __u64 tw_timer_fn = 0;     /* address of tw_timer_handler */
 const volatile __u64 req_timer_fn = 0;    /* address of reqsk_timer_handler */
-const volatile __u64 thread_size = 0;      /* THREAD_SIZE; 0: cannot tell contexts apart */
 const volatile __u64 wakeup_bytes = 0;    /* force a wakeup past this much data */
 const volatile __u32 queue_threshold = 0; /* only events with a queue above it */
 
@@ -128,16 +127,31 @@ struct {
 	__type(value, struct newtw);
 } newtw SEC(".maps");
 
+/* scratch slots: a hook in process context can be interrupted by the same
+ * hook in softirq, so each context has its own */
+enum { SLOT_STATE = 0, SLOT_STATE_IRQ, SLOT_TIMER, SLOT_TIMER_IRQ, SLOT_FLUSH, SLOT_PRESSURE, SLOT_MAX };
+
+/* Timewait sockets in the FIN_WAIT2 substate (a socket closed first whose
+ * FIN was acked). The peer's FIN moves them to TIME_WAIT by a plain store
+ * in tcp_timewait_state_process(), and re-arms the timer -- often within
+ * the same timer-wheel bucket, which fires no tracepoint at all. So the
+ * loader's periodic flush program looks at these few sockets. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u32);
+} fw2 SEC(".maps");
+
 /* One event under construction per CPU and per nesting level, so that a
  * hook interrupted by another does not see its event overwritten. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 4);
+	__uint(max_entries, SLOT_MAX);
 	__type(key, __u32);
 	__type(value, struct tt_event);
 } scratch SEC(".maps");
 
-enum { SLOT_STATE = 0, SLOT_TIMER = 1, SLOT_FLUSH = 2, SLOT_PRESSURE = 3 };
 
 static __always_inline void count(__u32 idx)
 {
@@ -148,24 +162,51 @@ static __always_inline void count(__u32 idx)
 }
 
 /*
- * Process context or not? The kernel's answer, preempt_count, is a per-CPU
- * variable that kallsyms does not list without CONFIG_KALLSYMS_ALL, so a
- * program cannot address it. The tracepoint's argument block gives the same
- * answer: __bpf_trace_run() builds it on the stack of whatever context fired
- * the tracepoint. Softirqs and hardirqs run on the per-CPU IRQ stack (x86-64
- * switches to it in do_softirq_own_stack()), so the block lies on the
- * current task's stack only in process context. ksoftirqd and threaded NAPI
- * run softirqs on their own task stacks, but they are kernel threads, which
- * current_owner() rejects.
+ * Process context or not? The kernel's answer, preempt_count, lives in a
+ * per-CPU variable that kallsyms does not list without CONFIG_KALLSYMS_ALL,
+ * so a program cannot address it; and the stack is no answer either, since
+ * softirqs run at the end of an interrupt taken in user mode stay on the
+ * task's stack. So the softirq_entry/softirq_exit tracepoints keep a per-CPU
+ * depth: inside it the task on the CPU is unrelated to the socket. TCP
+ * state never changes in hardirq context, and ksoftirqd, threaded NAPI and
+ * workqueues are kernel threads, which current_owner() rejects.
  */
+__u32 softirq_depth[TT_MAX_CPUS * 16] = {};   /* one cache line per CPU */
+
+static __always_inline __u32 *depth_slot(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (cpu >= TT_MAX_CPUS)
+		return 0;
+	return &softirq_depth[cpu * 16];
+}
+
 static __always_inline int in_task(void *ctx)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 lo = (__u64)task->stack;
+	__u32 *d = depth_slot();
 
-	if (!thread_size)
-		return 0;
-	return (__u64)ctx - lo < thread_size;
+	return d && *d == 0;
+}
+
+SEC("tp_btf/softirq_entry")
+int BPF_PROG(tt_softirq_entry, unsigned int vec)
+{
+	__u32 *d = depth_slot();
+
+	if (d)
+		*d += 1;
+	return 0;
+}
+
+SEC("tp_btf/softirq_exit")
+int BPF_PROG(tt_softirq_exit, unsigned int vec)
+{
+	__u32 *d = depth_slot();
+
+	if (d && *d)
+		*d -= 1;
+	return 0;
 }
 
 /* The task on the CPU is the socket's owner only when it is a user process
@@ -199,8 +240,8 @@ static __always_inline void read_tuple(const struct sock_common *skc, struct tup
 		__builtin_memcpy(t->laddr, &a, 4);
 		__builtin_memcpy(t->raddr, &b, 4);
 	} else {
-		BPF_CORE_READ_INTO(t->laddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(t->raddr, skc, skc_v6_daddr.in6_u.u6_addr8);
+		bpf_core_read(t->laddr, 16, &skc->skc_v6_rcv_saddr);
+		bpf_core_read(t->raddr, 16, &skc->skc_v6_daddr);
 	}
 }
 
@@ -324,7 +365,9 @@ static __always_inline void transition(__u32 slot, struct tt_conn *c, const stru
 	e->send_q = sq;
 	fill_tuple(e, t);
 	fill_conn(e, c, now);
-	fill_ctx(e);
+	/* the loader's flush runs in its own context: no task to name */
+	if (slot != SLOT_FLUSH)
+		fill_ctx(e);
 	if (final)
 		fill_final(e, c, now);
 	emit(e);
@@ -361,6 +404,7 @@ static __always_inline void obj_gone(__u32 slot, __u64 obj)
 			   TT_F_TW, 0, 0, 1);
 	}
 	bpf_map_delete_elem(&conns, &obj);
+	bpf_map_delete_elem(&fw2, &obj);
 }
 
 /* Decides a parked cancel: called first thing by every hook on this CPU. */
@@ -421,7 +465,7 @@ static __always_inline struct tt_conn *conn_of_listener(struct sock *lsk)
 
 /* A request socket's timer is armed when the SYN is answered: the half-open
  * connection is born, as netstat shows it: SYN_RECV. */
-static __always_inline void req_started(struct timer_list *timer)
+static __always_inline void req_started(__u32 slot, struct timer_list *timer)
 {
 	__u64 req = (__u64)timer_owner_obj(timer, 0);
 	struct request_sock *rs = (struct request_sock *)req;
@@ -445,12 +489,12 @@ static __always_inline void req_started(struct timer_list *timer)
 	c.id = TT_REQ_ID_BIT | __sync_fetch_and_add(&req_ids, 1);
 	c.start_ns = bpf_ktime_get_boot_ns();
 	c.flags = TT_F_REQ;
-	transition(SLOT_TIMER, &c, &t, TT_CLOSE, TT_SYN_RECV, TT_F_REQ, 0, 0, 0);
+	transition(slot, &c, &t, TT_CLOSE, TT_SYN_RECV, TT_F_REQ, 0, 0, 0);
 	bpf_map_update_elem(&conns, &req, &c, BPF_ANY);
 	bpf_map_update_elem(&req_by_tuple, &t, &req, BPF_ANY);
 }
 
-static __always_inline void tw_started(struct timer_list *timer)
+static __always_inline void tw_started(__u32 slot, struct timer_list *timer)
 {
 	__u64 tw = (__u64)timer_owner_obj(timer, 1);
 	struct inet_timewait_sock *tws = (struct inet_timewait_sock *)tw;
@@ -464,7 +508,7 @@ static __always_inline void tw_started(struct timer_list *timer)
 		if (c->state != sub) {
 			read_tuple((const struct sock_common *)tw, &t);
 			if (!tuple_filtered(&t))
-				transition(SLOT_TIMER, c, &t, c->state, sub, TT_F_TW, 0, 0, 0);
+				transition(slot, c, &t, c->state, sub, TT_F_TW, 0, 0, 0);
 			else
 				c->state = sub;
 		}
@@ -478,36 +522,93 @@ static __always_inline void tw_started(struct timer_list *timer)
 	read_tuple((const struct sock_common *)tw, &n->t);
 }
 
-SEC("tp_btf/timer_start")
-int BPF_PROG(tt_timer_start, struct timer_list *timer, unsigned long expires)
+/* A timewait socket's timer re-armed: a FIN_WAIT2 timewait socket that got
+ * its FIN is now in TIME_WAIT (tcp_timewait_state_process()). */
+static __always_inline void tw_rearmed(__u32 slot, struct timer_list *timer)
+{
+	__u64 tw = (__u64)timer_owner_obj(timer, 1);
+	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
+	__u32 sub;
+	struct tuple t = {};
+
+	if (!c)
+		return;
+	sub = BPF_CORE_READ((struct inet_timewait_sock *)tw, tw_substate);
+	if (c->state == sub)
+		return;
+	read_tuple((const struct sock_common *)tw, &t);
+	if (!tuple_filtered(&t))
+		transition(slot, c, &t, c->state, sub, TT_F_TW, 0, 0, sub == TT_TIME_WAIT);
+	else
+		c->state = sub;
+	bpf_map_delete_elem(&fw2, &tw);
+}
+
+static __always_inline void on_timer_start(__u32 slot, struct timer_list *timer)
 {
 	__u64 fn = (__u64)timer->function;
 
-	settle_pending(SLOT_TIMER, (__u64)timer, 0);
+	settle_pending(slot, (__u64)timer, 0);
 	if (fn != tw_timer_fn && fn != req_timer_fn)
-		return 0;
-	if (unpark((__u64)timer))
-		return 0;   /* mod_timer() of a pending timer: not an end */
+		return;
+	if (unpark((__u64)timer)) {
+		/* mod_timer() of a pending timer: not an end */
+		if (fn == tw_timer_fn)
+			tw_rearmed(slot, timer);
+		return;
+	}
 	if (fn == tw_timer_fn)
-		tw_started(timer);
+		tw_started(slot, timer);
 	else
-		req_started(timer);
+		req_started(slot, timer);
+}
+
+static __always_inline void on_timer_cancel(__u32 slot, struct timer_list *timer)
+{
+	__u64 fn = (__u64)timer->function;
+	__u64 obj;
+
+	settle_pending(slot, (__u64)timer, 0);
+	if (fn != tw_timer_fn && fn != req_timer_fn)
+		return;
+	obj = (__u64)timer_owner_obj(timer, fn == tw_timer_fn);
+	if (!bpf_map_lookup_elem(&conns, &obj))
+		return;
+	park_cancel((__u64)timer, obj, 0);
+}
+
+/* Timers are armed and deleted both in process context and in softirq,
+ * which can interrupt the first: one program per context, so that the
+ * kernel's per-program recursion guard never skips the nested one. */
+SEC("tp_btf/timer_start")
+int BPF_PROG(tt_timer_start, struct timer_list *timer, unsigned long expires)
+{
+	if (in_task(ctx))
+		on_timer_start(SLOT_TIMER, timer);
+	return 0;
+}
+
+SEC("tp_btf/timer_start")
+int BPF_PROG(tt_timer_start_irq, struct timer_list *timer, unsigned long expires)
+{
+	if (!in_task(ctx))
+		on_timer_start(SLOT_TIMER_IRQ, timer);
 	return 0;
 }
 
 SEC("tp_btf/timer_cancel")
 int BPF_PROG(tt_timer_cancel, struct timer_list *timer)
 {
-	__u64 fn = (__u64)timer->function;
-	__u64 obj;
+	if (in_task(ctx))
+		on_timer_cancel(SLOT_TIMER, timer);
+	return 0;
+}
 
-	settle_pending(SLOT_TIMER, (__u64)timer, 0);
-	if (fn != tw_timer_fn && fn != req_timer_fn)
-		return 0;
-	obj = (__u64)timer_owner_obj(timer, fn == tw_timer_fn);
-	if (!bpf_map_lookup_elem(&conns, &obj))
-		return 0;
-	park_cancel((__u64)timer, obj, 0);
+SEC("tp_btf/timer_cancel")
+int BPF_PROG(tt_timer_cancel_irq, struct timer_list *timer)
+{
+	if (!in_task(ctx))
+		on_timer_cancel(SLOT_TIMER_IRQ, timer);
 	return 0;
 }
 
@@ -521,16 +622,16 @@ int BPF_PROG(tt_timer_expire_entry, struct timer_list *timer, unsigned long now)
 	__u64 obj;
 
 	if (fn != tw_timer_fn && fn != req_timer_fn) {
-		settle_pending(SLOT_TIMER, (__u64)timer, 0);
+		settle_pending(SLOT_TIMER_IRQ, (__u64)timer, 0);
 		return 0;
 	}
 	unpark((__u64)timer);   /* expiry detaches the timer: not a delete */
-	settle_pending(SLOT_TIMER, (__u64)timer, 0);
+	settle_pending(SLOT_TIMER_IRQ, (__u64)timer, 0);
 	obj = (__u64)timer_owner_obj(timer, fn == tw_timer_fn);
 	if (!bpf_map_lookup_elem(&conns, &obj))
 		return 0;
 	if (fn == tw_timer_fn)
-		obj_gone(SLOT_TIMER, obj);
+		obj_gone(SLOT_TIMER_IRQ, obj);
 	else
 		park_cancel((__u64)timer, obj, 1);
 	return 0;
@@ -540,17 +641,50 @@ SEC("tp_btf/timer_expire_exit")
 int BPF_PROG(tt_timer_expire_exit, struct timer_list *timer)
 {
 	/* A request handler that re-armed its timer has already unparked it. */
-	settle_pending(SLOT_TIMER, (__u64)timer, 1);
+	settle_pending(SLOT_TIMER_IRQ, (__u64)timer, 1);
 	return 0;
 }
 
-/* Run by the loader on one CPU through BPF_PROG_TEST_RUN. */
+static long check_fw2(struct bpf_map *map, __u64 *key, __u32 *val, void *data)
+{
+	__u64 tw = *key;
+	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
+	const struct sock_common *skc = (const struct sock_common *)tw;
+	struct tuple t = {};
+	__u8 sub = 0, state = 0;
+
+	if (!c) {
+		bpf_map_delete_elem(&fw2, &tw);
+		return 0;
+	}
+	/* the memory is still this timewait socket: same port, timewait state */
+	bpf_core_read(&state, sizeof(state), &skc->skc_state);
+	read_tuple(skc, &t);
+	if (state != TT_TIME_WAIT || t.lport != c->lport) {
+		bpf_map_delete_elem(&fw2, &tw);
+		return 0;
+	}
+	bpf_core_read(&sub, sizeof(sub), &((struct inet_timewait_sock *)tw)->tw_substate);
+	if (sub != TT_TIME_WAIT || c->state != TT_FIN_WAIT2)
+		return 0;
+	c->flags |= CONN_FIN_RCVD;
+	if (!tuple_filtered(&t))
+		transition(SLOT_FLUSH, c, &t, TT_FIN_WAIT2, TT_TIME_WAIT, TT_F_TW, 0, 0, 1);
+	else
+		c->state = TT_TIME_WAIT;
+	bpf_map_delete_elem(&fw2, &tw);
+	return 0;
+}
+
+/* Run by the loader through BPF_PROG_TEST_RUN, on each CPU with a parked
+ * cancel and every 50 ms on one CPU for the FIN_WAIT2 timewait sockets. */
 SEC("raw_tp")
 int tt_flush_pending(void *ctx)
 {
 	__u32 zero = 0;
 	struct pending *p = bpf_map_lookup_elem(&pend, &zero);
 
+	bpf_for_each_map_elem(&fw2, check_fw2, NULL, 0);
 	if (!p || !p->timer || p->busy)
 		return 0;
 	/* A reschedule completes within microseconds: only settle old ones. */
@@ -608,32 +742,41 @@ static __always_inline int same_tuple(const struct tuple *a, const struct tuple 
 	       same_addr(a->raddr, b->raddr);
 }
 
+/* FINs seen in the state history: the RFC 4898 byte counters count them. */
+static __always_inline void note_fins(struct tt_conn *c, __u32 shown_new)
+{
+	if (shown_new == TT_CLOSE_WAIT || shown_new == TT_CLOSING || shown_new == TT_TIME_WAIT)
+		c->flags |= CONN_FIN_RCVD;
+	if (shown_new == TT_FIN_WAIT1 || shown_new == TT_LAST_ACK)
+		c->flags |= CONN_FIN_SENT;
+}
+
 /*
- * Payload bytes. The kernel's RFC 4898 counters count sequence space:
- * bytes_received includes a received FIN, and bytes_acked includes our FIN
- * once acked and, for an active open only, our SYN (tcp_ack() advances
- * snd_una over it; a passive child starts past its SYN-ACK).
+ * Payload bytes. The kernel counts sequence space: bytes_received includes a
+ * received FIN, and bytes_acked includes our FIN once acked and, for an
+ * active open only, our SYN (tcp_ack() advances snd_una over it; a passive
+ * child starts past its SYN-ACK). The FINs come from the state history,
+ * not sk_shutdown, which close() sets without any FIN exchanged.
  */
 static __always_inline void payload_bytes(const struct sock *sk, struct tt_conn *c)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	__u64 rx = BPF_CORE_READ(tp, bytes_received);
 	__u64 tx = BPF_CORE_READ(tp, bytes_acked);
-	__u8 shut = BPF_CORE_READ(sk, sk_shutdown);
 
-	if ((shut & RCV_SHUTDOWN) && rx)
+	if ((c->flags & CONN_FIN_RCVD) && rx)
 		rx--;
 	if ((c->flags & CONN_ACTIVE) && tx)
 		tx--;
-	if ((shut & SEND_SHUTDOWN) && tx &&
+	if ((c->flags & CONN_FIN_SENT) && tx &&
 	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
 		tx--;
 	c->rx_bytes = rx;
 	c->tx_bytes = tx;
 }
 
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(tt_set_state, struct sock *sk, int oldstate, int newstate)
+static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
+					int oldstate, int newstate)
 {
 	__u64 key = (__u64)sk;
 	struct tt_conn *c, fresh = {};
@@ -642,12 +785,20 @@ int BPF_PROG(tt_set_state, struct sock *sk, int oldstate, int newstate)
 	__u32 rq = 0, sq = 0, zero = 0, shown_new = newstate;
 	int final = 0, adopted = 0;
 	struct newtw *n;
+	__u64 tw = 0;
 
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
-	settle_pending(SLOT_STATE, 0, 0);
+	settle_pending(slot, 0, 0);
 	read_tuple(&sk->__sk_common, &t);
 	c = bpf_map_lookup_elem(&conns, &key);
+	/* A socket leaving CLOSE, or a child just cloned from a listener, starts
+	 * a new life: an entry at its address is a leftover of an earlier
+	 * socket whose end we missed. */
+	if (c && (oldstate == TT_CLOSE || (newstate == TT_SYN_RECV && oldstate == TT_LISTEN))) {
+		bpf_map_delete_elem(&conns, &key);
+		c = NULL;
+	}
 	/* tcp_set_state(CLOSE) releases the port before the tracepoint fires */
 	if (!t.lport && c)
 		t.lport = c->lport;
@@ -697,32 +848,66 @@ int BPF_PROG(tt_set_state, struct sock *sk, int oldstate, int newstate)
 		return 0;
 
 	queues(sk, newstate, &rq, &sq);
-	if (newstate == TT_CLOSE || newstate == TT_TIME_WAIT) {
-		payload_bytes(sk, c);
-		final = 1;
-	}
 
 	/* tcp_time_wait(): the timewait socket took over just before this
 	 * CLOSE. Show the state netstat will show, and move the connection. */
 	n = bpf_map_lookup_elem(&newtw, &zero);
 	if (n && n->tw && newstate == TT_CLOSE) {
-		__u64 tw = n->tw;
-
+		tw = n->tw;
 		n->tw = 0;
-		if (same_tuple(&n->t, &t)) {
+		if (same_tuple(&n->t, &t))
 			shown_new = n->substate;
-			if (shown_new != (__u32)oldstate)
-				transition(SLOT_STATE, c, &n->t, oldstate, shown_new, 0, rq, sq, 1);
-			c->state = shown_new;
-			bpf_map_update_elem(&conns, &tw, c, BPF_ANY);
-			bpf_map_delete_elem(&conns, &key);
-			return 0;
-		}
+		else
+			tw = 0;
+	}
+	note_fins(c, shown_new);
+	if (shown_new == TT_CLOSE || tw) {
+		payload_bytes(sk, c);
+		final = 1;
+	}
+	if (tw) {
+		if (shown_new != (__u32)oldstate)
+			transition(slot, c, &n->t, oldstate, shown_new, 0, rq, sq, 1);
+		c->state = shown_new;
+		bpf_map_update_elem(&conns, &tw, c, BPF_ANY);
+		if (shown_new == TT_FIN_WAIT2)
+			bpf_map_update_elem(&fw2, &tw, &zero, BPF_ANY);
+		bpf_map_delete_elem(&conns, &key);
+		return 0;
 	}
 
-	transition(SLOT_STATE, c, &t, oldstate, newstate, 0, rq, sq, final);
+	transition(slot, c, &t, oldstate, newstate, 0, rq, sq, final);
 	if (newstate == TT_CLOSE)
 		bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+/* One program per context: a softirq that interrupts the process-context
+ * program on the same CPU runs the other one instead of being skipped by
+ * the kernel's per-program recursion guard. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tt_set_state, struct sock *sk, int oldstate, int newstate)
+{
+	if (!in_task(ctx))
+		return 0;
+	return on_set_state(ctx, SLOT_STATE, sk, oldstate, newstate);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tt_set_state_irq, struct sock *sk, int oldstate, int newstate)
+{
+	if (in_task(ctx))
+		return 0;
+	return on_set_state(ctx, SLOT_STATE_IRQ, sk, oldstate, newstate);
+}
+
+/* The socket is freed: forget it, so that its address can be reused. */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(tt_destroy_sock, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }
 

@@ -27,7 +27,7 @@
 struct tt_bpf {
 	struct tcptrail_bpf *skel;
 	struct ring_buffer *rb;
-	struct bpf_link *links[16];
+	struct bpf_link *links[24];
 	int nlinks;
 	int ncpus;
 	struct tt_features feat;
@@ -98,30 +98,6 @@ static int kallsyms_lookup(const char *name1, unsigned long long *a1,
 	return 0;
 }
 
-/*
- * The BPF side tells process context from softirq by where the tracepoint's
- * arguments live (see in_task() there), which needs the kernel's THREAD_SIZE:
- * 16 KiB on x86-64, twice that with KASAN (kasan_* symbols give it away).
- * Only x86-64 is known to run softirqs on a separate stack; elsewhere the
- * check is off and owners come from the snapshot and inheritance only.
- */
-static unsigned long probe_thread_size(void)
-{
-	struct btf *btf;
-	unsigned long size = 16384;
-
-#if !defined(__x86_64__)
-	return 0;
-#endif
-	btf = btf__load_vmlinux_btf();
-	if (!btf)
-		return 0;
-	if (btf__find_by_name_kind(btf, "kasan_report", BTF_KIND_FUNC) > 0)
-		size *= 2;
-	btf__free(btf);
-	return size;
-}
-
 static unsigned self_netns(void)
 {
 	struct stat st;
@@ -139,6 +115,8 @@ static int attach_one(struct tt_bpf *b, struct bpf_program *p, const char *name)
 	if (!l)
 		return -errno;
 	b->links[b->nlinks++] = l;
+	if (!name)
+		return 0;   /* a second program on a hook already listed */
 	len = strlen(b->feat.attach);
 	snprintf(b->feat.attach + len, sizeof(b->feat.attach) - len, "%s%s",
 		 len ? "," : "", name);
@@ -203,8 +181,7 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	ro->wakeup_bytes = o->ring_size / 4;
 	ro->queue_threshold = o->queue_threshold > 0xffffffffUL ? 0xffffffffU : o->queue_threshold;
 
-	ro->thread_size = probe_thread_size();
-	b->feat.ctx_owner = ro->thread_size > 0;
+	b->feat.ctx_owner = 1;
 	kallsyms_lookup("tw_timer_handler", &twfn, "reqsk_timer_handler", &reqfn);
 	b->feat.timers = twfn && reqfn;
 	ro->tw_timer_fn = twfn;
@@ -212,7 +189,9 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	if (!b->feat.timers) {
 		/* no symbols (kptr_restrict, or renamed): trace full sockets only */
 		bpf_program__set_autoload(b->skel->progs.tt_timer_start, false);
+		bpf_program__set_autoload(b->skel->progs.tt_timer_start_irq, false);
 		bpf_program__set_autoload(b->skel->progs.tt_timer_cancel, false);
+		bpf_program__set_autoload(b->skel->progs.tt_timer_cancel_irq, false);
 		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_entry, false);
 		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_exit, false);
 		bpf_program__set_autoload(b->skel->progs.tt_flush_pending, false);
@@ -227,11 +206,24 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		goto cleanup;
 	}
 
-	err = attach_one(b, b->skel->progs.tt_set_state, "tp_btf/inet_sock_set_state");
+	/* softirq tracking first: every owner decision depends on it */
+	err = attach_one(b, b->skel->progs.tt_softirq_entry, "tp_btf/softirq_entry");
+	if (!err)
+		err = attach_one(b, b->skel->progs.tt_softirq_exit, "tp_btf/softirq_exit");
+	if (!err)
+		err = attach_one(b, b->skel->progs.tt_set_state, "tp_btf/inet_sock_set_state");
+	if (!err)
+		err = attach_one(b, b->skel->progs.tt_set_state_irq, NULL);
+	if (!err)
+		err = attach_one(b, b->skel->progs.tt_destroy_sock, "tp_btf/tcp_destroy_sock");
 	if (!err && b->feat.timers)
 		err = attach_one(b, b->skel->progs.tt_timer_start, "tp_btf/timer_start");
 	if (!err && b->feat.timers)
+		err = attach_one(b, b->skel->progs.tt_timer_start_irq, NULL);
+	if (!err && b->feat.timers)
 		err = attach_one(b, b->skel->progs.tt_timer_cancel, "tp_btf/timer_cancel");
+	if (!err && b->feat.timers)
+		err = attach_one(b, b->skel->progs.tt_timer_cancel_irq, NULL);
 	if (!err && b->feat.timers)
 		err = attach_one(b, b->skel->progs.tt_timer_expire_entry, "tp_btf/timer_expire_entry");
 	if (!err && b->feat.timers)
@@ -310,7 +302,7 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
-		if (p == b->skel->progs.tt_set_state)
+		if (p == b->skel->progs.tt_set_state || p == b->skel->progs.tt_set_state_irq)
 			*state += info.recursion_misses;
 		else
 			*timers += info.recursion_misses;
@@ -345,7 +337,8 @@ void loader_flush_pending(struct tt_bpf *b)
 	for (int cpu = 0; cpu < b->ncpus; cpu++) {
 		LIBBPF_OPTS(bpf_test_run_opts, topts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu);
 
-		if (!slots[cpu].timer || slots[cpu].expiring)
+		/* CPU 0 always: it also checks the FIN_WAIT2 timewait sockets */
+		if (cpu && (!slots[cpu].timer || slots[cpu].expiring))
 			continue;
 		bpf_prog_test_run_opts(pfd, &topts);
 	}
