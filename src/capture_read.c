@@ -410,6 +410,15 @@ static int parse_meta(struct pctx *c, struct cr_record *r)
 	if (!o || !json_object_is_type(o, json_type_boolean))
 		return fail(c, "field \"softirq_aware_owner\" is not a boolean");
 	m->ctx_owner = json_object_get_boolean(o);
+	/* optional: captures written before this field existed lack it */
+	err = field(c, "snapshot", F_OPT, &o);
+	if (err < 0)
+		return err;
+	if (!err && o) {
+		if (!json_object_is_type(o, json_type_boolean))
+			return fail(c, "field \"snapshot\" is not a boolean");
+		m->snapshot = json_object_get_boolean(o);
+	}
 	return 0;
 }
 
@@ -454,12 +463,21 @@ static int parse_snapshot(struct pctx *c, struct cr_record *r)
 	 * does not record (a newer writer may add it as "owner"): rebuild it
 	 * from pid and comm, cut to the 19 bytes netstat prints.
 	 */
-	err = get_str(c, "owner", F_OPT, r->owner, sizeof(r->owner));
-	if (err < 0)
-		return err;
-	if (err)
-		snprintf(r->owner, 20, "%u/%s", s->pid, s->comm ? s->comm : "");
+	{
+		struct json_object *ow = NULL;
+
+		if (field(c, "owner", F_OPT, &ow) == 0) {
+			/* present: keep it as written, null included */
+			err = get_str(c, "owner", F_OPT | F_NULL, r->owner, sizeof(r->owner));
+			if (err < 0)
+				return err;
+			s->owner = err ? NULL : r->owner;
+			return 0;
+		}
+	}
+	snprintf(r->owner, 20, "%u/%s", s->pid, s->comm ? s->comm : "");
 	s->owner = r->owner;
+	s->owner_derived = 1;
 	return 0;
 }
 

@@ -30,6 +30,7 @@ struct tt_snaprec {
 	unsigned pid;
 	const char *comm;            /* task comm, raw bytes */
 	const char *owner;           /* netstat's "PID/Program name", raw bytes */
+	int owner_derived;           /* rebuilt by replay: text only, not re-written */
 	long long boot_ns;           /* when the snapshot was read */
 };
 

@@ -131,7 +131,8 @@ void fmt_json_snapshot(struct outbuf *ob, const struct tt_snaprec *r, const stru
 	endpoints(ob, r->row.family, r->row.laddr, r->row.lport, r->row.raddr, r->row.rport);
 	kstr(ob, "state", netstat_state_name(r->row.state));
 	owner(ob, r->owner_known, r->pid, r->comm, r->comm ? strlen(r->comm) : 0);
-	kstr(ob, "owner", r->owner);   /* netstat's "PID/Program name" */
+	if (r->owner && !r->owner_derived)   /* netstat's "PID/Program name" */
+		kstr(ob, "owner", r->owner);
 	ku64(ob, "recv_q", r->row.rxq);
 	ku64(ob, "send_q", r->row.txq);
 	sock_id(ob, r->sock_id);

@@ -68,7 +68,7 @@ static int check_privileges(void)
 	if (ok_bpf && ok_perf)
 		return 0;
 	fprintf(stderr, "tcptrail: missing %s%s%s: run as root, or grant CAP_BPF and CAP_PERFMON "
-		"(setcap cap_bpf,cap_perfmon,cap_sys_ptrace,cap_dac_read_search+ep tcptrail)\n",
+		"(setcap cap_bpf,cap_perfmon,cap_syslog,cap_sys_ptrace,cap_dac_read_search+ep tcptrail)\n",
 		ok_bpf ? "" : "CAP_BPF", !ok_bpf && !ok_perf ? " and " : "",
 		ok_perf ? "" : "CAP_PERFMON");
 	return -EPERM;
@@ -77,18 +77,22 @@ static int check_privileges(void)
 /* Function addresses identify timewait and request timers in the timer
  * tracepoints: the timer's callback is the only mark they carry. */
 static int kallsyms_lookup(const char *name1, unsigned long long *a1,
-			   const char *name2, unsigned long long *a2)
+			   const char *name2, unsigned long long *a2, int *zeroed)
 {
 	FILE *f = fopen("/proc/kallsyms", "re");
 	char line[512], type, sym[256];
 	unsigned long long addr;
 
 	*a1 = *a2 = 0;
+	*zeroed = 0;
 	if (!f)
 		return -errno;
 	while (fgets(line, sizeof(line), f) && (!*a1 || !*a2)) {
 		if (sscanf(line, "%llx %c %255s", &addr, &type, sym) != 3)
 			continue;
+		/* listed with address 0: the reader lacks CAP_SYSLOG */
+		if (!addr && (!strcmp(sym, name1) || !strcmp(sym, name2)))
+			*zeroed = 1;
 		if (!*a1 && !strcmp(sym, name1))
 			*a1 = addr;
 		else if (!*a2 && !strcmp(sym, name2))
@@ -138,7 +142,7 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 {
 	unsigned long long twfn = 0, reqfn = 0;
 	struct tt_bpf *b = NULL;
-	int err;
+	int err, zeroed = 0;
 
 	*out = NULL;
 	verbose = o->verbose;
@@ -182,7 +186,7 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	ro->queue_threshold = o->queue_threshold > 0xffffffffUL ? 0xffffffffU : o->queue_threshold;
 
 	b->feat.ctx_owner = 1;
-	kallsyms_lookup("tw_timer_handler", &twfn, "reqsk_timer_handler", &reqfn);
+	kallsyms_lookup("tw_timer_handler", &twfn, "reqsk_timer_handler", &reqfn, &zeroed);
 	b->feat.timers = twfn && reqfn;
 	ro->tw_timer_fn = twfn;
 	ro->req_timer_fn = reqfn;
@@ -195,8 +199,10 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_entry, false);
 		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_exit, false);
 		bpf_program__set_autoload(b->skel->progs.tt_flush_pending, false);
-		fprintf(stderr, "tcptrail: warning: timer handler symbols not found in /proc/kallsyms: "
-			"TIME_WAIT and half-open sockets will not be traced (check kernel.kptr_restrict)\n");
+		fprintf(stderr, "tcptrail: warning: %s: TIME_WAIT and half-open sockets will not be "
+			"traced (%s)\n",
+			zeroed ? "/proc/kallsyms hides addresses" : "timer handler symbols not found in /proc/kallsyms",
+			zeroed ? "needs CAP_SYSLOG: run as root or grant it" : "check kernel.kptr_restrict");
 	}
 	bpf_map__set_max_entries(b->skel->maps.events, o->ring_size);
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* Command-line parsing: strict, and no side effect but filling tt_opts. */
 #include <errno.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
@@ -104,8 +105,9 @@ void opts_usage(FILE *f, const char *prog)
 "  %s -r capture.jsonl.gz -P 22                replay, filtered\n"
 "\n"
 "Exit status: 0 success, 1 runtime error, 2 usage error, 3 events lost with\n"
-"--fail-on-loss. Needs root, or CAP_BPF and CAP_PERFMON (plus CAP_SYS_PTRACE\n"
-"and CAP_DAC_READ_SEARCH to name owners).\n",
+"--fail-on-loss. Needs root, or CAP_BPF and CAP_PERFMON (plus CAP_SYSLOG to\n"
+"follow TIME_WAIT and half-open sockets, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH\n"
+"to name owners).\n",
 		prog, prog, prog, prog, prog, prog, prog);
 }
 
@@ -114,7 +116,7 @@ int opts_parse_uint(const char *s, unsigned long min, unsigned long max, unsigne
 	unsigned long long x;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	if (!s || !*s || *s == '-' || *s == '+' || isspace((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	x = strtoull(s, &end, 10);
@@ -157,7 +159,7 @@ int opts_parse_seconds(const char *s, double *v)
 	char *end;
 	double x;
 
-	if (!s || !*s || *s == ' ')
+	if (!s || !*s || isspace((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	x = strtod(s, &end);
@@ -224,7 +226,7 @@ int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err)
 	o->ring_size = TT_DEFAULT_RING;
 	o->stats_interval = 1.0;
 	build_cmdline(o, argc, argv);
-	optind = 1;
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":46P:p:d:o:r:qwls::vVh", long_opts, NULL)) != -1) {
 		switch (c) {
@@ -322,7 +324,10 @@ int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err)
 			fprintf(err, "Try '%s --help' for more information.\n", prog);
 			return -EINVAL;
 		default:
-			fprintf(err, "%s: unknown option '%s'\n", prog, argv[optind - 1]);
+			if (optopt > 0 && optopt < 256)
+				fprintf(err, "%s: unknown option '-%c'\n", prog, optopt);
+			else
+				fprintf(err, "%s: unknown option '%s'\n", prog, argv[optind - 1]);
 			opts_usage(err, prog);
 			return -EINVAL;
 		}
