@@ -53,6 +53,8 @@ BENCH_SRCS := $(wildcard bench/*.c)
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
+# generated skeletons are kept: deleting them would rebuild every object
+.SECONDARY:
 .PHONY: all run test unit integration bench fuzz install uninstall clean deps check-deps
 
 all: check-deps $(OUTPUT)/tcptrail $(HELPER_BINS)
@@ -70,17 +72,21 @@ deps:
 $(OUTPUT) $(OUTPUT)/obj $(OUTPUT)/tests $(OUTPUT)/helpers $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
-$(OUTPUT)/tcptrail.bpf.o: bpf/tcptrail.bpf.c include/tcptrail.h $(wildcard bpf/*.h) $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
+# One skeleton per bpf/NAME.bpf.c: .bpf.c -> .bpf.o -> .skel.h, embedded.
+BPF_SRCS  := $(wildcard bpf/*.bpf.c)
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c include/tcptrail.h $(wildcard bpf/*.h) $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
 
-$(OUTPUT)/tcptrail.skel.h: $(OUTPUT)/tcptrail.bpf.o
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
-	$(Q)$(BPFTOOL) gen skeleton $< name tcptrail_bpf > $@
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
 
 # Every user object may include the skeleton; generate it first.
-$(OUTPUT)/obj/%.o: src/%.c $(wildcard src/*.h) include/tcptrail.h $(OUTPUT)/tcptrail.skel.h | $(OUTPUT)/obj
+$(OUTPUT)/obj/%.o: src/%.c $(wildcard src/*.h) include/tcptrail.h $(BPF_SKELS) | $(OUTPUT)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
 

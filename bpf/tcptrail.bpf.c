@@ -182,6 +182,26 @@ static __always_inline __u32 *depth_slot(void)
 	return &softirq_depth[cpu * 16];
 }
 
+/*
+ * The kernel skips a program that is already running on the CPU (its
+ * recursion guard), so an event from an interrupt that lands while the
+ * hook runs would be lost. Each hook therefore has a twin: the first takes
+ * every event and marks the CPU busy; the twin takes only events that
+ * arrive while the first is busy.
+ */
+__u32 hook_busy[TT_MAX_CPUS * 16] = {};   /* [cpu * 16 + hook], one line per CPU */
+
+enum { BUSY_STATE = 0, BUSY_TSTART = 1, BUSY_TCANCEL = 2 };
+
+static __always_inline __u32 *busy_slot(__u32 hook)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (cpu >= TT_MAX_CPUS)
+		return 0;
+	return &hook_busy[cpu * 16 + (hook & 15)];
+}
+
 static __always_inline int in_task(void *ctx)
 {
 	__u32 *d = depth_slot();
@@ -577,21 +597,26 @@ static __always_inline void on_timer_cancel(__u32 slot, struct timer_list *timer
 	park_cancel((__u64)timer, obj, 0);
 }
 
-/* Timers are armed and deleted both in process context and in softirq,
- * which can interrupt the first: one program per context, so that the
- * kernel's per-program recursion guard never skips the nested one. */
+/* Twins, as for inet_sock_set_state (see hook_busy below). */
 SEC("tp_btf/timer_start")
 int BPF_PROG(tt_timer_start, struct timer_list *timer, unsigned long expires)
 {
-	if (in_task(ctx))
-		on_timer_start(SLOT_TIMER, timer);
+	__u32 *busy = busy_slot(BUSY_TSTART);
+
+	if (!busy || *busy)
+		return 0;
+	*busy = 1;
+	on_timer_start(SLOT_TIMER, timer);
+	*busy = 0;
 	return 0;
 }
 
 SEC("tp_btf/timer_start")
 int BPF_PROG(tt_timer_start_irq, struct timer_list *timer, unsigned long expires)
 {
-	if (!in_task(ctx))
+	__u32 *busy = busy_slot(BUSY_TSTART);
+
+	if (busy && *busy)
 		on_timer_start(SLOT_TIMER_IRQ, timer);
 	return 0;
 }
@@ -599,15 +624,22 @@ int BPF_PROG(tt_timer_start_irq, struct timer_list *timer, unsigned long expires
 SEC("tp_btf/timer_cancel")
 int BPF_PROG(tt_timer_cancel, struct timer_list *timer)
 {
-	if (in_task(ctx))
-		on_timer_cancel(SLOT_TIMER, timer);
+	__u32 *busy = busy_slot(BUSY_TCANCEL);
+
+	if (!busy || *busy)
+		return 0;
+	*busy = 1;
+	on_timer_cancel(SLOT_TIMER, timer);
+	*busy = 0;
 	return 0;
 }
 
 SEC("tp_btf/timer_cancel")
 int BPF_PROG(tt_timer_cancel_irq, struct timer_list *timer)
 {
-	if (!in_task(ctx))
+	__u32 *busy = busy_slot(BUSY_TCANCEL);
+
+	if (busy && *busy)
 		on_timer_cancel(SLOT_TIMER_IRQ, timer);
 	return 0;
 }
@@ -882,21 +914,25 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 	return 0;
 }
 
-/* One program per context: a softirq that interrupts the process-context
- * program on the same CPU runs the other one instead of being skipped by
- * the kernel's per-program recursion guard. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tt_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	if (!in_task(ctx))
+	__u32 *busy = busy_slot(BUSY_STATE);
+
+	if (!busy || *busy)
 		return 0;
-	return on_set_state(ctx, SLOT_STATE, sk, oldstate, newstate);
+	*busy = 1;
+	on_set_state(ctx, SLOT_STATE, sk, oldstate, newstate);
+	*busy = 0;
+	return 0;
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tt_set_state_irq, struct sock *sk, int oldstate, int newstate)
 {
-	if (in_task(ctx))
+	__u32 *busy = busy_slot(BUSY_STATE);
+
+	if (!busy || !*busy)
 		return 0;
 	return on_set_state(ctx, SLOT_STATE_IRQ, sk, oldstate, newstate);
 }

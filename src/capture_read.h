@@ -30,7 +30,7 @@
 #define CR_LINE_MAX (1 << 20)
 /* Bounds on the decoded (raw) strings, from what live mode can write. */
 #define CR_SNAP_COMM_MAX 64
-#define CR_META_STR_MAX 256
+#define CR_META_STR_MAX 1024   /* at least loader.h's attach[] */
 #define CR_CMDLINE_MAX 1024
 
 enum cr_type {

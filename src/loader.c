@@ -186,12 +186,15 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	ro->queue_threshold = o->queue_threshold > 0xffffffffUL ? 0xffffffffU : o->queue_threshold;
 
 	b->feat.ctx_owner = 1;
-	kallsyms_lookup("tw_timer_handler", &twfn, "reqsk_timer_handler", &reqfn, &zeroed);
+	/* --snapshot-only traces nothing: skip the kallsyms walk and keep
+	 * the event maps tiny, which is most of its start-up time and memory */
+	if (!o->snapshot_only)
+		kallsyms_lookup("tw_timer_handler", &twfn, "reqsk_timer_handler", &reqfn, &zeroed);
 	b->feat.timers = twfn && reqfn;
 	ro->tw_timer_fn = twfn;
 	ro->req_timer_fn = reqfn;
 	if (!b->feat.timers) {
-		/* no symbols (kptr_restrict, or renamed): trace full sockets only */
+		/* no symbols (kptr_restrict, CAP_SYSLOG, or renamed): full sockets only */
 		bpf_program__set_autoload(b->skel->progs.tt_timer_start, false);
 		bpf_program__set_autoload(b->skel->progs.tt_timer_start_irq, false);
 		bpf_program__set_autoload(b->skel->progs.tt_timer_cancel, false);
@@ -199,12 +202,19 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_entry, false);
 		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_exit, false);
 		bpf_program__set_autoload(b->skel->progs.tt_flush_pending, false);
+	}
+	if (!b->feat.timers && !o->snapshot_only) {
 		fprintf(stderr, "tcptrail: warning: %s: TIME_WAIT and half-open sockets will not be "
 			"traced (%s)\n",
 			zeroed ? "/proc/kallsyms hides addresses" : "timer handler symbols not found in /proc/kallsyms",
 			zeroed ? "needs CAP_SYSLOG: run as root or grant it" : "check kernel.kptr_restrict");
 	}
-	bpf_map__set_max_entries(b->skel->maps.events, o->ring_size);
+	bpf_map__set_max_entries(b->skel->maps.events, o->snapshot_only ? 4096 : o->ring_size);
+	if (o->snapshot_only) {
+		bpf_map__set_max_entries(b->skel->maps.conns, 1024);
+		bpf_map__set_max_entries(b->skel->maps.req_by_tuple, 1024);
+		bpf_map__set_max_entries(b->skel->maps.fw2, 1024);
+	}
 
 	err = tcptrail_bpf__load(b->skel);
 	if (err) {
@@ -373,15 +383,23 @@ int loader_snapshot(struct tt_bpf *b, struct tt_snap **rows, size_t *n)
 		goto cleanup;
 	}
 	for (;;) {
+		/*
+		 * Starts at 32 MiB of address space, glibc's largest mmap
+		 * threshold: the block is then always mmap()ed, so doubling it is
+		 * an mremap() that neither copies nor holds two buffers, and the
+		 * caller's shrinking realloc()s give pages back at once. Pages
+		 * never written cost no memory.
+		 */
 		if (cap - len < 65536) {
-			char *nb = realloc(buf, cap ? cap * 2 : 1 << 20);
+			size_t nc = cap ? cap * 2 : (size_t)32 << 20;
+			char *nb = realloc(buf, nc);
 
 			if (!nb) {
 				err = -ENOMEM;
 				goto cleanup;
 			}
 			buf = nb;
-			cap = cap ? cap * 2 : 1 << 20;
+			cap = nc;
 		}
 		r = read(fd, buf + len, cap - len);
 		if (r < 0 && errno == EINTR)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "clock.h"
@@ -10,6 +11,7 @@
 #include "output.h"
 #include "sink.h"
 #include "snapshot.h"
+#include "stats.h"
 
 /* gzip's sync flush costs compression: bound it to about once a second,
  * which is also the most a crash may lose. Plain outputs flush each round. */
@@ -65,6 +67,13 @@ int output_open(struct output **pout, const struct tt_opts *o)
 	}
 	if (o->output) {
 		err = sink_open(&out->cap, o->output);
+		if (err == -EEXIST) {
+			struct stat st;
+
+			/* O_EXCL says EEXIST for a symlink too: name the trap */
+			if (!lstat(o->output, &st) && S_ISLNK(st.st_mode))
+				err = -ELOOP;
+		}
 		if (err) {
 			if (err == -EEXIST || err == -ELOOP)
 				fprintf(stderr, "tcptrail: refusing to write to '%s': %s "
@@ -169,6 +178,16 @@ void output_clock_record(struct output *out)
 {
 	clock_anchor(&out->clock);
 	EMIT(out, (void)0, fmt_json_clock(&out->ob, &out->fo));
+}
+
+void output_stats(struct output *out, struct stats *st, double elapsed_s, int final)
+{
+	if (final)
+		EMIT(out, stats_final(st, &out->ob, 0, &out->fo),
+		     stats_final(st, &out->ob, 1, &out->fo));
+	else
+		EMIT(out, stats_report(st, &out->ob, 0, elapsed_s, &out->fo),
+		     stats_report(st, &out->ob, 1, elapsed_s, &out->fo));
 }
 
 void output_count_filtered(struct output *out)

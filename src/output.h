@@ -25,6 +25,9 @@ void output_event(struct output *out, const struct tt_event *e);
 void output_lost(struct output *out, const struct tt_lost *l);
 void output_clock_record(struct output *out);
 void output_summary(struct output *out, struct tt_summary *s);
+struct stats;
+/* -s: the periodic report (final = 0) or the exit table (final = 1). */
+void output_stats(struct output *out, struct stats *st, double elapsed_s, int final);
 void output_count_filtered(struct output *out);
 void output_count_joined(struct output *out);
 

@@ -42,17 +42,27 @@ struct owner_proc {
 	char comm[COMM_SIZE];
 };
 
+/* owner_slot.proc of an inode owners_want asked for and no pair gave yet */
+#define PROC_NONE UINT32_MAX
+
 struct owner_slot {
 	unsigned long long inode;	/* 0: empty */
-	uint32_t proc;			/* index into procs */
+	uint32_t proc;			/* index into procs, or PROC_NONE */
 };
 
 struct owners {
 	struct owner_slot *slots;
 	size_t cap;			/* power of two */
-	size_t used;
+	size_t used;			/* slots taken */
+	size_t owned;			/* slots with an owner */
+	int wanted_only;		/* owners_want was called: add no new inode */
 	struct owner_proc *procs;
 	size_t nprocs, procs_cap;
+	/* owners_add_pair's state: the /proc dir and the process last seen */
+	int procfd;			/* -1 when not built from pairs */
+	unsigned cur_pid;		/* 0: none yet */
+	int cur_ok;			/* cur_pid's cmdline was read: cur_idx is valid */
+	uint32_t cur_idx;
 };
 
 static size_t slot_hash(unsigned long long inode, size_t cap)
@@ -75,13 +85,12 @@ static const struct owner_slot *find_slot(const struct owners *o,
 		return NULL;
 	for (i = slot_hash(inode, o->cap); o->slots[i].inode; i = (i + 1) & (o->cap - 1))
 		if (o->slots[i].inode == inode)
-			return &o->slots[i];
+			return o->slots[i].proc == PROC_NONE ? NULL : &o->slots[i];
 	return NULL;
 }
 
-static int grow_slots(struct owners *o)
+static int resize_slots(struct owners *o, size_t ncap)
 {
-	size_t ncap = o->cap ? o->cap * 2 : 1u << 14;
 	struct owner_slot *ns = calloc(ncap, sizeof(*ns));
 	size_t i, j;
 
@@ -100,26 +109,68 @@ static int grow_slots(struct owners *o)
 	return 0;
 }
 
-/* First holder wins, as in netstat's prg_cache_add. */
-static int add_inode(struct owners *o, unsigned long long inode, uint32_t proc)
+static int grow_slots(struct owners *o)
+{
+	return resize_slots(o, o->cap ? o->cap * 2 : 1u << 14);
+}
+
+/* The slot of inode, or NULL; *free_slot: where it would go. */
+static struct owner_slot *probe(struct owners *o, unsigned long long inode, size_t *free_slot)
 {
 	size_t i;
+
+	for (i = slot_hash(inode, o->cap); o->slots[i].inode; i = (i + 1) & (o->cap - 1))
+		if (o->slots[i].inode == inode)
+			return &o->slots[i];
+	*free_slot = i;
+	return NULL;
+}
+
+/* First holder wins, as in netstat's prg_cache_add. proc may be PROC_NONE
+ * (owners_want). With wanted_only, inodes nobody asked for are dropped. */
+static int add_inode(struct owners *o, unsigned long long inode, uint32_t proc)
+{
+	struct owner_slot *sl;
+	size_t i = 0;
 	int err;
 
 	if (!inode)
+		return 0;
+	sl = probe(o, inode, &i);
+	if (sl) {
+		if (sl->proc == PROC_NONE && proc != PROC_NONE) {
+			sl->proc = proc;
+			o->owned++;
+		}
+		return 0;
+	}
+	if (o->wanted_only && proc != PROC_NONE)
 		return 0;
 	if ((o->used + 1) * 2 > o->cap) {
 		err = grow_slots(o);
 		if (err)
 			return err;
+		probe(o, inode, &i);
 	}
-	for (i = slot_hash(inode, o->cap); o->slots[i].inode; i = (i + 1) & (o->cap - 1))
-		if (o->slots[i].inode == inode)
-			return 0;
 	o->slots[i].inode = inode;
 	o->slots[i].proc = proc;
 	o->used++;
+	o->owned += proc != PROC_NONE;
 	return 0;
+}
+
+/* Whether a pair for inode would be kept (owners_add_pair's early test). */
+static int inode_wanted(struct owners *o, unsigned long long inode)
+{
+	size_t i;
+	struct owner_slot *sl;
+
+	if (!inode)
+		return 0;
+	if (!o->wanted_only)
+		return 1;
+	sl = probe(o, inode, &i);
+	return sl && sl->proc == PROC_NONE;
 }
 
 static int parse_inode_number(const char *s, unsigned long long *inode)
@@ -212,8 +263,11 @@ static int add_proc(struct owners *o, int procfd, const char *name, uint32_t *id
 
 	if (snprintf(path, sizeof(path), "%s/comm", name) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	if (read_small(procfd, path, comm, sizeof(comm)) > 0) {
-		comm[strcspn(comm, "\n")] = '\0';
+	n = read_small(procfd, path, comm, sizeof(comm));
+	if (n > 0) {
+		/* only the kernel's final newline: a name may hold newlines itself */
+		if (comm[n - 1] == '\n')
+			comm[n - 1] = '\0';
 		if (snprintf(p->comm, sizeof(p->comm), "%s", comm) < 0)
 			p->comm[0] = '\0';
 	}
@@ -300,6 +354,7 @@ int owners_scan(const char *procdir, struct owners **out)
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	o->procfd = -1;
 	err = grow_slots(o);
 	if (err)
 		goto cleanup;
@@ -348,13 +403,81 @@ int owners_lookup(const struct owners *o, unsigned long long inode,
 
 unsigned long owners_count(const struct owners *o)
 {
-	return o ? (unsigned long)o->used : 0;
+	return o ? (unsigned long)o->owned : 0;
+}
+
+int owners_new(const char *procdir, size_t expected, struct owners **out)
+{
+	struct owners *o = NULL;
+	size_t cap = 1024;
+	int err = 0;
+
+	if (!procdir || !out)
+		return -EINVAL;
+	*out = NULL;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->procfd = open(procdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (o->procfd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	/* sized once for the expected count at add_inode's load of 1/2: the
+	 * rehash of a growing table would hold two tables at once */
+	while (cap < expected * 2 + 2)
+		cap *= 2;
+	err = resize_slots(o, cap);
+	if (err)
+		goto cleanup;
+	*out = o;
+	o = NULL;
+cleanup:
+	owners_free(&o);
+	return err;
+}
+
+int owners_add_pair(struct owners *o, unsigned pid, unsigned long long inode)
+{
+	char name[16];
+	int err;
+
+	if (!o || o->procfd < 0 || !pid)
+		return -EINVAL;
+	/* the name is read at the pid's first kept inode: with owners_want,
+	 * processes holding none of the rows' sockets cost nothing */
+	if (!inode_wanted(o, inode))
+		return 0;
+	if (pid != o->cur_pid) {
+		o->cur_pid = pid;
+		o->cur_ok = 0;
+		snprintf(name, sizeof(name), "%u", pid);
+		err = add_proc(o, o->procfd, name, &o->cur_idx);
+		if (err == -ENOMEM)
+			return err;
+		/* Unreadable cmdline: the process is gone (cmdline is readable by
+		 * all), so netstat would not have found its fds either. netstat
+		 * retries at each later socket; that could only fail again, so
+		 * the rest of this pid's pairs are skipped instead. */
+		o->cur_ok = !err;
+	}
+	return o->cur_ok ? add_inode(o, inode, o->cur_idx) : 0;
+}
+
+int owners_want(struct owners *o, unsigned long long inode)
+{
+	if (!o)
+		return -EINVAL;
+	o->wanted_only = 1;
+	return add_inode(o, inode, PROC_NONE);
 }
 
 void owners_free(struct owners **o)
 {
 	if (!o || !*o)
 		return;
+	if ((*o)->procfd >= 0)
+		close((*o)->procfd);
 	free((*o)->slots);
 	free((*o)->procs);
 	free(*o);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -9,6 +10,7 @@
 #include "model.h"
 #include "netstat_fmt.h"
 #include "owners.h"
+#include "owners_iter.h"
 #include "snapshot.h"
 
 static int port_selected(const struct tt_opts *o, unsigned lport, unsigned rport)
@@ -21,12 +23,15 @@ static int port_selected(const struct tt_opts *o, unsigned lport, unsigned rport
 	return 0;
 }
 
-static int grow(struct snapshot *s, size_t *cap)
+static int grow(struct snapshot *s, size_t *cap, size_t want)
 {
-	size_t nc = *cap ? *cap * 2 : 1024;
-	struct tt_snaprec *r = realloc(s->recs, nc * sizeof(*r));
+	size_t nc = want;
+	struct tt_snaprec *r;
 	__u64 *sk, *seq;
 
+	if (!nc)
+		nc = *cap ? *cap * 2 : 1024;
+	r = realloc(s->recs, nc * sizeof(*r));
 	if (!r)
 		return -ENOMEM;
 	s->recs = r;
@@ -48,85 +53,161 @@ struct collect {
 	const struct tt_opts *o;
 };
 
-static int add_row(struct collect *c, const struct tt_sockrow *row, __u64 sk, __u64 cookie,
-		   __u64 seq, unsigned netns, unsigned flags)
+static int row_selected(const struct tt_opts *o, const struct tt_sockrow *row)
 {
-	struct snapshot *s = c->s;
-	struct tt_snaprec *r;
-	int err;
+	if (o->family && row->family != (unsigned)o->family)
+		return 0;
+	if (!port_selected(o, row->lport, row->rport))
+		return 0;
+	if (o->listening && !netstat_row_selected(row, 1))
+		return 0;
+	return 1;
+}
 
-	if (c->o->family && row->family != (unsigned)c->o->family)
-		return 0;
-	if (!port_selected(c->o, row->lport, row->rport))
-		return 0;
-	if (c->o->listening && !netstat_row_selected(row, 1))
-		return 0;
-	if (s->n == c->cap && (err = grow(s, &c->cap)))
-		return err;
-	r = &s->recs[s->n];
+static void set_rec(struct snapshot *s, size_t i, const struct tt_sockrow *row, __u64 sk,
+		    __u64 cookie, __u64 seq, unsigned netns, unsigned flags)
+{
+	struct tt_snaprec *r = &s->recs[i];
+
 	memset(r, 0, sizeof(*r));
 	r->row = *row;
 	r->sock_id = cookie;
 	r->netns = netns;
 	r->flags = flags;
 	r->boot_ns = s->boot_ns;
-	s->sk[s->n] = sk;
-	s->seq[s->n] = seq;
-	s->n++;
-	return 0;
+	s->sk[i] = sk;
+	s->seq[i] = seq;
 }
 
 static int procnet_cb(const struct tt_sockrow *row, void *ctx)
 {
-	return add_row(ctx, row, 0, 0, 0, 0, 0);
+	struct collect *c = ctx;
+	int err;
+
+	if (!row_selected(c->o, row))
+		return 0;
+	if (c->s->n == c->cap && (err = grow(c->s, &c->cap, 0)))
+		return err;
+	set_rec(c->s, c->s->n++, row, 0, 0, 0, 0, 0);
+	return 0;
 }
+
+static void snap_to_row(const struct tt_snap *x, struct tt_sockrow *row)
+{
+	memset(row, 0, sizeof(*row));
+	row->family = x->family;
+	memcpy(row->laddr, x->laddr, 16);
+	memcpy(row->raddr, x->raddr, 16);
+	row->lport = x->lport;
+	row->rport = x->rport;
+	row->state = x->state;
+	row->rxq = x->recv_q;
+	row->txq = x->send_q;
+	row->inode = x->inode;
+	row->uid = x->uid;
+}
+
+/* Raw rows given back to the allocator every this many, while converting. */
+#define SHRINK_EVERY 8192
 
 static int from_iter(struct collect *c, struct tt_bpf *b)
 {
+	struct snapshot *s = c->s;
 	struct tt_snap *rows = NULL;
-	size_t n = 0;
+	size_t n = 0, n4 = 0, n6 = 0, k4, k6;
+	struct tt_sockrow row;
 	int err;
 
 	err = loader_snapshot(b, &rows, &n);
 	if (err)
 		return err;
-	/* netstat prints /proc/net/tcp, then tcp6: IPv4 rows first */
-	for (int pass = 0; pass < 2 && !err; pass++) {
-		unsigned fam = pass ? AF_INET6 : AF_INET;
+	for (size_t i = 0; i < n; i++) {
+		snap_to_row(&rows[i], &row);
+		if (!row_selected(c->o, &row))
+			continue;
+		if (row.family == AF_INET)
+			n4++;
+		else if (row.family == AF_INET6)
+			n6++;
+	}
+	/* exact size: the records are the largest thing the snapshot holds */
+	if (n4 + n6 && (err = grow(s, &c->cap, n4 + n6)))
+		goto cleanup;
+	/*
+	 * netstat prints /proc/net/tcp, then tcp6: IPv4 rows first, each family
+	 * in the iterator's order. Filled from the end so that the raw rows
+	 * already converted can be given back as the records fill up: the two
+	 * copies are never both whole (loader_snapshot's buffer is an mmap()ed
+	 * block, so shrinking it returns pages at once).
+	 */
+	k4 = n4;
+	k6 = n4 + n6;
+	for (size_t i = n; i-- > 0;) {
+		snap_to_row(&rows[i], &row);
+		if (row_selected(c->o, &row) && (row.family == AF_INET || row.family == AF_INET6))
+			set_rec(s, row.family == AF_INET ? --k4 : --k6, &row, rows[i].sk,
+				rows[i].cookie, rows[i].seq, rows[i].netns, rows[i].flags);
+		if (i && i % SHRINK_EVERY == 0) {
+			struct tt_snap *nr = realloc(rows, i * sizeof(*rows));
 
-		for (size_t i = 0; i < n && !err; i++) {
-			struct tt_sockrow row = {};
-
-			if (rows[i].family != fam)
-				continue;
-			row.family = fam;
-			memcpy(row.laddr, rows[i].laddr, 16);
-			memcpy(row.raddr, rows[i].raddr, 16);
-			row.lport = rows[i].lport;
-			row.rport = rows[i].rport;
-			row.state = rows[i].state;
-			row.rxq = rows[i].recv_q;
-			row.txq = rows[i].send_q;
-			row.inode = rows[i].inode;
-			row.uid = rows[i].uid;
-			err = add_row(c, &row, rows[i].sk, rows[i].cookie, rows[i].seq,
-				      rows[i].netns, rows[i].flags);
+			if (nr)
+				rows = nr;
 		}
 	}
+	s->n = n4 + n6;
+cleanup:
 	free(rows);
 	return err;
+}
+
+/* Names the owners: the BPF iterator when it loaded, else /proc/PID/fd. */
+static int take_owners(struct snapshot *s, struct owners_iter **it, const struct tt_opts *o)
+{
+	struct owners *ow = NULL;
+	int err = -EOPNOTSUPP;
+
+	if (*it) {
+		err = owners_new("/proc", s->n, &ow);
+		/* only the rows' sockets: inode 0 restricts even with no row */
+		if (!err)
+			err = owners_want(ow, 0);
+		for (size_t i = 0; i < s->n && !err; i++)
+			err = owners_want(ow, s->recs[i].row.inode);
+		if (!err)
+			err = owners_iter_run(*it, ow);
+		if (!err) {
+			s->owners = ow;
+			ow = NULL;
+		}
+		owners_free(&ow);
+	}
+	owners_iter_close(it);
+	if (!err || err == -ENOMEM)
+		return err;
+	if (o->verbose)
+		fprintf(stderr, "tcptrail: socket owners from /proc/PID/fd, slower (owner iterator: %s)\n",
+			strerror(-err));
+	return owners_scan("/proc", &s->owners);
 }
 
 int snapshot_take(struct snapshot **out, struct tt_bpf *b, const struct tt_opts *o)
 {
 	struct snapshot *s = calloc(1, sizeof(*s));
 	struct collect c = { .s = s, .o = o };
+	struct owners_iter *it = NULL;
 	int err = 0;
 
 	*out = NULL;
 	if (!s)
 		return -ENOMEM;
 	s->boot_ns = clock_boot_now();
+	/* loaded before the rows are read: see owners_iter_open */
+	if (b && owners_iter_usable("/proc")) {
+		err = owners_iter_open(&it);
+		if (err && o->verbose)
+			fprintf(stderr, "tcptrail: cannot load the owner iterator: %s\n", strerror(-err));
+		err = 0;
+	}
 	if (b)
 		err = from_iter(&c, b);
 	if (b && !err)
@@ -143,7 +224,7 @@ int snapshot_take(struct snapshot **out, struct tt_bpf *b, const struct tt_opts 
 	}
 	/* owners are looked up after the rows: a socket created in between has
 	 * no row, and one closed in between simply shows "-" */
-	err = owners_scan("/proc", &s->owners);
+	err = take_owners(s, &it, o);
 	if (err)
 		goto cleanup;
 	for (size_t i = 0; i < s->n; i++) {
@@ -174,6 +255,7 @@ int snapshot_take(struct snapshot **out, struct tt_bpf *b, const struct tt_opts 
 	*out = s;
 	return 0;
 cleanup:
+	owners_iter_close(&it);
 	snapshot_free(&s);
 	return err;
 }

@@ -21,6 +21,7 @@
 #include "privs.h"
 #include "seqtrack.h"
 #include "snapshot.h"
+#include "stats.h"
 #include "trace.h"
 
 #define POLL_MS 5                 /* bounds the latency of an event */
@@ -65,6 +66,7 @@ struct run {
 	struct tt_bpf *b;
 	struct seqtrack *st;
 	struct model *model;
+	struct stats *stats;        /* -s, else NULL */
 	unsigned long long received, lost_gap, late;
 };
 
@@ -86,6 +88,10 @@ static void deliver(void *ctx, const struct tt_event *ev)
 
 	if (model_apply(r->model, &e)) {
 		output_count_joined(r->out);
+		return;
+	}
+	if (r->stats) {   /* -s: counted, not printed */
+		stats_event(r->stats, &e);
 		return;
 	}
 	output_event(r->out, &e);
@@ -140,6 +146,8 @@ static void gap(void *ctx, unsigned long long from, unsigned long long to)
 	struct run *r = ctx;
 
 	r->lost_gap += to - from + 1;
+	if (r->stats)
+		stats_lost(r->stats, to - from + 1);
 	loss_add(r, &r->ring_loss, from, to, to - from + 1);
 }
 
@@ -151,6 +159,8 @@ static void check_recursion(struct run *r)
 
 	loader_recursion_misses(r->b, &state, &timers);
 	if (state > r->state_misses) {
+		if (r->stats)
+			stats_lost(r->stats, state - r->state_misses);
 		loss_add(r, &r->recursion_loss, 1, 0, state - r->state_misses);
 		r->state_misses = state;
 	}
@@ -200,14 +210,19 @@ static int run_snapshot(struct run *r)
 		fprintf(stderr, "tcptrail: cannot read the existing sockets: %s\n", strerror(-err));
 		return err;
 	}
-	err = model_new(&r->model, s->n);
-	if (!err)
-		err = snapshot_seed(s, r->o->snapshot_only ? NULL : r->b, r->model);
+	/* the join model serves the live stream only */
+	if (!r->o->snapshot_only) {
+		err = model_new(&r->model, s->n);
+		if (!err)
+			err = snapshot_seed(s, r->b, r->model);
+	}
 	if (err) {
 		fprintf(stderr, "tcptrail: cannot seed the owner table: %s\n", strerror(-err));
 		goto cleanup;
 	}
 	output_snapshot(r->out, s);
+	for (size_t i = 0; r->stats && i < s->n; i++)
+		stats_snapshot(r->stats, &s->recs[i]);
 cleanup:
 	snapshot_free(&s);
 	return err;
@@ -237,7 +252,7 @@ int trace_run(const struct tt_opts *o)
 		.ring_loss = { .reason = "ring_full", .last_ns = -LOSS_NOTICE_NS },
 		.recursion_loss = { .reason = "recursion", .last_ns = -LOSS_NOTICE_NS },
 	};
-	long long start, last_flush_pending, last_clock, now;
+	long long start, last_flush_pending, last_clock, last_stats, now;
 	int err, lost_any;
 
 	err = install_signals();
@@ -248,6 +263,11 @@ int trace_run(const struct tt_opts *o)
 	if (err)
 		return err;
 	cb.ctx = &r;
+	if (o->stats && !o->snapshot_only) {
+		err = stats_new(&r.stats);
+		if (err)
+			goto cleanup;
+	}
 	err = seqtrack_new(&r.st, 4096, &cb);
 	if (err)
 		goto cleanup;
@@ -271,7 +291,7 @@ int trace_run(const struct tt_opts *o)
 	output_live_header(r.out);
 	output_flush(r.out, 1);
 
-	start = last_flush_pending = last_clock = clock_boot_now();
+	start = last_flush_pending = last_clock = last_stats = clock_boot_now();
 	while (!exiting && !output_closed(r.out)) {
 		err = ring_buffer__poll(loader_ring(r.b), POLL_MS);
 		if (err < 0 && err != -EINTR) {
@@ -293,6 +313,11 @@ int trace_run(const struct tt_opts *o)
 			output_clock_record(r.out);
 			last_clock = now;
 		}
+		if (r.stats && now - last_stats >= (long long)(o->stats_interval * 1e9)) {
+			output_stats(r.out, r.stats, (now - last_stats) / 1e9, 0);
+			stats_interval_end(r.stats);
+			last_stats = now;
+		}
 		if (reopen) {
 			reopen = 0;
 			output_reopen(r.out);
@@ -305,6 +330,12 @@ int trace_run(const struct tt_opts *o)
 	ring_buffer__consume(loader_ring(r.b));
 	seqtrack_finish(r.st, loader_next_seq(r.b));
 	check_recursion(&r);
+	if (r.stats) {   /* the last, partial interval, then the exit table */
+		now = clock_boot_now();
+		output_stats(r.out, r.stats, (now - last_stats) / 1e9, 0);
+		stats_interval_end(r.stats);
+		output_stats(r.out, r.stats, 0, 1);
+	}
 	err = 0;
 cleanup:
 	if (r.b && !o->snapshot_only)
@@ -313,6 +344,7 @@ cleanup:
 	loader_stop(&r.b);
 	seqtrack_free(&r.st);
 	model_free(&r.model);
+	stats_free(&r.stats);
 	if (!err && lost_any && o->fail_on_loss)
 		return TT_EXIT_LOST;
 	return err;

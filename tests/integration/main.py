@@ -11,6 +11,8 @@ import test_states  # noqa: E402,F401
 import test_snapshot  # noqa: E402,F401
 import test_load  # noqa: E402,F401
 import test_cli  # noqa: E402,F401
+import test_stats  # noqa: E402,F401
+import test_forensic  # noqa: E402,F401
 
 
 def main():

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * -s/--stats: instead of one line per transition, a periodic report of how
+ * many sockets are in each state, the rates of new connections and closes,
+ * and the processes owning the most ESTABLISHED sockets; at exit, a table of
+ * every transition seen, by old -> new state and by process.
+ *
+ * The counts are exact, not sampled: the module keeps each socket's current
+ * state (keyed by sock_id), seeded from the snapshot and moved by every
+ * transition, so the report equals what netstat -antp would count for the
+ * same sockets, as long as no event was lost (see stats_lost()).
+ *
+ * Usage from the run loop: stats_snapshot() per snapshot row, stats_event()
+ * per delivered event (after the snapshot join has dropped duplicates),
+ * stats_report() every interval, stats_final() once at exit.
+ */
+#ifndef TT_STATS_H
+#define TT_STATS_H
+
+#include "format.h"
+#include "outbuf.h"
+#include "tcptrail.h"
+
+struct stats;
+
+/* How many processes the periodic report lists. */
+#define STATS_TOP 5
+
+/* 0 or -ENOMEM. */
+int stats_new(struct stats **out);
+/* NULL-safe; sets *s to NULL. */
+void stats_free(struct stats **s);
+
+/* One socket that existed when tracing began. A request socket (TT_F_REQ)
+ * counts as SYN_RECV, a timewait socket as the state netstat shows for it
+ * (its substate: TIME_WAIT, or FIN_WAIT2 before the peer's FIN). */
+void stats_snapshot(struct stats *s, const struct tt_snaprec *r);
+
+/* One delivered event; kinds other than TT_EV_STATE are ignored. */
+void stats_event(struct stats *s, const struct tt_event *e);
+
+/* count events were lost (ring full, nested hooks): from now on the state
+ * counts may be off, and the reports say so. */
+void stats_lost(struct stats *s, unsigned long long count);
+
+/*
+ * The periodic report: one text line, or one JSON line {"type":"stats",...},
+ * appended to ob. elapsed_s is the time since the previous interval ended
+ * (or since tracing began), used for the rates. The first text report is
+ * preceded by one "# stats: ..." line explaining the columns.
+ *
+ * Formatting does not end the interval, so that the same report can be
+ * formatted twice (text for stdout, JSON for the -o capture, as output.c's
+ * EMIT does); call stats_interval_end() once afterwards.
+ */
+void stats_report(struct stats *s, struct outbuf *ob, int json, double elapsed_s,
+		  const struct fmt_opts *fo);
+/* Restarts the per-interval counters (new, closes). */
+void stats_interval_end(struct stats *s);
+
+/* The exit table: every old -> new transition with its count, and the number
+ * of transitions per owning process. Text: several lines; JSON: one line
+ * {"type":"stats_final",...}. */
+void stats_final(struct stats *s, struct outbuf *ob, int json, const struct fmt_opts *fo);
+
+/* For tests and callers that want the numbers without parsing: the current
+ * count of sockets in a kernel state (TT_ESTABLISHED...), 0 for CLOSE and
+ * out-of-range values; the number of old -> new transitions seen so far. */
+unsigned long long stats_state_count(const struct stats *s, unsigned state);
+unsigned long long stats_transition_count(const struct stats *s, unsigned old_state,
+					  unsigned new_state);
+
+#endif /* TT_STATS_H */

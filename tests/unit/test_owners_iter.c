@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * owners from (pid, inode) pairs (owners_new/owners_want/owners_add_pair,
+ * fed through owners_iter_feed) against fake proc trees, and the iterator
+ * itself against the real /proc when BPF can be loaded. The expected names
+ * follow netstat's rules, as in test_owners.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "owners.h"
+#include "owners_iter.h"
+
+struct tree {
+	char root[64];
+};
+
+static int tree_setup(void **state)
+{
+	struct tree *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -1;
+	strcpy(t->root, access("/dev/shm", W_OK) == 0 ? "/dev/shm/tt_owit_XXXXXX"
+						       : "/tmp/tt_owit_XXXXXX");
+	if (!mkdtemp(t->root)) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static int tree_teardown(void **state)
+{
+	struct tree *t = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->root);
+	if (system(cmd) != 0)
+		return -1;
+	free(t);
+	return 0;
+}
+
+/* root/pid with a cmdline of cmdlen bytes (none if NULL) and a comm. */
+static void mk_proc(const struct tree *t, unsigned pid, const char *cmdline, size_t cmdlen,
+		    const char *comm)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%u", t->root, pid);
+	assert_int_equal(mkdir(path, 0755), 0);
+	if (cmdline) {
+		snprintf(path, sizeof(path), "%s/%u/cmdline", t->root, pid);
+		f = fopen(path, "w");
+		assert_non_null(f);
+		assert_int_equal(fwrite(cmdline, 1, cmdlen, f), cmdlen);
+		fclose(f);
+	}
+	snprintf(path, sizeof(path), "%s/%u/comm", t->root, pid);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%s\n", comm);
+	fclose(f);
+}
+
+#define CMD(s) s, sizeof(s) - 1
+#define P(pid, ino) { .tgid = (pid), .fd = 3, .inode = (ino) }
+
+static void test_names_and_first_wins(void **state)
+{
+	struct tree *t = *state;
+	struct owners_pair pairs[] = {
+		P(100, 11), P(100, 12), P(200, 12), P(200, 21), P(300, 31), P(300, 11),
+	};
+	struct owners *o = NULL;
+	const char *comm = NULL;
+	unsigned pid = 0;
+
+	mk_proc(t, 100, CMD("/usr/sbin/sshd\0-D\0"), "sshd");
+	mk_proc(t, 200, CMD("./bin/tool\0x\0"), "tool");
+	mk_proc(t, 300, CMD("/opt/x/a_really_long_program_name_here\0"), "a_really_long_p");
+	assert_int_equal(owners_new(t->root, 4, &o), 0);
+	assert_int_equal(owners_iter_feed(o, pairs, sizeof(pairs)), 0);
+	assert_string_equal(owners_get(o, 11), "100/sshd");
+	/* held by 100 and 200: the first pid met keeps it, as in netstat */
+	assert_string_equal(owners_get(o, 12), "100/sshd");
+	assert_string_equal(owners_get(o, 21), "200/./bin/tool");
+	assert_string_equal(owners_get(o, 31), "300/a_really_long_p");
+	assert_null(owners_get(o, 99));
+	assert_int_equal(owners_lookup(o, 21, &pid, &comm), 0);
+	assert_int_equal(pid, 200);
+	assert_string_equal(comm, "tool");
+	assert_int_equal(owners_count(o), 4);
+	owners_free(&o);
+	assert_null(o);
+}
+
+/* A pid whose cmdline cannot be read (gone) gives nobody its sockets: the
+ * next holder takes them, as netstat would. */
+static void test_gone_process_skipped(void **state)
+{
+	struct tree *t = *state;
+	struct owners_pair pairs[] = { P(100, 5), P(100, 6), P(150, 6), P(150, 7) };
+	struct owners *o = NULL;
+
+	mk_proc(t, 150, CMD("/bin/nc\0"), "nc");
+	assert_int_equal(owners_new(t->root, 0, &o), 0);
+	assert_int_equal(owners_iter_feed(o, pairs, sizeof(pairs)), 0);
+	assert_null(owners_get(o, 5));
+	assert_string_equal(owners_get(o, 6), "150/nc");
+	assert_string_equal(owners_get(o, 7), "150/nc");
+	assert_int_equal(owners_count(o), 2);
+	owners_free(&o);
+}
+
+/* owners_want: only the rows' inodes are kept, and a process holding none
+ * of them is never read (pid 400 has no directory at all). */
+static void test_want_restricts(void **state)
+{
+	struct tree *t = *state;
+	struct owners_pair pairs[] = { P(400, 1), P(400, 2), P(500, 3), P(500, 4), P(600, 4) };
+	struct owners *o = NULL;
+
+	mk_proc(t, 500, CMD("/usr/bin/srv\0"), "srv");
+	mk_proc(t, 600, CMD("/usr/bin/other\0"), "other");
+	assert_int_equal(owners_new(t->root, 2, &o), 0);
+	assert_int_equal(owners_want(o, 4), 0);
+	assert_int_equal(owners_want(o, 4), 0);
+	assert_int_equal(owners_want(o, 9), 0);
+	assert_int_equal(owners_iter_feed(o, pairs, sizeof(pairs)), 0);
+	assert_null(owners_get(o, 1));
+	assert_null(owners_get(o, 3));
+	assert_string_equal(owners_get(o, 4), "500/srv");
+	/* wanted but held by nobody */
+	assert_null(owners_get(o, 9));
+	assert_int_equal(owners_lookup(o, 9, NULL, NULL), -ENOENT);
+	assert_int_equal(owners_count(o), 1);
+	owners_free(&o);
+
+	/* inode 0 alone restricts: nothing is kept */
+	assert_int_equal(owners_new(t->root, 0, &o), 0);
+	assert_int_equal(owners_want(o, 0), 0);
+	assert_int_equal(owners_iter_feed(o, pairs, sizeof(pairs)), 0);
+	assert_int_equal(owners_count(o), 0);
+	owners_free(&o);
+}
+
+/* Past the initial size and through several rehashes. */
+static void test_many_pairs(void **state)
+{
+	struct tree *t = *state;
+	enum { N = 50000 };
+	struct owners_pair *pairs = calloc(N, sizeof(*pairs));
+	struct owners *o = NULL;
+	char want[OWNERS_NAME_SIZE];
+
+	assert_non_null(pairs);
+	mk_proc(t, 7, CMD("/bin/a\0"), "a");
+	mk_proc(t, 8, CMD("/bin/b\0"), "b");
+	for (unsigned i = 0; i < N; i++) {
+		pairs[i].tgid = i < N / 2 ? 7 : 8;
+		pairs[i].inode = 1000 + (i % (N / 2) * 2) + (i >= N / 2 ? (i % 2) : 0);
+	}
+	assert_int_equal(owners_new(t->root, 0, &o), 0);
+	assert_int_equal(owners_iter_feed(o, pairs, N * sizeof(*pairs)), 0);
+	for (unsigned i = 0; i < N; i++) {
+		/* pid 8 re-offers pid 7's inodes (even ones): 7 keeps them */
+		int mine7 = i < N / 2 || pairs[i].inode % 2 == 0;
+
+		snprintf(want, sizeof(want), "%s", mine7 ? "7/a" : "8/b");
+		assert_string_equal(owners_get(o, pairs[i].inode), want);
+	}
+	assert_int_equal(owners_count(o), N / 2 + N / 4);
+	owners_free(&o);
+	free(pairs);
+}
+
+static void test_bad_input(void **state)
+{
+	struct tree *t = *state;
+	struct owners_pair p = P(1, 1);
+	struct owners *o = NULL;
+
+	assert_int_equal(owners_new("/nonexistent/tt", 0, &o), -ENOENT);
+	assert_null(o);
+	assert_int_equal(owners_new(t->root, 0, &o), 0);
+	assert_int_equal(owners_iter_feed(o, &p, sizeof(p) - 1), -EINVAL);
+	assert_int_equal(owners_add_pair(o, 0, 5), -EINVAL);
+	owners_free(&o);
+	owners_free(&o);
+	assert_int_equal(owners_iter_usable("/nonexistent/tt"), 0);
+	assert_int_equal(owners_iter_usable(t->root), 0);
+}
+
+/* The real iterator names this process as the owner of its own socket,
+ * as owners_scan does. Skipped without the privileges to load BPF. */
+static void test_real_iterator(void **state)
+{
+	struct owners_iter *it = NULL;
+	struct owners *o = NULL, *scan = NULL;
+	struct stat st;
+	unsigned pid = 0;
+	int s, err;
+
+	(void)state;
+	if (!owners_iter_usable("/proc"))
+		skip();
+	err = owners_iter_open(&it);
+	if (err == -EPERM || err == -EACCES)
+		skip();
+	assert_int_equal(err, 0);
+	s = socket(AF_INET6, SOCK_STREAM, 0);
+	assert_true(s >= 0);
+	assert_int_equal(fstat(s, &st), 0);
+	assert_int_equal(owners_new("/proc", 1, &o), 0);
+	assert_int_equal(owners_want(o, st.st_ino), 0);
+	assert_int_equal(owners_iter_run(it, o), 0);
+	assert_int_equal(owners_lookup(o, st.st_ino, &pid, NULL), 0);
+	assert_int_equal(pid, (unsigned)getpid());
+	assert_int_equal(owners_scan("/proc", &scan), 0);
+	assert_non_null(owners_get(scan, st.st_ino));
+	assert_string_equal(owners_get(o, st.st_ino), owners_get(scan, st.st_ino));
+	assert_int_equal(owners_count(o), 1);
+	owners_free(&scan);
+	owners_free(&o);
+	owners_iter_close(&it);
+	owners_iter_close(&it);
+	assert_null(it);
+	close(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_names_and_first_wins, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_gone_process_skipped, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_want_restricts, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_many_pairs, tree_setup, tree_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input, tree_setup, tree_teardown),
+		cmocka_unit_test(test_real_iterator),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
