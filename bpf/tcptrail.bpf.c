@@ -129,7 +129,7 @@ struct {
 
 /* scratch slots: a hook in process context can be interrupted by the same
  * hook in softirq, so each context has its own */
-enum { SLOT_STATE = 0, SLOT_STATE_IRQ, SLOT_TIMER, SLOT_TIMER_IRQ, SLOT_FLUSH, SLOT_PRESSURE, SLOT_MAX };
+enum { SLOT_STATE = 0, SLOT_STATE_IRQ, SLOT_STATE_NEST2, SLOT_TIMER, SLOT_TIMER_IRQ, SLOT_FLUSH, SLOT_PRESSURE, SLOT_MAX };
 
 /* Timewait sockets in the FIN_WAIT2 substate (a socket closed first whose
  * FIN was acked). The peer's FIN moves them to TIME_WAIT by a plain store
@@ -932,9 +932,24 @@ int BPF_PROG(tt_set_state_irq, struct sock *sk, int oldstate, int newstate)
 {
 	__u32 *busy = busy_slot(BUSY_STATE);
 
-	if (!busy || !*busy)
+	if (!busy || *busy != 1)
 		return 0;
-	return on_set_state(ctx, SLOT_STATE_IRQ, sk, oldstate, newstate);
+	*busy = 2;
+	on_set_state(ctx, SLOT_STATE_IRQ, sk, oldstate, newstate);
+	*busy = 1;
+	return 0;
+}
+
+/* A third level: an event nested in the twin itself (seen under heavy
+ * loopback churn, when a softirq lands inside the twin's run). */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tt_set_state_nest2, struct sock *sk, int oldstate, int newstate)
+{
+	__u32 *busy = busy_slot(BUSY_STATE);
+
+	if (!busy || *busy != 2)
+		return 0;
+	return on_set_state(ctx, SLOT_STATE_NEST2, sk, oldstate, newstate);
 }
 
 /* The socket is freed: forget it, so that its address can be reused. */

@@ -231,6 +231,8 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	if (!err)
 		err = attach_one(b, b->skel->progs.tt_set_state_irq, NULL);
 	if (!err)
+		err = attach_one(b, b->skel->progs.tt_set_state_nest2, NULL);
+	if (!err)
 		err = attach_one(b, b->skel->progs.tt_destroy_sock, "tp_btf/tcp_destroy_sock");
 	if (!err && b->feat.timers)
 		err = attach_one(b, b->skel->progs.tt_timer_start, "tp_btf/timer_start");
@@ -318,8 +320,15 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
-		if (p == b->skel->progs.tt_set_state || p == b->skel->progs.tt_set_state_irq)
+		/* The first of each twin pair is skipped by design whenever its twin
+		 * takes a nested event (see hook_busy in the BPF program): only a
+		 * twin's own misses lose events. */
+		if (p == b->skel->progs.tt_set_state_nest2)
 			*state += info.recursion_misses;
+		else if (p == b->skel->progs.tt_set_state || p == b->skel->progs.tt_set_state_irq ||
+			 p == b->skel->progs.tt_timer_start ||
+			 p == b->skel->progs.tt_timer_cancel)
+			continue;
 		else
 			*timers += info.recursion_misses;
 	}

@@ -32,10 +32,10 @@ struct ring_buffer *loader_ring(const struct tt_bpf *b);
 /* Sum of one per-CPU counter (enum tt_counter). */
 unsigned long long loader_counter(const struct tt_bpf *b, int idx);
 /* Invocations the kernel skipped because the same program was already
- * running on the CPU (a hook interrupted by an interrupt that fires it
- * again). A skipped inet_sock_set_state is a lost transition; a skipped
- * timer hook is almost always an unrelated timer, but may have been the
- * end of a timewait or request socket, so it is counted apart. */
+ * running on the CPU, and its twin could not take them either. A skipped
+ * inet_sock_set_state is a lost transition; a skipped timer hook is almost
+ * always an unrelated timer, but may have been the end of a timewait or
+ * request socket, so it is counted apart. */
 void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 			     unsigned long long *timers);
 /* The next sequence number the BPF side will hand out. */
