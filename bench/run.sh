@@ -113,8 +113,13 @@ run_tt() {
 	seen=$(echo "$sum" | awk '{print $2}')
 	written=$(echo "$sum" | awk '{print $5}')
 	lost=$(echo "$sum" | awk '{print $7}')
-	log "round=$r mode=tt-$mode $(cat "$TMP/churn") $(cat "$TMP/cnt") seen=$seen written=$written lost=$lost $(cat "$TMP/time" | tail -1)"
-	grep -v 'events seen' "$TMP/err" | head -3 | sed 's/^/  stderr: /'
+	# the loss breakdown, when any: "(ring full: N, nested hooks: N, ...)"
+	local ring nested tmiss
+	ring=$(echo "$sum" | sed -n 's/.*ring full: \([0-9]*\).*/\1/p')
+	nested=$(echo "$sum" | sed -n 's/.*nested hooks: \([0-9]*\).*/\1/p')
+	tmiss=$(sed -n 's/^tcptrail: \([0-9]*\) timer hook runs were skipped.*/\1/p' "$TMP/err" | tail -1)
+	log "round=$r mode=tt-$mode $(cat "$TMP/churn") $(cat "$TMP/cnt") seen=$seen written=$written lost=$lost lost_ring=${ring:-0} lost_nested=${nested:-0} timer_misses=${tmiss:-0} $(cat "$TMP/time" | tail -1)"
+	grep -v -e 'events seen' -e 'timer hook runs' "$TMP/err" | head -3 | sed 's/^/  stderr: /'
 }
 
 run_tcpstates() {

@@ -54,10 +54,9 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-int clock_fmt_local(struct tt_clock *c, int64_t real_ns, char *buf, int size)
+const char *clock_local_seconds(struct tt_clock *c, int64_t real_ns)
 {
 	int64_t sec = floor_div(real_ns, 1000000000);
-	long usec = (long)((real_ns - sec * 1000000000) / 1000);
 
 	if (sec != c->local_sec) {
 		time_t t = (time_t)sec;
@@ -67,13 +66,18 @@ int clock_fmt_local(struct tt_clock *c, int64_t real_ns, char *buf, int size)
 		strftime(c->local_hms, sizeof(c->local_hms), "%H:%M:%S", &tm);
 		c->local_sec = sec;
 	}
-	return snprintf(buf, size, "%s.%06ld", c->local_hms, usec);
+	return c->local_hms;
 }
 
-int clock_fmt_rfc3339(struct tt_clock *c, int64_t real_ns, char *buf, int size)
+int clock_fmt_local(struct tt_clock *c, int64_t real_ns, char *buf, int size)
+{
+	return snprintf(buf, size, "%s.%06ld", clock_local_seconds(c, real_ns),
+			clock_nsec_of(real_ns) / 1000);
+}
+
+const char *clock_utc_seconds(struct tt_clock *c, int64_t real_ns)
 {
 	int64_t sec = floor_div(real_ns, 1000000000);
-	long nsec = (long)(real_ns - sec * 1000000000);
 
 	if (sec != c->utc_sec) {
 		time_t t = (time_t)sec;
@@ -83,5 +87,15 @@ int clock_fmt_rfc3339(struct tt_clock *c, int64_t real_ns, char *buf, int size)
 		strftime(c->utc_date, sizeof(c->utc_date), "%Y-%m-%dT%H:%M:%S", &tm);
 		c->utc_sec = sec;
 	}
-	return snprintf(buf, size, "%s.%09ldZ", c->utc_date, nsec);
+	return c->utc_date;
+}
+
+long clock_nsec_of(int64_t real_ns)
+{
+	return (long)(real_ns - floor_div(real_ns, 1000000000) * 1000000000);
+}
+
+int clock_fmt_rfc3339(struct tt_clock *c, int64_t real_ns, char *buf, int size)
+{
+	return snprintf(buf, size, "%s.%09ldZ", clock_utc_seconds(c, real_ns), clock_nsec_of(real_ns));
 }

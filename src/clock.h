@@ -23,8 +23,14 @@ void clock_anchor(struct tt_clock *c);
 void clock_set_anchor(struct tt_clock *c, int64_t boot_ns, int64_t real_ns);
 int64_t clock_boot_now(void);
 int64_t clock_real_of(const struct tt_clock *c, int64_t boot_ns);
+/* "HH:MM:SS" of real_ns in local time, cached per second. */
+const char *clock_local_seconds(struct tt_clock *c, int64_t real_ns);
 /* "HH:MM:SS.uuuuuu" in local time; buf of 16 bytes at least. */
 int clock_fmt_local(struct tt_clock *c, int64_t real_ns, char *buf, int size);
+/* "YYYY-MM-DDTHH:MM:SS" of real_ns (UTC), cached per second. */
+const char *clock_utc_seconds(struct tt_clock *c, int64_t real_ns);
+/* The nanoseconds within the second of real_ns, 0..999999999. */
+long clock_nsec_of(int64_t real_ns);
 /* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; buf of 32 bytes at least. */
 int clock_fmt_rfc3339(struct tt_clock *c, int64_t real_ns, char *buf, int size);
 

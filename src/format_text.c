@@ -24,6 +24,11 @@ const char *fmt_proto(unsigned family)
 
 void fmt_addr(char *buf, size_t size, unsigned family, const unsigned char *addr)
 {
+	if (family == AF_INET) {
+		if (!netstat_ipv4(buf, size, addr) && size)
+			buf[0] = '\0';
+		return;
+	}
 	if (!inet_ntop(family == AF_INET6 ? AF_INET6 : AF_INET, addr, buf, size) && size)
 		buf[0] = '\0';
 }
@@ -123,7 +128,7 @@ static void put_owner_text(struct outbuf *ob, const struct tt_event *e, int widt
 
 void fmt_text_event(struct outbuf *ob, const struct tt_event *e, const struct fmt_opts *fo)
 {
-	char addr[256], tbuf[32];
+	char addr[256];
 	size_t mark;
 	int aw = fo->addr_width > 23 ? fo->addr_width : 23;
 
@@ -161,8 +166,13 @@ void fmt_text_event(struct outbuf *ob, const struct tt_event *e, const struct fm
 	ob_putc(ob, ' ');
 	put_owner_text(ob, e, OWNER_WIDTH);
 	ob_putc(ob, ' ');
-	clock_fmt_local(fo->clock, clock_real_of(fo->clock, e->ts_ns), tbuf, sizeof(tbuf));
-	ob_puts(ob, tbuf);
+	{
+		long long real = clock_real_of(fo->clock, e->ts_ns);
+
+		ob_puts(ob, clock_local_seconds(fo->clock, real));
+		ob_putc(ob, '.');
+		ob_frac(ob, (unsigned long long)clock_nsec_of(real) / 1000, 6);
+	}
 	if (e->flags & TT_F_STATE_NS) {
 		ob_puts(ob, " after ");
 		put_duration(ob, e->state_ns);

@@ -29,6 +29,10 @@ int netstat_fmt_row(char *buf, size_t size, const struct tt_sockrow *row,
 int netstat_fmt_addr(char *buf, size_t size, unsigned family,
 		     const unsigned char *addr, unsigned port, int wide);
 
+/* Dotted quad of a network-order IPv4 address, as inet_ntop writes it.
+ * Returns the length, 0 if size is too small. */
+size_t netstat_ipv4(char *out, size_t size, const unsigned char *addr);
+
 /* netstat's name for a kernel TCP state; "UNKNOWN" for values it has none for. */
 const char *netstat_state_name(unsigned state);
 

@@ -98,25 +98,19 @@ static inline int ob_room(struct outbuf *ob, size_t need)
 	return ob_grow(ob, need);
 }
 
-void ob_putc(struct outbuf *ob, char c)
+void ob_putc_slow(struct outbuf *ob, char c)
 {
 	if (ob_room(ob, 1))
 		return;
 	ob->buf[ob->len++] = c;
 }
 
-void ob_putn(struct outbuf *ob, const char *s, size_t n)
+void ob_putn_slow(struct outbuf *ob, const char *s, size_t n)
 {
 	if (!n || ob_room(ob, n))
 		return;
 	memcpy(ob->buf + ob->len, s, n);
 	ob->len += n;
-}
-
-void ob_puts(struct outbuf *ob, const char *s)
-{
-	if (s)
-		ob_putn(ob, s, strlen(s));
 }
 
 static void ob_spaces(struct outbuf *ob, size_t n)
@@ -237,10 +231,31 @@ void ob_frac(struct outbuf *ob, unsigned long long v, int digits)
 	ob_putn(ob, p, n);
 }
 
+/* Length of the leading run that escaping leaves alone: printable ASCII
+ * other than backslash (and, for JSON, the quote). Names are nearly always
+ * all of it, and copying them beats the UTF-8 walk severalfold. */
+static size_t plain_run(const char *s, size_t len, int json)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c >= 0x7f || c == '\\' || (json && c == '"'))
+			break;
+		i++;
+	}
+	return i;
+}
+
 void ob_text_esc(struct outbuf *ob, const char *s, size_t len)
 {
 	if (!len)
 		return;
+	if (plain_run(s, len, 0) == len) {
+		ob_putn(ob, s, len);
+		return;
+	}
 	if (len > (SIZE_MAX - 1) / 4 || ob_room(ob, 4 * len)) {
 		ob->oom = 1;
 		return;
@@ -266,6 +281,12 @@ void ob_text_esc_pad(struct outbuf *ob, const char *s, size_t len, int width)
 
 void ob_json_str(struct outbuf *ob, const char *s, size_t len)
 {
+	if (plain_run(s, len, 1) == len) {
+		ob_putc(ob, '"');
+		ob_putn(ob, s, len);
+		ob_putc(ob, '"');
+		return;
+	}
 	if (len > (SIZE_MAX - 3) / 5 || ob_room(ob, 5 * len + 2)) {
 		ob->oom = 1;
 		return;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +43,24 @@ static int color_wanted(enum tt_color c)
 	return isatty(STDOUT_FILENO);
 }
 
+/*
+ * With --wide on a terminal, the live lines' address columns grow to use the
+ * width there is (the snapshot stays netstat's). The rest of a live line
+ * takes about 82 columns; an address never needs more than 47
+ * ("[ffff:...:ffff]:65535" without brackets plus the port).
+ */
+static int live_addr_width(const struct tt_opts *o)
+{
+	struct winsize ws;
+	int w;
+
+	if (!o->wide || o->json || !isatty(STDOUT_FILENO) ||
+	    ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_col)
+		return 23;
+	w = ((int)ws.ws_col - 82) / 2;
+	return w < 23 ? 23 : w > 47 ? 47 : w;
+}
+
 int output_open(struct output **pout, const struct tt_opts *o)
 {
 	struct output *out = calloc(1, sizeof(*out));
@@ -55,7 +74,7 @@ int output_open(struct output **pout, const struct tt_opts *o)
 	clock_anchor(&out->clock);
 	out->fo.clock = &out->clock;
 	out->fo.wide = o->wide;
-	out->fo.addr_width = 23;
+	out->fo.addr_width = live_addr_width(o);
 	out->fo.color = !o->json && color_wanted(o->color);
 	err = ob_init(&out->ob, 1 << 16);
 	if (err)
@@ -141,11 +160,6 @@ void output_meta(struct output *out, const struct tt_meta *m)
 
 void output_snapshot(struct output *out, const struct snapshot *s)
 {
-	int wide = out->o->wide;
-
-	/* --wide widens the live columns to the longest address seen */
-	if (wide)
-		out->fo.addr_width = 23;
 	EMIT(out, fmt_text_snapshot_header(&out->ob, out->o->listening), (void)0);
 	for (size_t i = 0; i < s->n; i++) {
 		EMIT(out, fmt_text_snapshot(&out->ob, &s->recs[i], &out->fo),
