@@ -54,19 +54,29 @@ static int64_t floor_div(int64_t a, int64_t b)
 	return a >= 0 ? a / b : -((-a + b - 1) / b);
 }
 
-const char *clock_local_seconds(struct tt_clock *c, int64_t real_ns)
+/* The seconds part of a time, formatted once per second (cache: *sec). */
+static const char *seconds(int64_t real_ns, int utc, int64_t *sec, char *buf, size_t size,
+			   const char *fmt)
 {
-	int64_t sec = floor_div(real_ns, 1000000000);
+	int64_t s = floor_div(real_ns, 1000000000);
 
-	if (sec != c->local_sec) {
-		time_t t = (time_t)sec;
+	if (s != *sec) {
+		time_t t = (time_t)s;
 		struct tm tm;
 
-		localtime_r(&t, &tm);
-		strftime(c->local_hms, sizeof(c->local_hms), "%H:%M:%S", &tm);
-		c->local_sec = sec;
+		if (utc)
+			gmtime_r(&t, &tm);
+		else
+			localtime_r(&t, &tm);
+		strftime(buf, size, fmt, &tm);
+		*sec = s;
 	}
-	return c->local_hms;
+	return buf;
+}
+
+const char *clock_local_seconds(struct tt_clock *c, int64_t real_ns)
+{
+	return seconds(real_ns, 0, &c->local_sec, c->local_hms, sizeof(c->local_hms), "%H:%M:%S");
 }
 
 int clock_fmt_local(struct tt_clock *c, int64_t real_ns, char *buf, int size)
@@ -77,17 +87,7 @@ int clock_fmt_local(struct tt_clock *c, int64_t real_ns, char *buf, int size)
 
 const char *clock_utc_seconds(struct tt_clock *c, int64_t real_ns)
 {
-	int64_t sec = floor_div(real_ns, 1000000000);
-
-	if (sec != c->utc_sec) {
-		time_t t = (time_t)sec;
-		struct tm tm;
-
-		gmtime_r(&t, &tm);
-		strftime(c->utc_date, sizeof(c->utc_date), "%Y-%m-%dT%H:%M:%S", &tm);
-		c->utc_sec = sec;
-	}
-	return c->utc_date;
+	return seconds(real_ns, 1, &c->utc_sec, c->utc_date, sizeof(c->utc_date), "%Y-%m-%dT%H:%M:%S");
 }
 
 long clock_nsec_of(int64_t real_ns)

@@ -371,6 +371,22 @@ cleanup:
 	free(slots);
 }
 
+int loader_iter_open(struct bpf_program *prog, struct bpf_link **link)
+{
+	int fd;
+
+	*link = bpf_program__attach_iter(prog, NULL);
+	if (!*link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(*link));
+	if (fd < 0) {
+		fd = -errno;
+		bpf_link__destroy(*link);
+		*link = NULL;
+	}
+	return fd;
+}
+
 int loader_snapshot(struct tt_bpf *b, struct tt_snap **rows, size_t *n)
 {
 	struct bpf_link *link = NULL;
@@ -381,14 +397,9 @@ int loader_snapshot(struct tt_bpf *b, struct tt_snap **rows, size_t *n)
 
 	*rows = NULL;
 	*n = 0;
-	link = bpf_program__attach_iter(b->skel->progs.tt_iter_tcp, NULL);
-	if (!link) {
-		err = -errno;
-		goto cleanup;
-	}
-	fd = bpf_iter_create(bpf_link__fd(link));
+	fd = loader_iter_open(b->skel->progs.tt_iter_tcp, &link);
 	if (fd < 0) {
-		err = -errno;
+		err = fd;
 		goto cleanup;
 	}
 	for (;;) {

@@ -44,6 +44,12 @@ unsigned long long loader_next_seq(const struct tt_bpf *b);
 /* Settles timer cancels parked on CPUs that went quiet (see bpf side). */
 void loader_flush_pending(struct tt_bpf *b);
 
+struct bpf_program;
+struct bpf_link;
+/* Attaches an iterator program and opens its reader: returns the fd to
+ * read (and sets *link, to destroy after), or -errno. */
+int loader_iter_open(struct bpf_program *prog, struct bpf_link **link);
+
 /* Runs iter/tcp: fills *rows (malloc'd) with every TCP socket of this
  * network namespace. Returns 0 or -errno. */
 int loader_snapshot(struct tt_bpf *b, struct tt_snap **rows, size_t *n);

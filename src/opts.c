@@ -111,6 +111,16 @@ void opts_usage(FILE *f, const char *prog)
 		prog, prog, prog, prog, prog, prog, prog);
 }
 
+int opts_port_selected(const struct tt_opts *o, unsigned lport, unsigned rport)
+{
+	if (!o->nports)
+		return 1;
+	for (int i = 0; i < o->nports; i++)
+		if (o->ports[i] == lport || o->ports[i] == rport)
+			return 1;
+	return 0;
+}
+
 int opts_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *v)
 {
 	unsigned long long x;

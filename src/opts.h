@@ -49,6 +49,9 @@ int opts_parse_size(const char *s, unsigned long *v);
 
 void opts_usage(FILE *f, const char *prog);
 
+/* -P in user space (snapshot rows, replay): 1 when either port is selected. */
+int opts_port_selected(const struct tt_opts *o, unsigned lport, unsigned rport);
+
 /* The long option names, for the test that keeps --help, the man page and
  * the bash completion in step. NULL-terminated. */
 extern const char *const opts_long_names[];

@@ -21,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "owners.h"
+#include "loader.h"
 #include "owners_iter.h"
 #include "owners.skel.h"
 
@@ -111,14 +112,9 @@ int owners_iter_run(struct owners_iter *it, struct owners *o)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	link = bpf_program__attach_iter(it->skel->progs.tt_iter_owners, NULL);
-	if (!link) {
-		err = -errno;
-		goto cleanup;
-	}
-	fd = bpf_iter_create(bpf_link__fd(link));
+	fd = loader_iter_open(it->skel->progs.tt_iter_owners, &link);
 	if (fd < 0) {
-		err = -errno;
+		err = fd;
 		goto cleanup;
 	}
 	/* streamed: the pairs are never all held at once */

@@ -112,22 +112,13 @@ static int next_line(struct lines *l, const char **line, size_t *len)
 	}
 }
 
-static int port_selected(const struct tt_opts *o, unsigned lport, unsigned rport)
-{
-	if (!o->nports)
-		return 1;
-	for (int i = 0; i < o->nports; i++)
-		if (o->ports[i] == lport || o->ports[i] == rport)
-			return 1;
-	return 0;
-}
 
 /* The live filters, as snapshot.c applies them to the rows */
 static int snap_selected(const struct tt_opts *o, const struct tt_snaprec *r)
 {
 	if (o->family && r->row.family != (unsigned)o->family)
 		return 0;
-	if (!port_selected(o, r->row.lport, r->row.rport))
+	if (!opts_port_selected(o, r->row.lport, r->row.rport))
 		return 0;
 	if (o->listening && !netstat_row_selected(&r->row, 1))
 		return 0;
@@ -141,7 +132,7 @@ static int event_selected(const struct tt_opts *o, const struct tt_event *e)
 {
 	if (o->family && e->family != (unsigned)o->family)
 		return 0;
-	if (!port_selected(o, e->lport, e->rport))
+	if (!opts_port_selected(o, e->lport, e->rport))
 		return 0;
 	/* -l: changes into or out of LISTEN; queue pressure is neither */
 	if (o->listening && (e->kind != TT_EV_STATE ||

@@ -13,15 +13,6 @@
 #include "owners_iter.h"
 #include "snapshot.h"
 
-static int port_selected(const struct tt_opts *o, unsigned lport, unsigned rport)
-{
-	if (!o->nports)
-		return 1;
-	for (int i = 0; i < o->nports; i++)
-		if (o->ports[i] == lport || o->ports[i] == rport)
-			return 1;
-	return 0;
-}
 
 static int grow(struct snapshot *s, size_t *cap, size_t want)
 {
@@ -57,7 +48,7 @@ static int row_selected(const struct tt_opts *o, const struct tt_sockrow *row)
 {
 	if (o->family && row->family != (unsigned)o->family)
 		return 0;
-	if (!port_selected(o, row->lport, row->rport))
+	if (!opts_port_selected(o, row->lport, row->rport))
 		return 0;
 	if (o->listening && !netstat_row_selected(row, 1))
 		return 0;
