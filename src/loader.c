@@ -188,7 +188,7 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	b->feat.ctx_owner = 1;
 	/* --snapshot-only traces nothing: skip the kallsyms walk and keep
 	 * the event maps tiny, which is most of its start-up time and memory */
-	if (!o->snapshot_only)
+	if (!o->snapshot_only && !o->state_only)
 		kallsyms_lookup("tw_timer_handler", &twfn, "reqsk_timer_handler", &reqfn, &zeroed);
 	b->feat.timers = twfn && reqfn;
 	ro->tw_timer_fn = twfn;
@@ -203,7 +203,7 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_exit, false);
 		bpf_program__set_autoload(b->skel->progs.tt_flush_pending, false);
 	}
-	if (!b->feat.timers && !o->snapshot_only) {
+	if (!b->feat.timers && !o->snapshot_only && !o->state_only) {
 		fprintf(stderr, "tcptrail: warning: %s: TIME_WAIT and half-open sockets will not be "
 			"traced (%s)\n",
 			zeroed ? "/proc/kallsyms hides addresses" : "timer handler symbols not found in /proc/kallsyms",
@@ -246,9 +246,9 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		err = attach_one(b, b->skel->progs.tt_timer_expire_entry, "tp_btf/timer_expire_entry");
 	if (!err && b->feat.timers)
 		err = attach_one(b, b->skel->progs.tt_timer_expire_exit, "tp_btf/timer_expire_exit");
-	if (!err)
+	if (!err && !o->state_only)
 		err = attach_one(b, b->skel->progs.tt_send_length, "tp_btf/sock_send_length");
-	if (!err)
+	if (!err && !o->state_only)
 		err = attach_one(b, b->skel->progs.tt_recv_length, "tp_btf/sock_recv_length");
 	if (!err)
 		err = attach_one(b, b->skel->progs.tt_rcvqueue_full, "tp_btf/sock_rcvqueue_full");

@@ -21,6 +21,7 @@ enum {
 	OPT_KEEP_CAPS,
 	OPT_QUEUE_THRESHOLD,
 	OPT_COLOR,
+	OPT_STATE_ONLY,
 };
 
 static const struct option long_opts[] = {
@@ -39,6 +40,7 @@ static const struct option long_opts[] = {
 	{ "listening", no_argument, NULL, 'l' },
 	{ "stats", optional_argument, NULL, 's' },
 	{ "all-netns", no_argument, NULL, OPT_ALL_NETNS },
+	{ "state-only", no_argument, NULL, OPT_STATE_ONLY },
 	{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
 	{ "fail-on-loss", no_argument, NULL, OPT_FAIL_ON_LOSS },
 	{ "keep-caps", no_argument, NULL, OPT_KEEP_CAPS },
@@ -52,7 +54,7 @@ static const struct option long_opts[] = {
 
 const char *const opts_long_names[] = {
 	"ipv4", "ipv6", "port", "pid", "no-snapshot", "snapshot-only", "duration",
-	"json", "output", "read", "quiet", "wide", "listening", "stats", "all-netns",
+	"json", "output", "read", "quiet", "wide", "listening", "stats", "all-netns", "state-only",
 	"ring-size", "fail-on-loss", "keep-caps", "queue-threshold", "color",
 	"verbose", "version", "help", NULL,
 };
@@ -71,6 +73,8 @@ void opts_usage(FILE *f, const char *prog)
 "  -p, --pid PID            sockets owned by process PID\n"
 "  -l, --listening          listening sockets, then only changes into or out of LISTEN\n"
 "      --all-netns          trace every network namespace (default: this one)\n"
+"      --state-only         only inet_sock_set_state: no TIME_WAIT, half-open or\n"
+"                           send/receive owner tracking (the lowest overhead)\n"
 "\n"
 "What to show:\n"
 "      --no-snapshot        skip the snapshot of existing sockets\n"
@@ -303,6 +307,9 @@ int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err)
 			break;
 		case OPT_ALL_NETNS:
 			o->all_netns = 1;
+			break;
+		case OPT_STATE_ONLY:
+			o->state_only = 1;
 			break;
 		case OPT_RING_SIZE:
 			if (opts_parse_size(optarg, &o->ring_size) || o->ring_size < 4096 ||

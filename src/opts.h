@@ -22,6 +22,7 @@ struct tt_opts {
 	int quiet;                  /* nothing on stdout (with -o) */
 	int listening;
 	int all_netns;
+	int state_only;             /* no timer and send/recv hooks */
 	int fail_on_loss;
 	int keep_caps;
 	int stats;                  /* -s: periodic counts */

@@ -671,8 +671,23 @@ static void test_long_names_parse(void **state)
 			fail_msg("--%s is in opts_long_names but was refused:\n%s", *p, r.err);
 		res_free(&r);
 	}
-	/* 23 names: the options --help documents */
-	assert_int_equal(n, 23);
+	/* 24 names: the options --help documents */
+	assert_int_equal(n, 24);
+}
+
+static void test_state_only(void **state)
+{
+	struct res r;
+
+	(void)state;
+	PARSE(&r, "--state-only", "-P", "80");
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.o.state_only, 1);
+	assert_int_equal(r.o.nports, 1);
+	res_free(&r);
+	PARSE(&r, "-P", "80");
+	assert_int_equal(r.o.state_only, 0);
+	res_free(&r);
 }
 
 static void test_cmdline(void **state)
@@ -723,6 +738,7 @@ int main(void)
 		cmocka_unit_test(test_reparse_after_error),
 		cmocka_unit_test(test_help_version),
 		cmocka_unit_test(test_long_names_parse),
+		cmocka_unit_test(test_state_only),
 		cmocka_unit_test(test_cmdline),
 	};
 
