@@ -174,15 +174,22 @@ timed() {   # timed NAME CMD...: wall ms, cpu, max RSS, rows
 	echo "wall_ms=$(( (t1 - t0) / 1000000 )) rows=$(wc -l < "$TMP/snap.$name") $(tail -1 "$TMP/time")"
 }
 
-snapshot_phase() {
-	local hp i tw
-	# TIME_WAIT sockets left by earlier churn would be counted too: let them go
+# TIME_WAIT sockets of earlier runs expire 60 s after they were made, each a
+# TIME_WAIT -> CLOSE the tracer processes: wait for them before measuring
+# a snapshot or an idle tracer.
+wait_timewait() {
+	local i tw
 	for i in $(seq 70); do
 		tw=$(ss -tanH state time-wait | wc -l)
 		[ "$tw" -lt 1000 ] && break
 		[ "$i" = 1 ] && echo "bench: waiting up to 70 s for $tw TIME_WAIT sockets to expire"
 		sleep 1
 	done
+}
+
+snapshot_phase() {
+	local hp i
+	wait_timewait
 	mkfifo "$TMP/hold.in"
 	exec 9<> "$TMP/hold.in"
 	"$B/loadgen" hold -c "$PAIRS" -P "$PROCS" -p 23000 -d 900 < "$TMP/hold.in" > "$TMP/hold.out" 2>&1 &
@@ -237,7 +244,9 @@ if [ "${SKIP_SNAPSHOT:-0}" != 1 ]; then
 fi
 
 if [ "${SKIP_CHURN:-0}" != 1 ]; then
-	log "$(python3 "$HERE/startup.py" "$TT" 5 10 -P 29999 | tr '\n' ' ')"
+	# the snapshot phase's 100k closed pairs leave TIME_WAIT sockets
+	wait_timewait
+	log "$(python3 "$HERE/startup.py" "$TT" 5 10 -P 29999 | tr '\n' ' ') timewait_at_start=$(ss -tanH state time-wait | wc -l)"
 	# warm-up, not recorded: fills the TIME_WAIT table (max_tw_buckets) so
 	# that every recorded run works in the same regime
 	next_port

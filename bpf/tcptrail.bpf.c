@@ -138,10 +138,28 @@ enum { SLOT_STATE = 0, SLOT_STATE_IRQ, SLOT_STATE_NEST2, SLOT_TIMER, SLOT_TIMER_
  * loader's periodic flush program looks at these few sockets. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 8192);
 	__type(key, __u64);
 	__type(value, __u32);
 } fw2 SEC(".maps");
+
+/* Entries put in fw2 minus those taken out (approximate under races, never
+ * below the truth for long): the loader skips the walk when it is 0. */
+__s64 fw2_count = 0;
+
+static __always_inline void fw2_add(__u64 tw)
+{
+	__u32 zero = 0;
+
+	if (!bpf_map_update_elem(&fw2, &tw, &zero, BPF_NOEXIST))
+		__sync_fetch_and_add(&fw2_count, 1);
+}
+
+static __always_inline void fw2_del(__u64 tw)
+{
+	if (!bpf_map_delete_elem(&fw2, &tw))
+		__sync_fetch_and_add(&fw2_count, -1);
+}
 
 /* One event under construction per CPU and per nesting level, so that a
  * hook interrupted by another does not see its event overwritten. */
@@ -424,7 +442,7 @@ static __always_inline void obj_gone(__u32 slot, __u64 obj)
 			   TT_F_TW, 0, 0, 1);
 	}
 	bpf_map_delete_elem(&conns, &obj);
-	bpf_map_delete_elem(&fw2, &obj);
+	fw2_del(obj);
 }
 
 /* Decides a parked cancel: called first thing by every hook on this CPU. */
@@ -561,7 +579,7 @@ static __always_inline void tw_rearmed(__u32 slot, struct timer_list *timer)
 		transition(slot, c, &t, c->state, sub, TT_F_TW, 0, 0, sub == TT_TIME_WAIT);
 	else
 		c->state = sub;
-	bpf_map_delete_elem(&fw2, &tw);
+	fw2_del(tw);
 }
 
 static __always_inline void on_timer_start(__u32 slot, struct timer_list *timer)
@@ -686,14 +704,14 @@ static long check_fw2(struct bpf_map *map, __u64 *key, __u32 *val, void *data)
 	__u8 sub = 0, state = 0;
 
 	if (!c) {
-		bpf_map_delete_elem(&fw2, &tw);
+		fw2_del(tw);
 		return 0;
 	}
 	/* the memory is still this timewait socket: same port, timewait state */
 	bpf_core_read(&state, sizeof(state), &skc->skc_state);
 	read_tuple(skc, &t);
 	if (state != TT_TIME_WAIT || t.lport != c->lport) {
-		bpf_map_delete_elem(&fw2, &tw);
+		fw2_del(tw);
 		return 0;
 	}
 	bpf_core_read(&sub, sizeof(sub), &((struct inet_timewait_sock *)tw)->tw_substate);
@@ -704,7 +722,7 @@ static long check_fw2(struct bpf_map *map, __u64 *key, __u32 *val, void *data)
 		transition(SLOT_FLUSH, c, &t, TT_FIN_WAIT2, TT_TIME_WAIT, TT_F_TW, 0, 0, 1);
 	else
 		c->state = TT_TIME_WAIT;
-	bpf_map_delete_elem(&fw2, &tw);
+	fw2_del(tw);
 	return 0;
 }
 
@@ -903,7 +921,7 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 		c->state = shown_new;
 		bpf_map_update_elem(&conns, &tw, c, BPF_ANY);
 		if (shown_new == TT_FIN_WAIT2)
-			bpf_map_update_elem(&fw2, &tw, &zero, BPF_ANY);
+			fw2_add(tw);
 		bpf_map_delete_elem(&conns, &key);
 		return 0;
 	}

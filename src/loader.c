@@ -362,8 +362,10 @@ void loader_flush_pending(struct tt_bpf *b)
 	for (int cpu = 0; cpu < b->ncpus; cpu++) {
 		LIBBPF_OPTS(bpf_test_run_opts, topts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu);
 
-		/* CPU 0 always: it also checks the FIN_WAIT2 timewait sockets */
-		if (cpu && (!slots[cpu].timer || slots[cpu].expiring))
+		/* CPU 0 also checks the FIN_WAIT2 timewait sockets, when there are */
+		int fw2 = !cpu && __atomic_load_n(&b->skel->bss->fw2_count, __ATOMIC_RELAXED) > 0;
+
+		if (!fw2 && (!slots[cpu].timer || slots[cpu].expiring))
 			continue;
 		bpf_prog_test_run_opts(pfd, &topts);
 	}

@@ -26,14 +26,18 @@
 
 #define POLL_MS 5                 /* bounds the latency of an event */
 #define PENDING_FLUSH_NS 50000000LL
+#define RECURSION_CHECK_NS 1000000000LL   /* a bpf() call per program: not often */
 #define CLOCK_RECORD_NS 60000000000LL
 
 static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t reopen;
+static int hup_reopens;
 
+/* SIGHUP reopens the capture file (logrotate); without one it is the
+ * terminal hanging up, and the tool ends like on SIGTERM. */
 static void on_signal(int sig)
 {
-	if (sig == SIGHUP)
+	if (sig == SIGHUP && hup_reopens)
 		reopen = 1;
 	else
 		exiting = 1;
@@ -252,9 +256,10 @@ int trace_run(const struct tt_opts *o)
 		.ring_loss = { .reason = "ring_full", .last_ns = -LOSS_NOTICE_NS },
 		.recursion_loss = { .reason = "recursion", .last_ns = -LOSS_NOTICE_NS },
 	};
-	long long start, last_flush_pending, last_clock, last_stats, now;
+	long long start, last_flush_pending, last_clock, last_stats, last_recursion, now;
 	int err, lost_any;
 
+	hup_reopens = o->output != NULL;
 	err = install_signals();
 	if (err)
 		return err;
@@ -291,7 +296,7 @@ int trace_run(const struct tt_opts *o)
 	output_live_header(r.out);
 	output_flush(r.out, 1);
 
-	start = last_flush_pending = last_clock = last_stats = clock_boot_now();
+	start = last_flush_pending = last_clock = last_stats = last_recursion = clock_boot_now();
 	while (!exiting && !output_closed(r.out)) {
 		err = ring_buffer__poll(loader_ring(r.b), POLL_MS);
 		if (err < 0 && err != -EINTR) {
@@ -302,9 +307,12 @@ int trace_run(const struct tt_opts *o)
 		ring_buffer__consume(loader_ring(r.b));
 		seqtrack_settle(r.st, 0);
 		now = clock_boot_now();
+		if (now - last_recursion > RECURSION_CHECK_NS) {
+			check_recursion(&r);
+			last_recursion = now;
+		}
 		if (now - last_flush_pending > PENDING_FLUSH_NS) {
 			loader_flush_pending(r.b);
-			check_recursion(&r);
 			loss_tick(&r, &r.ring_loss, now);
 			loss_tick(&r, &r.recursion_loss, now);
 			last_flush_pending = now;
