@@ -77,14 +77,16 @@ run_baseline() {
 	log "round=$1 mode=baseline $(cat "$TMP/churn")"
 }
 
-# run_tt ROUND MODE (json-file|text-file|json-pipe|text-pipe|json-lowrate)
+# run_tt ROUND MODE (json-file|jsonstate-file|text-file|json-pipe|text-pipe|json-lowrate)
 run_tt() {
 	local r=$1 mode=$2 fmt sink args tp rp extra="" lat=""
 	next_port
 	fmt=${mode%%-*}
 	sink=${mode#*-}
-	args="--no-snapshot"
-	[ "$fmt" = json ] && args="--json --no-snapshot"
+	args=""
+	# jsonstate: the core tool alone (--state-only), to price the other hooks
+	[ "$fmt" = jsonstate ] && { fmt=json; args="--state-only"; }
+	if [ "$fmt" = json ]; then args="--json --no-snapshot $args"; else args="--no-snapshot"; fi
 	[ "$sink" = lowrate ] && { sink=pipe; extra="-r 20"; }
 	[ "$sink" = pipe ] && [ "$fmt" = json ] && lat=-l
 	rm -f "$TMP/out" "$TMP/fifo" "$TMP/cnt"
@@ -252,7 +254,7 @@ if [ "${SKIP_CHURN:-0}" != 1 ]; then
 	next_port
 	churn
 	echo "warm-up: $(cat "$TMP/churn")"
-	modes=(baseline tt-json-file tcpstates tt-text-file tt-json-pipe tt-text-pipe netstat-poll tt-json-lowrate)
+	modes=(baseline tt-json-file tt-jsonstate-file tcpstates tt-text-file tt-json-pipe tt-text-pipe netstat-poll tt-json-lowrate)
 	for r in $(seq "$ROUNDS"); do
 		# rotate the order each round so that no mode always runs first
 		for k in $(seq 0 $((${#modes[@]} - 1))); do

@@ -1071,10 +1071,13 @@ int BPF_PROG(tt_rcvqueue_full, struct sock *sk, struct sk_buff *skb)
 	return 0;
 }
 
+/* kind is SK_MEM_SEND (0) or SK_MEM_RECV (1): since 6.x the tracepoint also
+ * fires when memory for received data is refused (global tcp_mem or the
+ * socket's memory cgroup), which is the receive side filling up. */
 SEC("tp_btf/sock_exceed_buf_limit")
 int BPF_PROG(tt_exceed_buf_limit, struct sock *sk, struct proto *prot, long allocated, int kind)
 {
-	pressure(ctx, sk, TT_EV_SNDBUF, allocated);
+	pressure(ctx, sk, kind == 1 ? TT_EV_RCVQ_FULL : TT_EV_SNDBUF, allocated);
 	return 0;
 }
 

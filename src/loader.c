@@ -223,9 +223,11 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	}
 
 	/* softirq tracking first: every owner decision depends on it */
-	err = attach_one(b, b->skel->progs.tt_softirq_entry, "tp_btf/softirq_entry");
+	/* exit before entry: a softirq running between the two attaches must not
+	 * leave its CPU counted as in softirq for good (exit stops at 0) */
+	err = attach_one(b, b->skel->progs.tt_softirq_exit, "tp_btf/softirq_exit");
 	if (!err)
-		err = attach_one(b, b->skel->progs.tt_softirq_exit, "tp_btf/softirq_exit");
+		err = attach_one(b, b->skel->progs.tt_softirq_entry, "tp_btf/softirq_entry");
 	if (!err)
 		err = attach_one(b, b->skel->progs.tt_set_state, "tp_btf/inet_sock_set_state");
 	if (!err)
@@ -310,9 +312,10 @@ unsigned long long loader_counter(const struct tt_bpf *b, int idx)
 void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 			     unsigned long long *timers)
 {
+	unsigned long long lost = ~0ULL;
 	struct bpf_program *p;
 
-	*state = *timers = 0;
+	*timers = 0;
 	bpf_object__for_each_program(p, b->skel->obj) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
@@ -320,18 +323,22 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
-		/* The first of each twin pair is skipped by design whenever its twin
-		 * takes a nested event (see hook_busy in the BPF program): only a
-		 * twin's own misses lose events. */
-		if (p == b->skel->progs.tt_set_state_nest2)
-			*state += info.recursion_misses;
-		else if (p == b->skel->progs.tt_set_state || p == b->skel->progs.tt_set_state_irq ||
-			 p == b->skel->progs.tt_timer_start ||
-			 p == b->skel->progs.tt_timer_cancel)
-			continue;
-		else
+		/*
+		 * A transition is lost only when the kernel skipped all three
+		 * programs of inet_sock_set_state for it (see hook_busy in the BPF
+		 * program), so each counter bounds the loss: the smallest is the
+		 * tightest bound. The first of each timer pair is skipped by
+		 * design whenever its twin takes a nested event.
+		 */
+		if (p == b->skel->progs.tt_set_state || p == b->skel->progs.tt_set_state_irq ||
+		    p == b->skel->progs.tt_set_state_nest2) {
+			if (info.recursion_misses < lost)
+				lost = info.recursion_misses;
+		} else if (p != b->skel->progs.tt_timer_start && p != b->skel->progs.tt_timer_cancel) {
 			*timers += info.recursion_misses;
+		}
 	}
+	*state = lost == ~0ULL ? 0 : lost;
 }
 
 unsigned long long loader_next_seq(const struct tt_bpf *b)

@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from harness import (PYTHON, TCPTRAIL, Netns, Proc, TestFailure, check, fmt_rec, pick_port,
-                     run, show, test, transitions)
+                     run, show, test)
 
 # A sender driven on stdin. "flood" makes one connection (SO_SNDBUF set
 # before connect, so the kernel locks it and never shrinks it: that is what
@@ -83,10 +83,6 @@ class Sender:
     def flood(self, port, secs, sndbuf):
         w = self.cmd("flood 127.0.0.1 %d %s %d" % (port, secs, sndbuf), timeout=secs + 20).split()
         return {"lport": int(w[2]), "sent": int(w[3]), "eagain": int(w[4]), "sndbuf": int(w[5])}
-
-
-def records_of(tr, typ):
-    return [r for r in tr.seen() if r.get("type") == typ]
 
 
 def wait_records(tr, pred, timeout, what):
@@ -222,7 +218,7 @@ def t_sndbuf_full():
             tr.stop()
             full = mine(tr.records)
             bad = [r for r in full if r["pid"] != snd.pid or r["state"] != "ESTABLISHED"
-                   or r["laddr"] != "127.0.0.1" or not r.get("size")]
+                   or r["laddr"] != "127.0.0.1" or "size" not in r]
             check(not bad, "sndbuf_full records not owned by the sender %d (or not ESTABLISHED, "
                   "or without size):\n%s" % (snd.pid, "\n".join(json.dumps(r) for r in bad)))
             # every record sits on the sender's one connection: one sock id
@@ -234,6 +230,49 @@ def t_sndbuf_full():
                   % "\n".join(json.dumps(r) for r in others))
         finally:
             ns.close()   # kills the sender before the cgroup goes
+            if cg:
+                cg.remove()
+
+
+@test("30c_receive_memory_refusal_is_not_sndbuf_full")
+def t_rmem_refusal():
+    """The receiver's socket is limited by its cgroup while a sender outside
+    it floods: the kernel refuses receive memory (sock_exceed_buf_limit with
+    kind SK_MEM_RECV). A socket that never sent a byte must not be reported
+    as sndbuf_full."""
+    port = pick_port()
+    cg = None
+    with Netns() as ns:
+        try:
+            rcv = ns.peer("receiver")
+            cg = MemCgroup(32 << 10)
+            cg.add(rcv.pid)
+            # the accepted socket is charged to the memcg of the process
+            # that accepts it, so the receiver accepts before the flood
+            rcv.cmd("listen 4 127.0.0.1 %d" % port)
+            snd = Sender(ns)
+            tr = ns.tracer("-P", str(port))
+            snd.proc.p.stdin.write("flood 127.0.0.1 %d 2 0\n" % port)
+            snd.proc.p.stdin.flush()
+            rport = int(rcv.cmd("accept").split()[2])
+            r = snd.proc.next_line(30)
+            check(r.startswith("ok flood"), "sender: %r" % r)
+            time.sleep(0.3)
+            tr.stop()
+            # whatever the record type chosen for a receive-side refusal,
+            # it is a per-socket record that is not one of these
+            on_rcv = [x for x in tr.records if x.get("type") not in
+                      ("meta", "snapshot", "transition", "lost", "summary")
+                      and x.get("lport") == port and x.get("rport") == rport]
+            check(on_rcv, "no pressure record at all on the receiver's socket %d -> %d while its "
+                  "cgroup (%s, tcp limit 32 KiB) held its receive memory:\n%s"
+                  % (port, rport, cg.kind, "\n".join(json.dumps(x) for x in tr.records)))
+            wrong = [x for x in on_rcv if x["type"] == "sndbuf_full"]
+            check(not wrong, "%d sndbuf_full records on the receiver's socket, which never sent "
+                  "a byte (receive memory refused by its cgroup); first:\n%s"
+                  % (len(wrong), "\n".join(json.dumps(x) for x in wrong[:3])))
+        finally:
+            ns.close()
             if cg:
                 cg.remove()
 
@@ -417,8 +456,8 @@ class Tmux:
     def window(self, name, argv, env=None):
         env = dict(env or {})
         shell = " ".join("'%s'" % a for a in argv)
-        if env:
-            shell = "env " + " ".join("%s=%s" % kv for kv in env.items()) + " " + shell
+        # the tmux server inherits our environment: NO_COLOR only where asked
+        shell = "env -u NO_COLOR " + " ".join("%s=%s" % kv for kv in env.items()) + " " + shell
         if not self.started:
             self.t("-f", "/dev/null", "new-session", "-d", "-s", "tt", "-n", name,
                    "-x", "200", "-y", "50", shell + "; sleep 600")
