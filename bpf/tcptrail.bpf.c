@@ -586,9 +586,11 @@ static __always_inline void on_timer_start(__u32 slot, struct timer_list *timer)
 {
 	__u64 fn = (__u64)timer->function;
 
-	settle_pending(slot, (__u64)timer, 0);
+	/* every timer in the system passes here: dismiss the others first (a
+	 * parked cancel is settled by the next state change or the flush) */
 	if (fn != tw_timer_fn && fn != req_timer_fn)
 		return;
+	settle_pending(slot, (__u64)timer, 0);
 	if (unpark((__u64)timer)) {
 		/* mod_timer() of a pending timer: not an end */
 		if (fn == tw_timer_fn)
@@ -606,9 +608,9 @@ static __always_inline void on_timer_cancel(__u32 slot, struct timer_list *timer
 	__u64 fn = (__u64)timer->function;
 	__u64 obj;
 
-	settle_pending(slot, (__u64)timer, 0);
 	if (fn != tw_timer_fn && fn != req_timer_fn)
 		return;
+	settle_pending(slot, (__u64)timer, 0);
 	obj = (__u64)timer_owner_obj(timer, fn == tw_timer_fn);
 	if (!bpf_map_lookup_elem(&conns, &obj))
 		return;
@@ -616,11 +618,21 @@ static __always_inline void on_timer_cancel(__u32 slot, struct timer_list *timer
 }
 
 /* Twins, as for inet_sock_set_state (see hook_busy below). */
+static __always_inline int ours(struct timer_list *timer)
+{
+	__u64 fn = (__u64)timer->function;
+
+	return fn == tw_timer_fn || fn == req_timer_fn;
+}
+
 SEC("tp_btf/timer_start")
 int BPF_PROG(tt_timer_start, struct timer_list *timer, unsigned long expires)
 {
-	__u32 *busy = busy_slot(BUSY_TSTART);
+	__u32 *busy;
 
+	if (!ours(timer))
+		return 0;
+	busy = busy_slot(BUSY_TSTART);
 	if (!busy || *busy)
 		return 0;
 	*busy = 1;
@@ -632,8 +644,11 @@ int BPF_PROG(tt_timer_start, struct timer_list *timer, unsigned long expires)
 SEC("tp_btf/timer_start")
 int BPF_PROG(tt_timer_start_irq, struct timer_list *timer, unsigned long expires)
 {
-	__u32 *busy = busy_slot(BUSY_TSTART);
+	__u32 *busy;
 
+	if (!ours(timer))
+		return 0;
+	busy = busy_slot(BUSY_TSTART);
 	if (busy && *busy)
 		on_timer_start(SLOT_TIMER_IRQ, timer);
 	return 0;
@@ -642,8 +657,11 @@ int BPF_PROG(tt_timer_start_irq, struct timer_list *timer, unsigned long expires
 SEC("tp_btf/timer_cancel")
 int BPF_PROG(tt_timer_cancel, struct timer_list *timer)
 {
-	__u32 *busy = busy_slot(BUSY_TCANCEL);
+	__u32 *busy;
 
+	if (!ours(timer))
+		return 0;
+	busy = busy_slot(BUSY_TCANCEL);
 	if (!busy || *busy)
 		return 0;
 	*busy = 1;
@@ -655,8 +673,11 @@ int BPF_PROG(tt_timer_cancel, struct timer_list *timer)
 SEC("tp_btf/timer_cancel")
 int BPF_PROG(tt_timer_cancel_irq, struct timer_list *timer)
 {
-	__u32 *busy = busy_slot(BUSY_TCANCEL);
+	__u32 *busy;
 
+	if (!ours(timer))
+		return 0;
+	busy = busy_slot(BUSY_TCANCEL);
 	if (busy && *busy)
 		on_timer_cancel(SLOT_TIMER_IRQ, timer);
 	return 0;
@@ -671,10 +692,8 @@ int BPF_PROG(tt_timer_expire_entry, struct timer_list *timer, unsigned long now)
 	__u64 fn = (__u64)timer->function;
 	__u64 obj;
 
-	if (fn != tw_timer_fn && fn != req_timer_fn) {
-		settle_pending(SLOT_TIMER_IRQ, (__u64)timer, 0);
+	if (fn != tw_timer_fn && fn != req_timer_fn)
 		return 0;
-	}
 	unpark((__u64)timer);   /* expiry detaches the timer: not a delete */
 	settle_pending(SLOT_TIMER_IRQ, (__u64)timer, 0);
 	obj = (__u64)timer_owner_obj(timer, fn == tw_timer_fn);
