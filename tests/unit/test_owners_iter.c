@@ -22,62 +22,18 @@
 #include "owners.h"
 #include "owners_iter.h"
 
-struct tree {
-	char root[64];
-};
+#include "fake_proc.h"
 
-static int tree_setup(void **state)
+/* root/pid with a cmdline of cmdlen bytes (none if NULL), a comm, no fds */
+static void mk_pid(const struct tree *t, unsigned pid, const char *cmdline, size_t cmdlen,
+		   const char *comm)
 {
-	struct tree *t = calloc(1, sizeof(*t));
+	char dir[16];
 
-	if (!t)
-		return -1;
-	strcpy(t->root, access("/dev/shm", W_OK) == 0 ? "/dev/shm/tt_owit_XXXXXX"
-						       : "/tmp/tt_owit_XXXXXX");
-	if (!mkdtemp(t->root)) {
-		free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
+	snprintf(dir, sizeof(dir), "%u", pid);
+	mk_proc(t, dir, cmdline, cmdlen, comm, NULL);
 }
 
-static int tree_teardown(void **state)
-{
-	struct tree *t = *state;
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->root);
-	if (system(cmd) != 0)
-		return -1;
-	free(t);
-	return 0;
-}
-
-/* root/pid with a cmdline of cmdlen bytes (none if NULL) and a comm. */
-static void mk_proc(const struct tree *t, unsigned pid, const char *cmdline, size_t cmdlen,
-		    const char *comm)
-{
-	char path[PATH_MAX];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%u", t->root, pid);
-	assert_int_equal(mkdir(path, 0755), 0);
-	if (cmdline) {
-		snprintf(path, sizeof(path), "%s/%u/cmdline", t->root, pid);
-		f = fopen(path, "w");
-		assert_non_null(f);
-		assert_int_equal(fwrite(cmdline, 1, cmdlen, f), cmdlen);
-		fclose(f);
-	}
-	snprintf(path, sizeof(path), "%s/%u/comm", t->root, pid);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f, "%s\n", comm);
-	fclose(f);
-}
-
-#define CMD(s) s, sizeof(s) - 1
 #define P(pid, ino) { .tgid = (pid), .fd = 3, .inode = (ino) }
 
 static void test_names_and_first_wins(void **state)
@@ -90,9 +46,9 @@ static void test_names_and_first_wins(void **state)
 	const char *comm = NULL;
 	unsigned pid = 0;
 
-	mk_proc(t, 100, CMD("/usr/sbin/sshd\0-D\0"), "sshd");
-	mk_proc(t, 200, CMD("./bin/tool\0x\0"), "tool");
-	mk_proc(t, 300, CMD("/opt/x/a_really_long_program_name_here\0"), "a_really_long_p");
+	mk_pid(t, 100, CMD("/usr/sbin/sshd\0-D\0"), "sshd");
+	mk_pid(t, 200, CMD("./bin/tool\0x\0"), "tool");
+	mk_pid(t, 300, CMD("/opt/x/a_really_long_program_name_here\0"), "a_really_long_p");
 	assert_int_equal(owners_new(t->root, 4, &o), 0);
 	assert_int_equal(owners_iter_feed(o, pairs, sizeof(pairs)), 0);
 	assert_string_equal(owners_get(o, 11), "100/sshd");
@@ -117,7 +73,7 @@ static void test_gone_process_skipped(void **state)
 	struct owners_pair pairs[] = { P(100, 5), P(100, 6), P(150, 6), P(150, 7) };
 	struct owners *o = NULL;
 
-	mk_proc(t, 150, CMD("/bin/nc\0"), "nc");
+	mk_pid(t, 150, CMD("/bin/nc\0"), "nc");
 	assert_int_equal(owners_new(t->root, 0, &o), 0);
 	assert_int_equal(owners_iter_feed(o, pairs, sizeof(pairs)), 0);
 	assert_null(owners_get(o, 5));
@@ -135,8 +91,8 @@ static void test_want_restricts(void **state)
 	struct owners_pair pairs[] = { P(400, 1), P(400, 2), P(500, 3), P(500, 4), P(600, 4) };
 	struct owners *o = NULL;
 
-	mk_proc(t, 500, CMD("/usr/bin/srv\0"), "srv");
-	mk_proc(t, 600, CMD("/usr/bin/other\0"), "other");
+	mk_pid(t, 500, CMD("/usr/bin/srv\0"), "srv");
+	mk_pid(t, 600, CMD("/usr/bin/other\0"), "other");
 	assert_int_equal(owners_new(t->root, 2, &o), 0);
 	assert_int_equal(owners_want(o, 4), 0);
 	assert_int_equal(owners_want(o, 4), 0);
@@ -169,8 +125,8 @@ static void test_many_pairs(void **state)
 	char want[OWNERS_NAME_SIZE];
 
 	assert_non_null(pairs);
-	mk_proc(t, 7, CMD("/bin/a\0"), "a");
-	mk_proc(t, 8, CMD("/bin/b\0"), "b");
+	mk_pid(t, 7, CMD("/bin/a\0"), "a");
+	mk_pid(t, 8, CMD("/bin/b\0"), "b");
 	for (unsigned i = 0; i < N; i++) {
 		pairs[i].tgid = i < N / 2 ? 7 : 8;
 		pairs[i].inode = 1000 + (i % (N / 2) * 2) + (i >= N / 2 ? (i % 2) : 0);
