@@ -195,7 +195,7 @@ static __always_inline __u32 *depth_slot(void)
  */
 __u32 hook_busy[TT_MAX_CPUS * 16] = {};   /* [cpu * 16 + hook], one line per CPU */
 
-enum { BUSY_STATE = 0, BUSY_TSTART = 1, BUSY_TCANCEL = 2 };
+enum { BUSY_STATE = 0 };
 
 static __always_inline __u32 *busy_slot(__u32 hook)
 {

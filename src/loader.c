@@ -196,9 +196,7 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	if (!b->feat.timers) {
 		/* no symbols (kptr_restrict, CAP_SYSLOG, or renamed): full sockets only */
 		bpf_program__set_autoload(b->skel->progs.tt_timer_start, false);
-		bpf_program__set_autoload(b->skel->progs.tt_timer_start_irq, false);
 		bpf_program__set_autoload(b->skel->progs.tt_timer_cancel, false);
-		bpf_program__set_autoload(b->skel->progs.tt_timer_cancel_irq, false);
 		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_entry, false);
 		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_exit, false);
 		bpf_program__set_autoload(b->skel->progs.tt_flush_pending, false);
@@ -239,11 +237,7 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	if (!err && b->feat.timers)
 		err = attach_one(b, b->skel->progs.tt_timer_start, "tp_btf/timer_start");
 	if (!err && b->feat.timers)
-		err = attach_one(b, b->skel->progs.tt_timer_start_irq, NULL);
-	if (!err && b->feat.timers)
 		err = attach_one(b, b->skel->progs.tt_timer_cancel, "tp_btf/timer_cancel");
-	if (!err && b->feat.timers)
-		err = attach_one(b, b->skel->progs.tt_timer_cancel_irq, NULL);
 	if (!err && b->feat.timers)
 		err = attach_one(b, b->skel->progs.tt_timer_expire_entry, "tp_btf/timer_expire_entry");
 	if (!err && b->feat.timers)
@@ -327,14 +321,13 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 		 * A transition is lost only when the kernel skipped all three
 		 * programs of inet_sock_set_state for it (see hook_busy in the BPF
 		 * program), so each counter bounds the loss: the smallest is the
-		 * tightest bound. The first of each timer pair is skipped by
-		 * design whenever its twin takes a nested event.
+		 * tightest bound.
 		 */
 		if (p == b->skel->progs.tt_set_state || p == b->skel->progs.tt_set_state_irq ||
 		    p == b->skel->progs.tt_set_state_nest2) {
 			if (info.recursion_misses < lost)
 				lost = info.recursion_misses;
-		} else if (p != b->skel->progs.tt_timer_start && p != b->skel->progs.tt_timer_cancel) {
+		} else {
 			*timers += info.recursion_misses;
 		}
 	}
