@@ -6,6 +6,7 @@
 #   make test       install what is missing, build, run every test
 #   make unit       cmocka unit tests only (no root)
 #   make bench      benchmarks (not part of make test)
+#   make bench-fidelity  what the fidelity hooks cost (bench/fidelity.sh)
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS per target)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make V=1        show the commands
@@ -55,7 +56,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 # generated skeletons are kept: deleting them would rebuild every object
 .SECONDARY:
-.PHONY: all run test unit integration bench fuzz install uninstall clean deps check-deps
+.PHONY: all run test unit integration bench bench-fidelity fuzz install uninstall clean deps check-deps
 
 all: check-deps $(OUTPUT)/tcptrail $(HELPER_BINS)
 
@@ -132,6 +133,10 @@ test: deps
 
 bench: all $(BENCH_BINS)
 	$(Q)bench/run.sh $(OUTPUT)
+
+# the fidelity hooks' cost: full tool against --state-only, interleaved pairs
+bench-fidelity: all $(BENCH_BINS)
+	$(Q)bench/fidelity.sh $(OUTPUT)
 
 fuzz:
 	$(Q)scripts/fuzz.sh $(OUTPUT) $(FUZZ_SECONDS)

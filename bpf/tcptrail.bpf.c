@@ -26,32 +26,33 @@
 static __always_inline __u64 sock_inode(const struct sock *sk)
 {
 	if (bpf_core_field_exists(sk->sk_ino))
-		return BPF_CORE_READ(sk, sk_ino);
+		return sk->sk_ino;
 	{
-		struct socket *so = BPF_CORE_READ(sk, sk_socket);
+		struct socket *so = sk->sk_socket;
 		struct socket_alloc *sa;
 
 		if (!so)
 			return 0;
-		sa = container_of(so, struct socket_alloc, socket);
-		return BPF_CORE_READ(sa, vfs_inode.i_ino);
+		sa = bpf_rdonly_cast(container_of(so, struct socket_alloc, socket),
+				     bpf_core_type_id_kernel(struct socket_alloc));
+		return sa->vfs_inode.i_ino;
 	}
 }
 
 static __always_inline void queues(const struct sock *sk, __u32 state, __u32 *rq, __u32 *sq)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	const struct tcp_sock *tp = as_tcp(sk);
 
 	if (state == TT_LISTEN) {
-		*rq = BPF_CORE_READ(sk, sk_ack_backlog);
-		*sq = BPF_CORE_READ(sk, sk_max_ack_backlog);
+		*rq = sk->sk_ack_backlog;
+		*sq = sk->sk_max_ack_backlog;
 		return;
 	}
 	{
-		int r = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+		int r = tp->rcv_nxt - tp->copied_seq;
 
 		*rq = r < 0 ? 0 : r;
-		*sq = BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
+		*sq = tp->write_seq - tp->snd_una;
 	}
 }
 
@@ -62,7 +63,7 @@ static __always_inline int same_addr(const __u8 *a, const __u8 *b)
 	return x[0] == y[0] && x[1] == y[1];
 }
 
-static __always_inline int same_tuple(const struct tuple *a, const struct tuple *b)
+static __always_inline int same_tuple(const struct tt_tuple *a, const struct tt_tuple *b)
 {
 	return a->netns == b->netns && a->lport == b->lport && a->rport == b->rport &&
 	       a->family == b->family && same_addr(a->laddr, b->laddr) &&
@@ -87,16 +88,16 @@ static __always_inline void note_fins(struct tt_conn *c, __u32 shown_new)
  */
 static __always_inline void payload_bytes(const struct sock *sk, struct tt_conn *c)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	__u64 rx = BPF_CORE_READ(tp, bytes_received);
-	__u64 tx = BPF_CORE_READ(tp, bytes_acked);
+	const struct tcp_sock *tp = as_tcp(sk);
+	__u64 rx = tp->bytes_received;
+	__u64 tx = tp->bytes_acked;
 
 	if ((c->flags & CONN_FIN_RCVD) && rx)
 		rx--;
 	if ((c->flags & CONN_ACTIVE) && tx)
 		tx--;
 	if ((c->flags & CONN_FIN_SENT) && tx &&
-	    BPF_CORE_READ(tp, snd_una) == BPF_CORE_READ(tp, write_seq))
+	    tp->snd_una == tp->write_seq)
 		tx--;
 	c->rx_bytes = rx;
 	c->tx_bytes = tx;
@@ -108,13 +109,13 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 	__u64 key = (__u64)sk;
 	struct tt_conn *c, fresh = {};
 	struct tt_owner cur = {};
-	struct tuple t = {};
-	__u32 rq = 0, sq = 0, zero = 0, shown_new = newstate;
+	struct tt_tuple t = {};
+	__u32 rq = 0, sq = 0, shown_new = newstate;
 	int final = 0, adopted = 0;
 	struct newtw *n;
 	__u64 tw = 0;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	settle_pending(slot, 0, 0);
 	read_tuple(&sk->__sk_common, &t);
@@ -139,17 +140,16 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 
 	if (!c && newstate == TT_SYN_RECV) {
 		/* A child socket: it continues the request socket with its tuple. */
-		__u64 *req = bpf_map_lookup_elem(&req_by_tuple, &t);
+		struct tt_req *rv = bpf_map_lookup_elem(&req_by_tuple, &t);
+		__u64 *note = req_local_slot(1);
 
-		if (req) {
-			struct tt_conn *rc = bpf_map_lookup_elem(&conns, req);
-
-			if (rc) {
-				fresh = *rc;
-				fresh.flags = 0;
-				adopted = 1;
-				bpf_map_delete_elem(&conns, req);
-			}
+		if (rv) {
+			fresh = rv->c;
+			fresh.flags = 0;
+			adopted = 1;
+			/* the request's timer is deleted next, on this CPU */
+			if (note)
+				*note = rv->req;
 			bpf_map_delete_elem(&req_by_tuple, &t);
 		}
 	}
@@ -178,7 +178,7 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 
 	/* tcp_time_wait(): the timewait socket took over just before this
 	 * CLOSE. Show the state netstat will show, and move the connection. */
-	n = bpf_map_lookup_elem(&newtw, &zero);
+	n = newtw_slot(ctx);
 	if (n && n->tw && newstate == TT_CLOSE) {
 		tw = n->tw;
 		n->tw = 0;
@@ -198,7 +198,7 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 		c->state = shown_new;
 		bpf_map_update_elem(&conns, &tw, c, BPF_ANY);
 		if (shown_new == TT_FIN_WAIT2)
-			fw2_add(tw);
+			fw2_watch(tw);
 		bpf_map_delete_elem(&conns, &key);
 		return 0;
 	}
@@ -209,42 +209,50 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 	return 0;
 }
 
+/*
+ * Every event reaches the three programs in turn (see struct taken). The
+ * kernel's count of the first program's skips, less the events the others
+ * took, is the exact number lost (loader_recursion_misses()).
+ */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tt_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	__u32 *busy = busy_slot(BUSY_STATE);
+	struct taken *tk = taken_ring();
 
-	if (!busy || *busy)
+	if (!tk)
 		return 0;
-	*busy = 1;
+	tk->first_sk = (__u64)sk;
+	tk->first_st = oldstate << 8 | newstate;
+	take(tk, sk, tk->first_st);
 	on_set_state(ctx, SLOT_STATE, sk, oldstate, newstate);
-	*busy = 0;
 	return 0;
+}
+
+static __always_inline int take_nested(void *ctx, __u32 slot, struct sock *sk,
+				       int oldstate, int newstate)
+{
+	struct taken *tk = taken_ring();
+	__u32 st = oldstate << 8 | newstate;
+
+	if (!tk || taken_already(tk, sk, st))
+		return 0;
+	take(tk, sk, st);
+	count(TT_CNT_STATE_NESTED);
+	return on_set_state(ctx, slot, sk, oldstate, newstate);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tt_set_state_irq, struct sock *sk, int oldstate, int newstate)
 {
-	__u32 *busy = busy_slot(BUSY_STATE);
-
-	if (!busy || *busy != 1)
-		return 0;
-	*busy = 2;
-	on_set_state(ctx, SLOT_STATE_IRQ, sk, oldstate, newstate);
-	*busy = 1;
-	return 0;
+	return take_nested(ctx, SLOT_STATE_IRQ, sk, oldstate, newstate);
 }
 
-/* A third level: an event nested in the twin itself (seen under heavy
- * loopback churn, when a softirq lands inside the twin's run). */
+/* A third level: an event nested in the second program's run (seen under
+ * heavy loopback churn, when a softirq lands inside it). */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tt_set_state_nest2, struct sock *sk, int oldstate, int newstate)
 {
-	__u32 *busy = busy_slot(BUSY_STATE);
-
-	if (!busy || *busy != 2)
-		return 0;
-	return on_set_state(ctx, SLOT_STATE_NEST2, sk, oldstate, newstate);
+	return take_nested(ctx, SLOT_STATE_NEST2, sk, oldstate, newstate);
 }
 
 /* The socket is freed: forget it, so that its address can be reused. */
@@ -294,19 +302,19 @@ int BPF_PROG(tt_recv_length, struct sock *sk, int ret, int flags)
 static __always_inline void pressure(void *ctx, struct sock *sk, __u32 kind, __u32 size)
 {
 	__u64 key = (__u64)sk, now;
-	struct tuple t = {};
+	struct tt_tuple t = {};
 	struct tt_conn *c;
 	struct tt_event *e;
 	__u32 state, rq = 0, sq = 0;
 
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP || listen_only)
+	if (sk->sk_protocol != IPPROTO_TCP || listen_only)
 		return;
 	read_tuple(&sk->__sk_common, &t);
 	if (tuple_filtered(&t)) {
 		count(TT_CNT_FILTERED);
 		return;
 	}
-	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	state = sk->__sk_common.skc_state;
 	queues(sk, state, &rq, &sq);
 	if (queue_threshold && rq <= queue_threshold && sq <= queue_threshold) {
 		count(TT_CNT_FILTERED);
@@ -344,7 +352,7 @@ static __always_inline void pressure(void *ctx, struct sock *sk, __u32 kind, __u
 SEC("tp_btf/sock_rcvqueue_full")
 int BPF_PROG(tt_rcvqueue_full, struct sock *sk, struct sk_buff *skb)
 {
-	pressure(ctx, sk, TT_EV_RCVQ_FULL, BPF_CORE_READ(skb, truesize));
+	pressure(ctx, sk, TT_EV_RCVQ_FULL, skb->truesize);
 	return 0;
 }
 
@@ -368,7 +376,7 @@ int tt_iter_tcp(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	struct tt_snap r = {};
-	struct tuple t = {};
+	struct tt_tuple t = {};
 	__u32 state;
 
 	if (!skc)
@@ -386,34 +394,32 @@ int tt_iter_tcp(struct bpf_iter__tcp *ctx)
 	r.seq = tt_seq;
 	/* makes the cookie if none was made yet: the id events will carry */
 	r.cookie = bpf_get_socket_cookie(skc);
-	state = BPF_CORE_READ(skc, skc_state);
+	state = skc->skc_state;
 	if (state == TT_TIME_WAIT) {
-		struct inet_timewait_sock *tw = (struct inet_timewait_sock *)skc;
-
 		/* /proc/net/tcp shows the timewait socket's substate */
 		r.flags = TT_F_TW;
-		state = BPF_CORE_READ(tw, tw_substate);
+		state = as_tw(skc)->tw_substate;
 	} else if (state == TT_NEW_SYN_RECV) {
-		struct request_sock *rs = (struct request_sock *)skc;
-		struct sock *lsk = BPF_CORE_READ(rs, __req_common.skc_listener);
+		/* skc_listener is in a union: the verifier sees a number */
+		struct sock *lsk = as_sock(as_req(skc)->__req_common.skc_listener);
 
 		r.flags = TT_F_REQ;
 		state = TT_SYN_RECV;
-		r.uid = BPF_CORE_READ(lsk, sk_uid.val);
+		r.uid = lsk->sk_uid.val;
 	} else {
-		struct sock *sk = (struct sock *)skc;
-		const struct tcp_sock *tp = (const struct tcp_sock *)skc;
+		struct sock *sk = as_sock(skc);
+		const struct tcp_sock *tp = as_tcp(skc);
 		int q;
 
 		/* as get_tcp4_sock(): Send-Q is write_seq - snd_una even for LISTEN */
 		if (state == TT_LISTEN)
-			q = BPF_CORE_READ(sk, sk_ack_backlog);
+			q = sk->sk_ack_backlog;
 		else
-			q = BPF_CORE_READ(tp, rcv_nxt) - BPF_CORE_READ(tp, copied_seq);
+			q = tp->rcv_nxt - tp->copied_seq;
 		r.recv_q = q < 0 ? 0 : q;
-		r.send_q = BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una);
+		r.send_q = tp->write_seq - tp->snd_una;
 		r.inode = sock_inode(sk);
-		r.uid = BPF_CORE_READ(sk, sk_uid.val);
+		r.uid = sk->sk_uid.val;
 	}
 	r.state = state;
 	bpf_seq_write(ctx->meta->seq, &r, sizeof(r));

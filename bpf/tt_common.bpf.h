@@ -11,6 +11,7 @@
 #define CONN_ACTIVE (1U << 8)   /* tt_conn.flags: opened by connect() */
 #define CONN_FIN_RCVD (1U << 9)
 #define CONN_FIN_SENT (1U << 10)
+#define CONN_FW2_MAP (1U << 11)   /* a FIN_WAIT2 timewait socket in the fw2 hash */
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -29,20 +30,6 @@ const volatile __u32 queue_threshold = 0; /* only events with a queue above it *
 /* The global sequence number. Taken before the ring reservation, so a
  * failed reservation leaves a gap that user space reports as lost. */
 __u64 tt_seq = 0;
-__u64 req_ids = 0;
-
-
-
-
-
-struct tuple {
-	__u32 netns;
-	__u32 family;
-	__u32 lport;
-	__u32 rport;
-	__u8 laddr[16];
-	__u8 raddr[16];
-};
 
 /* Kernel object address -> connection. LRU: a table overflow forgets the
  * oldest owner (reported as unknown) instead of failing new sockets. */
@@ -53,13 +40,16 @@ struct {
 	__type(value, struct tt_conn);
 } conns SEC(".maps");
 
-/* Request sockets by 4-tuple, so the child socket created when the
- * handshake completes can take over the request's identity. */
+/* Request sockets, by 4-tuple: the child socket made when the handshake
+ * completes knows only its tuple, and takes over the request's connection.
+ * One map serves both ways in: a request's timer gives its address, from
+ * which the tuple is a few direct loads away, cheaper than a second entry
+ * kept by address. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
-	__type(key, struct tuple);
-	__type(value, __u64);      /* request socket address */
+	__type(key, struct tt_tuple);
+	__type(value, struct tt_req);
 } req_by_tuple SEC(".maps");
 
 struct {
@@ -98,17 +88,20 @@ struct {
 } pend SEC(".maps");
 
 /* A timewait socket whose timer was just armed for the first time: the full
- * socket it replaces is closed right after, on this CPU (tcp_time_wait()). */
+ * socket it replaces is closed right after, on this CPU (tcp_time_wait()).
+ * One slot per context (task, softirq): a softirq landing between the arm
+ * and the close in task context (backlog processing in release_sock())
+ * makes timewait sockets of its own. */
 struct newtw {
 	__u64 tw;
 	__u32 substate;
 	__u32 pad;
-	struct tuple t;
+	struct tt_tuple t;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, 2);
 	__type(key, __u32);
 	__type(value, struct newtw);
 } newtw SEC(".maps");
@@ -145,6 +138,50 @@ static __always_inline void fw2_del(__u64 tw)
 {
 	if (!bpf_map_delete_elem(&fw2, &tw))
 		__sync_fetch_and_add(&fw2_count, -1);
+}
+
+/*
+ * FIN_WAIT2 timewait sockets just made, a ring per CPU that the flush reads
+ * every 50 ms. Under churn the peer's FIN arrives within microseconds, so
+ * one look settles nearly all of them; only those still in FIN_WAIT2 then
+ * go to the fw2 hash. A ring store costs a fraction of a hash insert and
+ * delete, on a path taken once per connection closed first.
+ *
+ * Each CPU reserves a slot with an atomic add (a nested hook on the same
+ * CPU gets another slot) and fills it; the reader takes a slot only once
+ * it is non-zero and zeroes it, so it never reads a reserved, unfilled
+ * slot. A full ring falls back to the hash.
+ */
+#define FW2_RING TT_FW2_RING   /* slots per CPU: 80k sockets/s per CPU at 50 ms */
+
+const volatile __u32 nr_cpus = 1;   /* possible CPUs: the ring has nr_cpus * FW2_RING slots */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FW2_RING);  /* times nr_cpus: set by the loader */
+	__type(key, __u32);
+	__type(value, __u64);
+} fw2_ring SEC(".maps");
+
+/* [cpu * 8]: slots reserved on that CPU, slots read by the flush */
+__u64 fw2_head[TT_MAX_CPUS * 8] = {};
+__u64 fw2_tail[TT_MAX_CPUS * 8] = {};
+
+static __always_inline void fw2_watch(__u64 tw)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), idx;
+	__u64 h, *slot;
+
+	if (cpu >= nr_cpus || cpu >= TT_MAX_CPUS ||
+	    fw2_head[cpu * 8] - fw2_tail[cpu * 8] >= FW2_RING) {
+		fw2_add(tw);
+		return;
+	}
+	h = __sync_fetch_and_add(&fw2_head[cpu * 8], 1);
+	idx = cpu * FW2_RING + (h & (FW2_RING - 1));
+	slot = bpf_map_lookup_elem(&fw2_ring, &idx);
+	if (slot)
+		*slot = tw;
 }
 
 /* One event under construction per CPU and per nesting level, so that a
@@ -188,22 +225,68 @@ static __always_inline __u32 *depth_slot(void)
 
 /*
  * The kernel skips a program that is already running on the CPU (its
- * recursion guard), so an event from an interrupt that lands while the
- * hook runs would be lost. Each hook therefore has a twin: the first takes
- * every event and marks the CPU busy; the twin takes only events that
- * arrive while the first is busy.
+ * recursion guard), so a state change from an interrupt that lands while
+ * the hook runs would be lost. inet_sock_set_state therefore has three
+ * programs, called one after the other for every event: the first takes
+ * every event it is run for; the others take an event only if no program
+ * took it yet. What was taken is known by the events themselves: each
+ * program that takes one records (socket, old and new state) in a small
+ * per-CPU ring, before any other work; the others look for it there.
+ *
+ * An interrupt can land anywhere, even inside the kernel's own code around
+ * a program (where no flag of ours could be set), and the rule still
+ * holds: an event the first program was skipped for is not recorded, so
+ * the second takes it. The first program's latest event is also kept on
+ * its own, the common and cheap check. The ring is large because a softirq
+ * batch can land between the first program's end and the second's check:
+ * only more than TAKEN_RING events in that batch could make the second
+ * take an event again (a duplicate, not a loss).
  */
-__u32 hook_busy[TT_MAX_CPUS * 16] = {};   /* [cpu * 16 + hook], one line per CPU */
+#define TAKEN_RING 256
 
-enum { BUSY_STATE = 0 };
+struct taken {
+	__u64 sk[TAKEN_RING];
+	__u32 st[TAKEN_RING];    /* old << 8 | new */
+	__u64 head;
+	__u64 first_sk;          /* the first program's latest event */
+	__u32 first_st;
+	__u32 pad;
+};
 
-static __always_inline __u32 *busy_slot(__u32 hook)
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct taken);
+} taken SEC(".maps");
+
+static __always_inline struct taken *taken_ring(void)
 {
-	__u32 cpu = bpf_get_smp_processor_id();
+	__u32 zero = 0;
 
-	if (cpu >= TT_MAX_CPUS)
-		return 0;
-	return &hook_busy[cpu * 16 + (hook & 15)];
+	return bpf_map_lookup_elem(&taken, &zero);
+}
+
+/* sk is a pointer to the verifier, which allows it no arithmetic: hence
+ * two arrays, not one word per event */
+static __always_inline void take(struct taken *tk, void *sk, __u32 st)
+{
+	/* atomic: a nested taker gets a slot of its own */
+	__u32 i = __sync_fetch_and_add(&tk->head, 1) & (TAKEN_RING - 1);
+
+	tk->sk[i] = (__u64)sk;
+	tk->st[i] = st;
+}
+
+static __always_inline int taken_already(struct taken *tk, void *sk, __u32 st)
+{
+	/* nearly always the event the first program just took */
+	if (tk->first_sk == (__u64)sk && tk->first_st == st)
+		return 1;
+	for (int i = 0; i < TAKEN_RING; i++)
+		if (tk->sk[i] == (__u64)sk && tk->st[i] == st)
+			return 1;
+	return 0;
 }
 
 static __always_inline int in_task(void *ctx)
@@ -211,6 +294,13 @@ static __always_inline int in_task(void *ctx)
 	__u32 *d = depth_slot();
 
 	return d && *d == 0;
+}
+
+static __always_inline struct newtw *newtw_slot(void *ctx)
+{
+	__u32 key = in_task(ctx) ? 0 : 1;
+
+	return bpf_map_lookup_elem(&newtw, &key);
 }
 
 SEC("tp_btf/softirq_entry")
@@ -251,21 +341,43 @@ static __always_inline int current_owner(void *ctx, struct tt_owner *o)
 	return 1;
 }
 
-static __always_inline void read_tuple(const struct sock_common *skc, struct tuple *t)
+/*
+ * Typed views of kernel addresses. Tracepoint arguments are BTF pointers
+ * already; a timewait or request socket found from its timer, or a socket
+ * address kept in a map, is a plain number until cast. bpf_rdonly_cast()
+ * costs nothing at run time (the verifier turns it into a move) and lets
+ * every field be read with a direct, fault-safe load instead of a
+ * bpf_probe_read_kernel() call: those calls were about a third of the
+ * state-change hook's time (measured with kernel.bpf_stats_enabled).
+ */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+#define as_skc(p) ((struct sock_common *)bpf_rdonly_cast((void *)(p), \
+		bpf_core_type_id_kernel(struct sock_common)))
+#define as_sock(p) ((struct sock *)bpf_rdonly_cast((void *)(p), \
+		bpf_core_type_id_kernel(struct sock)))
+#define as_tcp(p) ((struct tcp_sock *)bpf_rdonly_cast((void *)(p), \
+		bpf_core_type_id_kernel(struct tcp_sock)))
+#define as_tw(p) ((struct inet_timewait_sock *)bpf_rdonly_cast((void *)(p), \
+		bpf_core_type_id_kernel(struct inet_timewait_sock)))
+#define as_req(p) ((struct request_sock *)bpf_rdonly_cast((void *)(p), \
+		bpf_core_type_id_kernel(struct request_sock)))
+
+static __always_inline void read_tuple(const struct sock_common *skc, struct tt_tuple *t)
 {
-	t->family = BPF_CORE_READ(skc, skc_family);
-	t->lport = BPF_CORE_READ(skc, skc_num);
-	t->rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-	t->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	t->family = skc->skc_family;
+	t->lport = skc->skc_num;
+	t->rport = bpf_ntohs(skc->skc_dport);
+	t->netns = skc->skc_net.net->ns.inum;
 	if (t->family == AF_INET) {
-		__u32 a = BPF_CORE_READ(skc, skc_rcv_saddr);
-		__u32 b = BPF_CORE_READ(skc, skc_daddr);
+		__u32 a = skc->skc_rcv_saddr;
+		__u32 b = skc->skc_daddr;
 
 		__builtin_memcpy(t->laddr, &a, 4);
 		__builtin_memcpy(t->raddr, &b, 4);
 	} else {
-		bpf_core_read(t->laddr, 16, &skc->skc_v6_rcv_saddr);
-		bpf_core_read(t->raddr, 16, &skc->skc_v6_daddr);
+		__builtin_memcpy(t->laddr, &skc->skc_v6_rcv_saddr, 16);
+		__builtin_memcpy(t->raddr, &skc->skc_v6_daddr, 16);
 	}
 }
 
@@ -275,7 +387,7 @@ static __always_inline int port_match(__u32 port)
 }
 
 /* Family, namespace and port filters: cheap, run before any map work. */
-static __always_inline int tuple_filtered(const struct tuple *t)
+static __always_inline int tuple_filtered(const struct tt_tuple *t)
 {
 	if (filter_family && t->family != filter_family)
 		return 1;
@@ -291,7 +403,7 @@ static __always_inline int owner_filtered(const struct tt_conn *c)
 	return filter_pid && (!c->owner.known || c->owner.pid != filter_pid);
 }
 
-static __always_inline void fill_tuple(struct tt_event *e, const struct tuple *t)
+static __always_inline void fill_tuple(struct tt_event *e, const struct tt_tuple *t)
 {
 	e->family = t->family;
 	e->lport = t->lport;
@@ -359,7 +471,7 @@ static __always_inline void fill_final(struct tt_event *e, const struct tt_conn 
 }
 
 /* Sends one transition of connection c and moves c to new_state. */
-static __always_inline void transition(__u32 slot, struct tt_conn *c, const struct tuple *t,
+static __always_inline void transition(__u32 slot, struct tt_conn *c, const struct tt_tuple *t,
 				       __u32 old_state, __u32 new_state, __u32 obj_flags,
 				       __u32 rq, __u32 sq, int final)
 {

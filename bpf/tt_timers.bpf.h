@@ -13,26 +13,70 @@ static __always_inline void *timer_owner_obj(struct timer_list *timer, int tw)
 	return (void *)timer - bpf_core_field_offset(struct request_sock, rsk_timer);
 }
 
-/* The end of a timewait or request socket: TIME_WAIT -> CLOSE, or
- * SYN_RECV -> CLOSE for a request that never became a full socket. */
-static __always_inline void obj_gone(__u32 slot, __u64 obj)
+/* Request sockets made on each CPU, and the request whose child socket
+ * last took over on it: [cpu * 8], [cpu * 8 + 1], one cache line per CPU.
+ * Per-CPU ids need no shared counter; the CPU is in bits 48-56. */
+__u64 req_local[TT_MAX_CPUS * 8] = {};
+
+static __always_inline __u64 *req_local_slot(__u32 i)
 {
-	struct tt_conn *c = bpf_map_lookup_elem(&conns, &obj);
-	struct tuple t = {};
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (cpu >= TT_MAX_CPUS)
+		return 0;
+	return &req_local[cpu * 8 + (i & 7)];
+}
+
+/* A request socket's entry, found from its address. */
+static __always_inline struct tt_req *req_entry(__u64 req, struct tt_tuple *t)
+{
+	struct tt_req *v;
+
+	read_tuple(as_skc(req), t);
+	v = bpf_map_lookup_elem(&req_by_tuple, t);
+	return v && v->req == req ? v : 0;
+}
+
+/* A request that never became a full socket: SYN_RECV -> CLOSE. */
+static __always_inline void req_gone(__u32 slot, __u64 req)
+{
+	struct tt_tuple t = {};
+	struct tt_req *v = req_entry(req, &t);
+
+	if (!v)
+		return;
+	if (!tuple_filtered(&t))
+		transition(slot, &v->c, &t, TT_SYN_RECV, TT_CLOSE, TT_F_REQ, 0, 0, 1);
+	bpf_map_delete_elem(&req_by_tuple, &t);
+}
+
+/* The end of a timewait socket: TIME_WAIT -> CLOSE. */
+static __always_inline void tw_gone(__u32 slot, __u64 tw)
+{
+	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
+	struct tt_tuple t = {};
 
 	if (!c)
 		return;
-	read_tuple((const struct sock_common *)obj, &t);
-	if (c->flags & TT_F_REQ) {
-		bpf_map_delete_elem(&req_by_tuple, &t);
-		if (!tuple_filtered(&t))
-			transition(slot, c, &t, TT_SYN_RECV, TT_CLOSE, TT_F_REQ, 0, 0, 1);
-	} else if (!tuple_filtered(&t)) {
+	read_tuple(as_skc(tw), &t);
+	if (!tuple_filtered(&t))
 		transition(slot, c, &t, c->state ? c->state : TT_TIME_WAIT, TT_CLOSE,
 			   TT_F_TW, 0, 0, 1);
-	}
-	bpf_map_delete_elem(&conns, &obj);
-	fw2_del(obj);
+	if (c->flags & CONN_FW2_MAP)
+		fw2_del(tw);
+	bpf_map_delete_elem(&conns, &tw);
+}
+
+/* A parked object: the address, with bit 0 set for a request socket
+ * (both are at least 8-byte aligned). */
+#define PARK_REQ 1ULL
+
+static __always_inline void obj_gone(__u32 slot, __u64 obj)
+{
+	if (obj & PARK_REQ)
+		req_gone(slot, obj & ~PARK_REQ);
+	else
+		tw_gone(slot, obj);
 }
 
 /* Decides a parked cancel: called first thing by every hook on this CPU. */
@@ -84,57 +128,59 @@ static __always_inline int unpark(__u64 timer)
 	return 1;
 }
 
-static __always_inline struct tt_conn *conn_of_listener(struct sock *lsk)
-{
-	__u64 key = (__u64)lsk;
-
-	return bpf_map_lookup_elem(&conns, &key);
-}
-
 /* A request socket's timer is armed when the SYN is answered: the half-open
  * connection is born, as netstat shows it: SYN_RECV. */
 static __always_inline void req_started(__u32 slot, struct timer_list *timer)
 {
 	__u64 req = (__u64)timer_owner_obj(timer, 0);
-	struct request_sock *rs = (struct request_sock *)req;
-	struct tt_conn c = {}, *lc;
-	struct tuple t = {};
-	struct sock *lsk;
+	struct request_sock *rs = as_req(req);
+	struct tt_req v = {};
+	struct tt_conn *lc;
+	struct tt_tuple t = {};
+	__u64 lsk, *ids;
 
-	if (bpf_map_lookup_elem(&conns, &req))
-		return;   /* SYN-ACK retransmission re-arms the timer */
-	read_tuple((const struct sock_common *)req, &t);
+	read_tuple(&rs->__req_common, &t);
 	if (tuple_filtered(&t)) {
 		count(TT_CNT_FILTERED);
 		return;
 	}
-	lsk = BPF_CORE_READ(rs, __req_common.skc_listener);
-	lc = conn_of_listener(lsk);
+	lsk = (__u64)rs->__req_common.skc_listener;
+	lc = bpf_map_lookup_elem(&conns, &lsk);
 	if (lc)
-		c.owner = lc->owner;
+		v.c.owner = lc->owner;
+	ids = req_local_slot(0);
+	if (!ids)
+		return;
 	/* Request sockets have no cookie of their own until someone asks;
 	 * ids with the top bit set cannot collide with socket cookies. */
-	c.id = TT_REQ_ID_BIT | __sync_fetch_and_add(&req_ids, 1);
-	c.start_ns = bpf_ktime_get_boot_ns();
-	c.flags = TT_F_REQ;
-	transition(slot, &c, &t, TT_CLOSE, TT_SYN_RECV, TT_F_REQ, 0, 0, 0);
-	bpf_map_update_elem(&conns, &req, &c, BPF_ANY);
-	bpf_map_update_elem(&req_by_tuple, &t, &req, BPF_ANY);
+	v.req = req;
+	v.c.id = TT_REQ_ID_BIT | ((__u64)bpf_get_smp_processor_id() << 48) | ++*ids;
+	v.c.start_ns = bpf_ktime_get_boot_ns();
+	v.c.flags = TT_F_REQ;
+	v.c.state = TT_SYN_RECV;
+	v.c.state_ns = v.c.start_ns;
+	/* the insert is also the test for a SYN-ACK retransmission, which
+	 * re-arms the timer of a request already known */
+	if (bpf_map_update_elem(&req_by_tuple, &t, &v, BPF_NOEXIST))
+		return;
+	v.c.state = TT_CLOSE;
+	v.c.state_ns = 0;
+	transition(slot, &v.c, &t, TT_CLOSE, TT_SYN_RECV, TT_F_REQ, 0, 0, 0);
 }
 
 static __always_inline void tw_started(__u32 slot, struct timer_list *timer)
 {
 	__u64 tw = (__u64)timer_owner_obj(timer, 1);
-	struct inet_timewait_sock *tws = (struct inet_timewait_sock *)tw;
-	__u32 zero = 0, sub = BPF_CORE_READ(tws, tw_substate);
+	struct inet_timewait_sock *tws = as_tw(tw);
+	__u32 sub = tws->tw_substate;
 	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
 	struct newtw *n;
-	struct tuple t = {};
+	struct tt_tuple t = {};
 
 	if (c) {
 		/* Re-armed: a FIN_WAIT2 timewait socket that got its FIN moves on. */
 		if (c->state != sub) {
-			read_tuple((const struct sock_common *)tw, &t);
+			read_tuple(&tws->__tw_common, &t);
 			if (!tuple_filtered(&t))
 				transition(slot, c, &t, c->state, sub, TT_F_TW, 0, 0, 0);
 			else
@@ -142,12 +188,12 @@ static __always_inline void tw_started(__u32 slot, struct timer_list *timer)
 		}
 		return;
 	}
-	n = bpf_map_lookup_elem(&newtw, &zero);
+	n = newtw_slot(0);
 	if (!n)
 		return;
 	n->tw = tw;
 	n->substate = sub;
-	read_tuple((const struct sock_common *)tw, &n->t);
+	read_tuple(&tws->__tw_common, &n->t);
 }
 
 /* A timewait socket's timer re-armed: a FIN_WAIT2 timewait socket that got
@@ -157,19 +203,22 @@ static __always_inline void tw_rearmed(__u32 slot, struct timer_list *timer)
 	__u64 tw = (__u64)timer_owner_obj(timer, 1);
 	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
 	__u32 sub;
-	struct tuple t = {};
+	struct tt_tuple t = {};
 
 	if (!c)
 		return;
-	sub = BPF_CORE_READ((struct inet_timewait_sock *)tw, tw_substate);
+	sub = as_tw(tw)->tw_substate;
 	if (c->state == sub)
 		return;
-	read_tuple((const struct sock_common *)tw, &t);
+	read_tuple(as_skc(tw), &t);
 	if (!tuple_filtered(&t))
 		transition(slot, c, &t, c->state, sub, TT_F_TW, 0, 0, sub == TT_TIME_WAIT);
 	else
 		c->state = sub;
-	fw2_del(tw);
+	if (c->flags & CONN_FW2_MAP) {
+		c->flags &= ~CONN_FW2_MAP;
+		fw2_del(tw);
+	}
 }
 
 static __always_inline void on_timer_start(__u32 slot, struct timer_list *timer)
@@ -193,6 +242,28 @@ static __always_inline void on_timer_start(__u32 slot, struct timer_list *timer)
 		req_started(slot, timer);
 }
 
+/* The parked object for a timer of ours that we know of, or 0. */
+static __always_inline __u64 tracked_obj(struct timer_list *timer, __u64 fn)
+{
+	struct tt_tuple t = {};
+	__u64 obj, *adopted;
+
+	if (fn == tw_timer_fn) {
+		obj = (__u64)timer_owner_obj(timer, 1);
+		return bpf_map_lookup_elem(&conns, &obj) ? obj : 0;
+	}
+	obj = (__u64)timer_owner_obj(timer, 0);
+	/* the handshake completed: the child took the request over just now,
+	 * on this CPU, and the request's timer is being deleted */
+	adopted = req_local_slot(1);
+	if (adopted && *adopted == obj) {
+		*adopted = 0;
+		return 0;
+	}
+	/* + not |: the verifier allows no bitwise operation on a pointer */
+	return req_entry(obj, &t) ? obj + PARK_REQ : 0;
+}
+
 static __always_inline void on_timer_cancel(__u32 slot, struct timer_list *timer)
 {
 	__u64 fn = (__u64)timer->function;
@@ -201,10 +272,9 @@ static __always_inline void on_timer_cancel(__u32 slot, struct timer_list *timer
 	if (fn != tw_timer_fn && fn != req_timer_fn)
 		return;
 	settle_pending(slot, (__u64)timer, 0);
-	obj = (__u64)timer_owner_obj(timer, fn == tw_timer_fn);
-	if (!bpf_map_lookup_elem(&conns, &obj))
-		return;
-	park_cancel((__u64)timer, obj, 0);
+	obj = tracked_obj(timer, fn);
+	if (obj)
+		park_cancel((__u64)timer, obj, 0);
 }
 
 /*
@@ -250,11 +320,11 @@ int BPF_PROG(tt_timer_expire_entry, struct timer_list *timer, unsigned long now)
 		return 0;
 	unpark((__u64)timer);   /* expiry detaches the timer: not a delete */
 	settle_pending(SLOT_TIMER_IRQ, (__u64)timer, 0);
-	obj = (__u64)timer_owner_obj(timer, fn == tw_timer_fn);
-	if (!bpf_map_lookup_elem(&conns, &obj))
+	obj = tracked_obj(timer, fn);
+	if (!obj)
 		return 0;
 	if (fn == tw_timer_fn)
-		obj_gone(SLOT_TIMER_IRQ, obj);
+		tw_gone(SLOT_TIMER_IRQ, obj);
 	else
 		park_cancel((__u64)timer, obj, 1);
 	return 0;
@@ -268,34 +338,70 @@ int BPF_PROG(tt_timer_expire_exit, struct timer_list *timer)
 	return 0;
 }
 
-static long check_fw2(struct bpf_map *map, __u64 *key, __u32 *val, void *data)
+/*
+ * One FIN_WAIT2 timewait socket, from the ring (in_map 0) or from the fw2
+ * hash (in_map 1): has the peer's FIN moved it to TIME_WAIT? A socket
+ * still waiting moves from the ring to the hash; one that is gone, already
+ * reported by a timer hook, or whose memory is no longer this timewait
+ * socket leaves both.
+ */
+static __always_inline void check_fw2(__u64 tw, int in_map)
 {
-	__u64 tw = *key;
 	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
-	const struct sock_common *skc = (const struct sock_common *)tw;
-	struct tuple t = {};
+	struct inet_timewait_sock *tws = as_tw(tw);
+	const struct sock_common *skc = &tws->__tw_common;
+	struct tt_tuple t = {};
 	__u8 sub = 0, state = 0;
 
-	if (!c) {
-		fw2_del(tw);
-		return 0;
-	}
+	if (!c || c->state != TT_FIN_WAIT2)
+		goto done;
 	/* the memory is still this timewait socket: same port, timewait state */
-	bpf_core_read(&state, sizeof(state), &skc->skc_state);
+	state = skc->skc_state;
 	read_tuple(skc, &t);
-	if (state != TT_TIME_WAIT || t.lport != c->lport) {
-		fw2_del(tw);
-		return 0;
+	if (state != TT_TIME_WAIT || t.lport != c->lport)
+		goto done;
+	sub = tws->tw_substate;
+	if (sub != TT_TIME_WAIT) {
+		if (!in_map) {
+			c->flags |= CONN_FW2_MAP;
+			fw2_add(tw);
+		}
+		return;
 	}
-	bpf_core_read(&sub, sizeof(sub), &((struct inet_timewait_sock *)tw)->tw_substate);
-	if (sub != TT_TIME_WAIT || c->state != TT_FIN_WAIT2)
-		return 0;
 	c->flags |= CONN_FIN_RCVD;
 	if (!tuple_filtered(&t))
 		transition(SLOT_FLUSH, c, &t, TT_FIN_WAIT2, TT_TIME_WAIT, TT_F_TW, 0, 0, 1);
 	else
 		c->state = TT_TIME_WAIT;
-	fw2_del(tw);
+done:
+	if (c)
+		c->flags &= ~CONN_FW2_MAP;
+	if (in_map)
+		fw2_del(tw);
+}
+
+static long check_fw2_elem(struct bpf_map *map, __u64 *key, __u32 *val, void *data)
+{
+	check_fw2(*key, 1);
+	return 0;
+}
+
+/* bpf_loop callback: the next slot of CPU *cpu's ring; 1 stops the loop. */
+static long check_fw2_slot(__u32 i, __u32 *cpu)
+{
+	__u32 c = *cpu, idx;
+	__u64 *slot, tw;
+
+	if (c >= TT_MAX_CPUS || fw2_tail[c * 8] == fw2_head[c * 8])
+		return 1;
+	idx = c * FW2_RING + (fw2_tail[c * 8] & (FW2_RING - 1));
+	slot = bpf_map_lookup_elem(&fw2_ring, &idx);
+	if (!slot || !*slot)
+		return 1;   /* reserved, not filled yet: next flush */
+	tw = *slot;
+	*slot = 0;
+	fw2_tail[c * 8] += 1;
+	check_fw2(tw, 0);
 	return 0;
 }
 
@@ -307,7 +413,10 @@ int tt_flush_pending(void *ctx)
 	__u32 zero = 0;
 	struct pending *p = bpf_map_lookup_elem(&pend, &zero);
 
-	bpf_for_each_map_elem(&fw2, check_fw2, NULL, 0);
+	/* the hash first: a socket moved there from the ring was just looked at */
+	bpf_for_each_map_elem(&fw2, check_fw2_elem, NULL, 0);
+	for (__u32 cpu = 0; cpu < nr_cpus && cpu < TT_MAX_CPUS; cpu++)
+		bpf_loop(FW2_RING, check_fw2_slot, &cpu, 0);
 	if (!p || !p->timer || p->busy)
 		return 0;
 	/* A reschedule completes within microseconds: only settle old ones. */

@@ -9,6 +9,7 @@
 
 #define TT_COMM_LEN 16
 #define TT_MAX_CPUS 512
+#define TT_FW2_RING 4096   /* per-CPU slots of the "fw2_ring" map */
 
 /* TCP states, numbered as the kernel numbers them (include/net/tcp_states.h),
  * so that a value read from the kernel needs no translation. */
@@ -49,7 +50,10 @@ enum tt_counter {
 	TT_CNT_FILTERED = 1,  /* dropped by an in-kernel filter */
 	TT_CNT_LOST = 2,      /* ring-buffer reservation failed */
 	TT_CNT_OWNER_MISS = 3,/* owner table full */
-	TT_CNT_MAX = 4,
+	/* state changes taken by the second or third inet_sock_set_state
+	 * program: with the kernel's skips of the first, the exact loss */
+	TT_CNT_STATE_NESTED = 4,
+	TT_CNT_MAX = 5,
 };
 
 struct tt_event {
@@ -100,6 +104,24 @@ struct tt_conn {
 	__u32 lport;        /* the kernel clears the port before the final CLOSE */
 	__u32 pad;
 	struct tt_owner owner;
+};
+
+/* A connection's namespace and 4-tuple: the key of request sockets in the
+ * "req_by_tuple" map, which the loader seeds from the snapshot. */
+struct tt_tuple {
+	__u32 netns;
+	__u32 family;       /* AF_INET or AF_INET6 */
+	__u32 lport;        /* host byte order */
+	__u32 rport;
+	__u8 laddr[16];     /* network byte order; IPv4 in the first 4 bytes, rest 0 */
+	__u8 raddr[16];
+};
+
+/* A request (half-open) socket: its kernel address, to tell it from a later
+ * request with the same tuple, and the connection it starts. */
+struct tt_req {
+	__u64 req;
+	struct tt_conn c;
 };
 
 /* Request sockets get ids with this bit set: they never collide with

@@ -208,6 +208,8 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 			zeroed ? "needs CAP_SYSLOG: run as root or grant it" : "check kernel.kptr_restrict");
 	}
 	bpf_map__set_max_entries(b->skel->maps.events, o->snapshot_only ? 4096 : o->ring_size);
+	ro->nr_cpus = b->ncpus;
+	bpf_map__set_max_entries(b->skel->maps.fw2_ring, b->ncpus * TT_FW2_RING);
 	if (o->snapshot_only) {
 		bpf_map__set_max_entries(b->skel->maps.conns, 1024);
 		bpf_map__set_max_entries(b->skel->maps.req_by_tuple, 1024);
@@ -306,7 +308,7 @@ unsigned long long loader_counter(const struct tt_bpf *b, int idx)
 void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 			     unsigned long long *timers)
 {
-	unsigned long long lost = ~0ULL;
+	unsigned long long skipped = 0, nested;
 	struct bpf_program *p;
 
 	*timers = 0;
@@ -317,21 +319,21 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
-		/*
-		 * A transition is lost only when the kernel skipped all three
-		 * programs of inet_sock_set_state for it (see hook_busy in the BPF
-		 * program), so each counter bounds the loss: the smallest is the
-		 * tightest bound.
-		 */
-		if (p == b->skel->progs.tt_set_state || p == b->skel->progs.tt_set_state_irq ||
-		    p == b->skel->progs.tt_set_state_nest2) {
-			if (info.recursion_misses < lost)
-				lost = info.recursion_misses;
-		} else {
+		if (p == b->skel->progs.tt_set_state)
+			skipped = info.recursion_misses;
+		else if (p != b->skel->progs.tt_set_state_irq && p != b->skel->progs.tt_set_state_nest2)
 			*timers += info.recursion_misses;
-		}
 	}
-	*state = lost == ~0ULL ? 0 : lost;
+	/*
+	 * Each state change the kernel skipped the first program for was
+	 * taken by one of the other two, or lost (see struct taken in the BPF
+	 * program). The counters are read one after the other while events go
+	 * on: an event in flight between the two reads can be counted as lost
+	 * once (an over-count, never an under-count that lasts, since the
+	 * caller reports only increases).
+	 */
+	nested = loader_counter(b, TT_CNT_STATE_NESTED);
+	*state = skipped > nested ? skipped - nested : 0;
 }
 
 unsigned long long loader_next_seq(const struct tt_bpf *b)
@@ -344,6 +346,20 @@ struct pend_slot {
 	__u64 timer, obj, ts;
 	__u32 busy, expiring;
 };
+
+/* FIN_WAIT2 timewait sockets to look at: in the hash, or new in a ring. */
+static int fw2_waiting(const struct tt_bpf *b)
+{
+	const struct tcptrail_bpf__bss *bss = b->skel->bss;
+
+	if (__atomic_load_n(&bss->fw2_count, __ATOMIC_RELAXED) > 0)
+		return 1;
+	for (int cpu = 0; cpu < b->ncpus && cpu < TT_MAX_CPUS; cpu++)
+		if (__atomic_load_n(&bss->fw2_head[cpu * 8], __ATOMIC_RELAXED) !=
+		    __atomic_load_n(&bss->fw2_tail[cpu * 8], __ATOMIC_RELAXED))
+			return 1;
+	return 0;
+}
 
 void loader_flush_pending(struct tt_bpf *b)
 {
@@ -363,7 +379,7 @@ void loader_flush_pending(struct tt_bpf *b)
 		LIBBPF_OPTS(bpf_test_run_opts, topts, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = cpu);
 
 		/* CPU 0 also checks the FIN_WAIT2 timewait sockets, when there are */
-		int fw2 = !cpu && __atomic_load_n(&b->skel->bss->fw2_count, __ATOMIC_RELAXED) > 0;
+		int fw2 = !cpu && fw2_waiting(b);
 
 		if (!fw2 && (!slots[cpu].timer || slots[cpu].expiring))
 			continue;
@@ -448,6 +464,16 @@ cleanup:
 int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 {
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.conns), &sk, c, BPF_NOEXIST))
+		return errno == EEXIST ? 0 : -errno;
+	return 0;
+}
+
+int loader_seed_req(struct tt_bpf *b, const struct tt_tuple *t, __u64 req, const struct tt_conn *c)
+{
+	struct tt_req v = { .req = req, .c = *c };
+
+	/* the program may have seen this request already: its entry wins */
+	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.req_by_tuple), t, &v, BPF_NOEXIST))
 		return errno == EEXIST ? 0 : -errno;
 	return 0;
 }

@@ -31,11 +31,10 @@ struct ring_buffer *loader_ring(const struct tt_bpf *b);
 
 /* Sum of one per-CPU counter (enum tt_counter). */
 unsigned long long loader_counter(const struct tt_bpf *b, int idx);
-/* Invocations the kernel skipped because the same program was already
- * running on the CPU, and its twin could not take them either. A skipped
- * inet_sock_set_state is a lost transition; a skipped timer hook is almost
- * always an unrelated timer, but may have been the end of a timewait or
- * request socket, so it is counted apart. */
+/* State changes no inet_sock_set_state program took (nested in another
+ * run on the same CPU: lost transitions), and timer hook runs the kernel
+ * skipped (almost always an unrelated timer, but possibly the end of a
+ * timewait or request socket, so counted apart). */
 void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 			     unsigned long long *timers);
 /* The next sequence number the BPF side will hand out. */
@@ -57,5 +56,7 @@ int loader_snapshot(struct tt_bpf *b, struct tt_snap **rows, size_t *n);
 /* Gives the BPF owner table what the snapshot learnt, without overwriting
  * what the BPF side learnt meanwhile. */
 int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c);
+int loader_seed_req(struct tt_bpf *b, const struct tt_tuple *t, __u64 req,
+		    const struct tt_conn *c);
 
 #endif

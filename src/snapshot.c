@@ -275,7 +275,19 @@ int snapshot_seed(const struct snapshot *s, struct tt_bpf *b, struct model *m)
 			if (r->comm)
 				strncpy(c.owner.comm, r->comm, sizeof(c.owner.comm) - 1);
 		}
-		err = loader_seed(b, s->sk[i], &c);
+		if (r->flags & TT_F_REQ) {
+			struct tt_tuple t = {
+				.netns = r->netns, .family = r->row.family,
+				.lport = r->row.lport, .rport = r->row.rport,
+			};
+
+			memcpy(t.laddr, r->row.laddr, sizeof(t.laddr));
+			memcpy(t.raddr, r->row.raddr, sizeof(t.raddr));
+			c.state = TT_SYN_RECV;
+			err = loader_seed_req(b, &t, s->sk[i], &c);
+		} else {
+			err = loader_seed(b, s->sk[i], &c);
+		}
 		if (err)
 			return err;
 	}
