@@ -146,6 +146,7 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 		if (rv) {
 			fresh = rv->c;
 			fresh.flags = 0;
+			fresh.cookie = bpf_get_socket_cookie(sk);
 			adopted = 1;
 			/* the request's timer is deleted next, on this CPU */
 			if (note)
@@ -155,7 +156,7 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 	}
 	if (!c) {
 		if (!adopted) {
-			fresh.id = bpf_get_socket_cookie(sk);
+			fresh.id = fresh.cookie = bpf_get_socket_cookie(sk);
 			fresh.start_ns = bpf_ktime_get_boot_ns();
 			fresh.state = oldstate;
 			if (newstate == TT_SYN_SENT)

@@ -72,19 +72,11 @@ __u64 tt_counters[TT_MAX_CPUS][8] = {};
  * loader also runs flush_pending on each CPU from its poll loop so that a
  * parked cancel on an idle CPU is not held back.
  */
-struct pending {
-	__u64 timer;     /* 0: empty */
-	__u64 obj;       /* timewait or request socket */
-	__u64 ts;
-	__u32 busy;      /* a hook on this CPU is updating the slot */
-	__u32 expiring;  /* a request timer's handler runs: only its exit decides */
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct pending);
+	__type(value, struct tt_pending);
 } pend SEC(".maps");
 
 /* A timewait socket whose timer was just armed for the first time: the full

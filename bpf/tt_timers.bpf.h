@@ -27,64 +27,73 @@ static __always_inline __u64 *req_local_slot(__u32 i)
 	return &req_local[cpu * 8 + (i & 7)];
 }
 
-/* A request socket's entry, found from its address. */
-static __always_inline struct tt_req *req_entry(__u64 req, struct tt_tuple *t)
+/* A timewait socket's cookie is its full socket's (inet_twsk_alloc()): it
+ * tells the socket from a later one at the same address. */
+static __always_inline __u64 tw_cookie(__u64 tw)
 {
-	struct tt_req *v;
+	return as_skc(tw)->skc_cookie.counter;
+}
 
-	read_tuple(as_skc(req), t);
-	v = bpf_map_lookup_elem(&req_by_tuple, t);
-	return v && v->req == req ? v : 0;
+/* The connection of a timewait socket, if it is this socket's. */
+static __always_inline struct tt_conn *tw_conn(__u64 tw)
+{
+	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
+
+	return c && c->cookie == tw_cookie(tw) ? c : 0;
 }
 
 /* A request that never became a full socket: SYN_RECV -> CLOSE. */
-static __always_inline void req_gone(__u32 slot, __u64 req)
+static __always_inline void req_gone(__u32 slot, struct tt_pending *p)
 {
-	struct tt_tuple t = {};
-	struct tt_req *v = req_entry(req, &t);
+	struct tt_req *v = bpf_map_lookup_elem(&req_by_tuple, &p->t);
 
-	if (!v)
+	/* gone from the map: a child took it over, or its end was reported */
+	if (!v || v->req != p->obj)
 		return;
-	if (!tuple_filtered(&t))
-		transition(slot, &v->c, &t, TT_SYN_RECV, TT_CLOSE, TT_F_REQ, 0, 0, 1);
-	bpf_map_delete_elem(&req_by_tuple, &t);
+	if (!tuple_filtered(&p->t))
+		transition(slot, &v->c, &p->t, TT_SYN_RECV, TT_CLOSE, TT_F_REQ, 0, 0, 1);
+	bpf_map_delete_elem(&req_by_tuple, &p->t);
 }
 
-/* The end of a timewait socket: TIME_WAIT -> CLOSE. */
-static __always_inline void tw_gone(__u32 slot, __u64 tw)
+/* The end of a timewait socket: TIME_WAIT -> CLOSE. c is its entry in
+ * conns, or the copy kept when its cancel was parked, if a newer timewait
+ * socket at the same address has the entry now. */
+static __always_inline void tw_end(__u32 slot, __u64 tw, struct tt_conn *c,
+				   const struct tt_tuple *t, int own_entry)
 {
-	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
-	struct tt_tuple t = {};
-
-	if (!c)
-		return;
-	read_tuple(as_skc(tw), &t);
-	if (!tuple_filtered(&t))
-		transition(slot, c, &t, c->state ? c->state : TT_TIME_WAIT, TT_CLOSE,
+	if (!tuple_filtered(t))
+		transition(slot, c, t, c->state ? c->state : TT_TIME_WAIT, TT_CLOSE,
 			   TT_F_TW, 0, 0, 1);
+	if (!own_entry)
+		return;
 	if (c->flags & CONN_FW2_MAP)
 		fw2_del(tw);
 	bpf_map_delete_elem(&conns, &tw);
 }
 
-/* A parked object: the address, with bit 0 set for a request socket
- * (both are at least 8-byte aligned). */
-#define PARK_REQ 1ULL
-
-static __always_inline void obj_gone(__u32 slot, __u64 obj)
+/* A parked cancel turned out to be an end. */
+static __always_inline void parked_gone(__u32 slot, struct tt_pending *p)
 {
-	if (obj & PARK_REQ)
-		req_gone(slot, obj & ~PARK_REQ);
+	struct tt_conn *c;
+
+	if (p->is_req) {
+		req_gone(slot, p);
+		return;
+	}
+	c = bpf_map_lookup_elem(&conns, &p->obj);
+	if (!c)
+		return;   /* reported already (expiry) */
+	if (c->id == p->c.id)
+		tw_end(slot, p->obj, c, &p->t, 1);
 	else
-		tw_gone(slot, obj);
+		tw_end(slot, p->obj, &p->c, &p->t, 0);
 }
 
 /* Decides a parked cancel: called first thing by every hook on this CPU. */
 static __always_inline void settle_pending(__u32 slot, __u64 timer, int at_exit)
 {
 	__u32 zero = 0;
-	struct pending *p = bpf_map_lookup_elem(&pend, &zero);
-	__u64 obj;
+	struct tt_pending *p = bpf_map_lookup_elem(&pend, &zero);
 
 	if (!p || !p->timer || p->busy)
 		return;
@@ -95,34 +104,66 @@ static __always_inline void settle_pending(__u32 slot, __u64 timer, int at_exit)
 	if (p->expiring && !(at_exit && p->timer == timer))
 		return;
 	p->busy = 1;
-	obj = p->obj;
 	p->timer = 0;
-	obj_gone(slot, obj);
+	parked_gone(slot, p);
 	p->busy = 0;
 }
 
-static __always_inline void park_cancel(__u64 timer, __u64 obj, __u32 expiring)
+/* Parks the cancel of a timer of ours if we follow its socket. */
+static __always_inline void park_if_known(struct timer_list *timer, __u64 fn, __u32 expiring)
 {
 	__u32 zero = 0;
-	struct pending *p = bpf_map_lookup_elem(&pend, &zero);
+	struct tt_pending *p = bpf_map_lookup_elem(&pend, &zero);
+	struct tt_tuple t = {};
+	struct tt_conn *c;
+	struct tt_req *v;
+	__u64 obj, *adopted;
 
 	if (!p)
 		return;
+	if (fn == tw_timer_fn) {
+		obj = (__u64)timer_owner_obj(timer, 1);
+		c = tw_conn(obj);
+		if (!c)
+			return;
+		read_tuple(as_skc(obj), &t);
+	} else {
+		obj = (__u64)timer_owner_obj(timer, 0);
+		/* the handshake completed: the child took the request over just
+		 * now, on this CPU, and the request's timer is being deleted */
+		adopted = req_local_slot(1);
+		if (adopted && *adopted == obj) {
+			*adopted = 0;
+			return;
+		}
+		read_tuple(as_skc(obj), &t);
+		v = bpf_map_lookup_elem(&req_by_tuple, &t);
+		if (!v || v->req != obj)
+			return;
+		c = &v->c;
+	}
 	p->busy = 1;
-	p->timer = timer;
+	p->timer = (__u64)timer;
 	p->obj = obj;
+	p->is_req = fn != tw_timer_fn;
 	p->expiring = expiring;
 	p->ts = bpf_ktime_get_boot_ns();
+	p->t = t;
+	p->c = *c;
 	p->busy = 0;
 }
 
-/* Returns 1 when the parked cancel was for this timer (a reschedule). */
-static __always_inline int unpark(__u64 timer)
+/* Returns 1 when the parked cancel was for this timer of this socket: a
+ * reschedule (mod_timer()), not an end. A timewait socket freed and another
+ * made at the same address has the same timer but another cookie. */
+static __always_inline int unpark(__u64 timer, __u64 fn)
 {
 	__u32 zero = 0;
-	struct pending *p = bpf_map_lookup_elem(&pend, &zero);
+	struct tt_pending *p = bpf_map_lookup_elem(&pend, &zero);
 
 	if (!p || p->timer != timer)
+		return 0;
+	if (fn == tw_timer_fn && p->c.cookie != tw_cookie(p->obj))
 		return 0;
 	p->timer = 0;
 	return 1;
@@ -173,7 +214,7 @@ static __always_inline void tw_started(__u32 slot, struct timer_list *timer)
 	__u64 tw = (__u64)timer_owner_obj(timer, 1);
 	struct inet_timewait_sock *tws = as_tw(tw);
 	__u32 sub = tws->tw_substate;
-	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
+	struct tt_conn *c = tw_conn(tw);
 	struct newtw *n;
 	struct tt_tuple t = {};
 
@@ -201,7 +242,7 @@ static __always_inline void tw_started(__u32 slot, struct timer_list *timer)
 static __always_inline void tw_rearmed(__u32 slot, struct timer_list *timer)
 {
 	__u64 tw = (__u64)timer_owner_obj(timer, 1);
-	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
+	struct tt_conn *c = tw_conn(tw);
 	__u32 sub;
 	struct tt_tuple t = {};
 
@@ -230,51 +271,28 @@ static __always_inline void on_timer_start(__u32 slot, struct timer_list *timer)
 	if (fn != tw_timer_fn && fn != req_timer_fn)
 		return;
 	settle_pending(slot, (__u64)timer, 0);
-	if (unpark((__u64)timer)) {
+	if (unpark((__u64)timer, fn)) {
 		/* mod_timer() of a pending timer: not an end */
 		if (fn == tw_timer_fn)
 			tw_rearmed(slot, timer);
 		return;
 	}
+	/* a cancel parked for this timer, of a socket freed since */
+	settle_pending(slot, 0, 0);
 	if (fn == tw_timer_fn)
 		tw_started(slot, timer);
 	else
 		req_started(slot, timer);
 }
 
-/* The parked object for a timer of ours that we know of, or 0. */
-static __always_inline __u64 tracked_obj(struct timer_list *timer, __u64 fn)
-{
-	struct tt_tuple t = {};
-	__u64 obj, *adopted;
-
-	if (fn == tw_timer_fn) {
-		obj = (__u64)timer_owner_obj(timer, 1);
-		return bpf_map_lookup_elem(&conns, &obj) ? obj : 0;
-	}
-	obj = (__u64)timer_owner_obj(timer, 0);
-	/* the handshake completed: the child took the request over just now,
-	 * on this CPU, and the request's timer is being deleted */
-	adopted = req_local_slot(1);
-	if (adopted && *adopted == obj) {
-		*adopted = 0;
-		return 0;
-	}
-	/* + not |: the verifier allows no bitwise operation on a pointer */
-	return req_entry(obj, &t) ? obj + PARK_REQ : 0;
-}
-
 static __always_inline void on_timer_cancel(__u32 slot, struct timer_list *timer)
 {
 	__u64 fn = (__u64)timer->function;
-	__u64 obj;
 
 	if (fn != tw_timer_fn && fn != req_timer_fn)
 		return;
 	settle_pending(slot, (__u64)timer, 0);
-	obj = tracked_obj(timer, fn);
-	if (obj)
-		park_cancel((__u64)timer, obj, 0);
+	park_if_known(timer, fn, 0);
 }
 
 /*
@@ -314,19 +332,23 @@ SEC("tp_btf/timer_expire_entry")
 int BPF_PROG(tt_timer_expire_entry, struct timer_list *timer, unsigned long now)
 {
 	__u64 fn = (__u64)timer->function;
-	__u64 obj;
 
 	if (fn != tw_timer_fn && fn != req_timer_fn)
 		return 0;
-	unpark((__u64)timer);   /* expiry detaches the timer: not a delete */
+	unpark((__u64)timer, fn);   /* expiry detaches the timer: not a delete */
 	settle_pending(SLOT_TIMER_IRQ, (__u64)timer, 0);
-	obj = tracked_obj(timer, fn);
-	if (!obj)
-		return 0;
-	if (fn == tw_timer_fn)
-		tw_gone(SLOT_TIMER_IRQ, obj);
-	else
-		park_cancel((__u64)timer, obj, 1);
+	if (fn == tw_timer_fn) {
+		struct tt_tuple t = {};
+		__u64 tw = (__u64)timer_owner_obj(timer, 1);
+		struct tt_conn *c = tw_conn(tw);
+
+		if (!c)
+			return 0;
+		read_tuple(as_skc(tw), &t);
+		tw_end(SLOT_TIMER_IRQ, tw, c, &t, 1);
+	} else {
+		park_if_known(timer, fn, 1);
+	}
 	return 0;
 }
 
@@ -355,11 +377,11 @@ static __always_inline void check_fw2(__u64 tw, int in_map)
 
 	if (!c || c->state != TT_FIN_WAIT2)
 		goto done;
-	/* the memory is still this timewait socket: same port, timewait state */
+	/* the memory is still this timewait socket: timewait state, its cookie */
 	state = skc->skc_state;
-	read_tuple(skc, &t);
-	if (state != TT_TIME_WAIT || t.lport != c->lport)
+	if (state != TT_TIME_WAIT || c->cookie != tw_cookie(tw))
 		goto done;
+	read_tuple(skc, &t);
 	sub = tws->tw_substate;
 	if (sub != TT_TIME_WAIT) {
 		if (!in_map) {
@@ -411,7 +433,7 @@ SEC("raw_tp")
 int tt_flush_pending(void *ctx)
 {
 	__u32 zero = 0;
-	struct pending *p = bpf_map_lookup_elem(&pend, &zero);
+	struct tt_pending *p = bpf_map_lookup_elem(&pend, &zero);
 
 	/* the hash first: a socket moved there from the ring was just looked at */
 	bpf_for_each_map_elem(&fw2, check_fw2_elem, NULL, 0);

@@ -104,6 +104,10 @@ struct tt_conn {
 	__u32 lport;        /* the kernel clears the port before the final CLOSE */
 	__u32 pad;
 	struct tt_owner owner;
+	__u64 cookie;       /* the socket's cookie, which its timewait socket
+	                     * keeps: tells it from a later one at the same
+	                     * address. Equal to id but for a passive socket,
+	                     * whose id is its request's. */
 };
 
 /* A connection's namespace and 4-tuple: the key of request sockets in the
@@ -121,6 +125,24 @@ struct tt_tuple {
  * request with the same tuple, and the connection it starts. */
 struct tt_req {
 	__u64 req;
+	struct tt_conn c;
+};
+
+/*
+ * A timer cancel of a timewait or request socket, waiting to be told from
+ * a reschedule (BPF map "pend", one per CPU; the loader's flush reads it).
+ * What the end will report is copied when the cancel is parked: the socket
+ * may be freed, and its memory reused, before the cancel is settled.
+ */
+struct tt_pending {
+	__u64 timer;        /* 0: empty */
+	__u64 obj;          /* the timewait or request socket */
+	__u64 ts;           /* when parked, CLOCK_BOOTTIME */
+	__u32 busy;         /* a hook on this CPU is updating the slot */
+	__u32 expiring;     /* a request timer's handler runs: only its exit decides */
+	__u32 is_req;
+	__u32 pad;
+	struct tt_tuple t;
 	struct tt_conn c;
 };
 

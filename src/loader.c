@@ -341,12 +341,6 @@ unsigned long long loader_next_seq(const struct tt_bpf *b)
 	return __atomic_load_n(&b->skel->bss->tt_seq, __ATOMIC_RELAXED);
 }
 
-/* Mirrors struct pending in the BPF program. */
-struct pend_slot {
-	__u64 timer, obj, ts;
-	__u32 busy, expiring;
-};
-
 /* FIN_WAIT2 timewait sockets to look at: in the hash, or new in a ring. */
 static int fw2_waiting(const struct tt_bpf *b)
 {
@@ -363,7 +357,7 @@ static int fw2_waiting(const struct tt_bpf *b)
 
 void loader_flush_pending(struct tt_bpf *b)
 {
-	struct pend_slot *slots;
+	struct tt_pending *slots;
 	__u32 zero = 0;
 	int pfd;
 

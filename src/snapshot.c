@@ -266,7 +266,7 @@ int snapshot_seed(const struct snapshot *s, struct tt_bpf *b, struct model *m)
 		}
 		if (!b || !s->sk[i])
 			continue;
-		c.id = r->sock_id;
+		c.id = c.cookie = r->sock_id;
 		c.state = r->row.state;
 		c.flags = (r->flags & TT_F_REQ) ? TT_F_REQ : 0;
 		if (r->owner_known) {
