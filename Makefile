@@ -124,7 +124,8 @@ run: deps
 unit: check-deps $(UNIT_BINS)
 	$(Q)scripts/run-unit.sh $(UNIT_BINS)
 
-integration: all
+# the churn test drives bench/loadgen
+integration: all $(OUTPUT)/bench/loadgen
 	$(Q)tests/integration/run.sh $(OUTPUT)
 
 test: deps

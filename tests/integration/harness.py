@@ -21,6 +21,7 @@ ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 BUILD = os.environ.get("TT_BUILD", os.path.join(ROOT, "build"))
 TCPTRAIL = os.environ.get("TT_TCPTRAIL", os.path.join(BUILD, "tcptrail"))
 PEER = os.path.join(HERE, "peer.py")
+LOADGEN = os.environ.get("TT_LOADGEN", os.path.join(BUILD, "bench", "loadgen"))
 PYTHON = sys.executable or "python3"
 
 _live_procs = set()

@@ -32,7 +32,9 @@ if ! err=$("$tmp/tcptrail" --snapshot-only -P 1 2>&1 >/dev/null); then
 fi
 
 start=$(date +%s)
-TT_TCPTRAIL=$tmp/tcptrail python3 "$here/main.py" "$tmp/counts"
+[ -x "$build/bench/loadgen" ] || fail "$build/bench/loadgen is missing: run make integration"
+cp "$build/bench/loadgen" "$tmp/loadgen" || fail "cannot copy $build/bench/loadgen"
+TT_TCPTRAIL=$tmp/tcptrail TT_LOADGEN=$tmp/loadgen python3 "$here/main.py" "$tmp/counts"
 status=$?
 end=$(date +%s)
 if [ -s "$tmp/counts" ]; then

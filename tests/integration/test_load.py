@@ -2,7 +2,10 @@
 """Event counts under load, and the 60 s TIME_WAIT expiry."""
 from collections import Counter
 
-from harness import Netns, check, classify, fmt_rec, pick_port, show, test
+import os
+import time
+
+from harness import LOADGEN, Netns, check, classify, fmt_rec, pick_port, show, test
 from test_states import CLIENT_CLOSES, LISTENER, PASSIVE_CLOSES, has
 
 N_CONN = 2000
@@ -45,6 +48,54 @@ def t_counts():
                 errs.append("%d %s events with owner != %d, first: %s"
                             % (len(wrong), side, pid, fmt_rec(wrong[0])))
         check(not errs, "\n".join(errs))
+
+
+@test("13b_churn_every_connection_complete")
+def t_churn():
+    """Flat-out churn (bench/loadgen, C, one client and one server thread)
+    makes what a slow peer cannot: state changes nested in interrupts, and
+    timewait sockets freed and made again at the same address. Every
+    connection's whole life must be there, or be counted as lost."""
+    check(os.access(LOADGEN, os.X_OK), "%s is missing: make integration builds it" % LOADGEN)
+    port = pick_port()
+    with Netns() as ns:
+        tr = ns.tracer("-P", str(port))
+        out = ns.sh([LOADGEN, "churn", "-t", "1", "-d", "2", "-p", str(port)], timeout=60).stdout
+        line = out.strip().splitlines()[-1]
+        fields = dict(f.split("=", 1) for f in line.split()[1:])
+        n = int(fields["connections"])
+        check(int(fields["errors"]) == 0 and int(fields["unserved"]) == 0, "loadgen: %s" % line)
+        check(n >= 2000, "only %d connections in 2 s: %s" % (n, line))
+        # loadgen exits once every connection is served; a FIN_WAIT2 ->
+        # TIME_WAIT can come up to 50 ms later (the flush tick)
+        time.sleep(0.5)
+        trs = tr.stop(defer_loss=True)
+        g = classify(trs, port)
+        ends = {"client": [CLIENT_CLOSES, CLIENT_CLOSES + [("TIME_WAIT", "CLOSE")]],
+                "server": [PASSIVE_CLOSES]}
+        missing, bad = 0, []
+        for side, shapes in ends.items():
+            got = len(g[side])
+            missing += 5 * max(0, n - got)
+            for recs in g[side]:
+                seq = [(r["old_state"], r["state"]) for r in recs]
+                if seq not in shapes:
+                    bad.append("%s: %s" % (side, " ".join("%s->%s" % p for p in seq)))
+                    # a chain short by k lost k records; a wrong one, at least one
+                    missing += max(1, 5 - len(seq))
+        check(not g["other"], "%d groups neither client nor server, first:\n%s"
+              % (len(g["other"]), show(g["other"][0]) if g["other"] else ""))
+        check(len(g["listener"]) == 1 and
+              [(r["old_state"], r["state"]) for r in g["listener"][0]] == LISTENER,
+              "listener: %s" % g["listener"])
+        summ = [r for r in tr.records if r["type"] == "summary"][0]
+        # nothing lost silently: every missing record is counted as lost,
+        # and no chain has a record it should not have
+        check(missing <= summ["lost"], "%d connections, %d records missing, %d reported lost; "
+              "first incomplete chains:\n%s" % (n, missing, summ["lost"], "\n".join(bad[:5])))
+        wrong = [b for b in bad if len(b.split()) > 6]
+        check(not wrong, "chains with records too many: %s" % wrong[:5])
+        tr.check_loss()
 
 
 @test("14_time_wait_expiry", slow=True)
