@@ -50,7 +50,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 HELPER_SRCS := $(wildcard tests/helpers/*.c)
 HELPER_BINS := $(patsubst tests/helpers/%.c,$(OUTPUT)/helpers/%,$(HELPER_SRCS))
-BENCH_SRCS := $(wildcard bench/*.c)
+BENCH_SRCS := $(filter-out %.bpf.c,$(wildcard bench/*.c))
 BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 
 .DELETE_ON_ERROR:
@@ -112,6 +112,20 @@ $(OUTPUT)/helpers/%: tests/helpers/%.c | $(OUTPUT)/helpers
 $(OUTPUT)/bench/bench_records: bench/bench_records.c $(OUTPUT)/libtcptrail.a | $(OUTPUT)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< $(OUTPUT)/libtcptrail.a $(USER_LDLIBS) -o $@
+
+# hookcost: empty timer hooks with a skeleton of their own (bench only)
+$(OUTPUT)/bench/hookcost.bpf.o: bench/hookcost.bpf.c $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(OUTPUT)/bench/hookcost.skel.h: $(OUTPUT)/bench/hookcost.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name hookcost_bpf > $@
+
+$(OUTPUT)/bench/hookcost: bench/hookcost.c $(OUTPUT)/bench/hookcost.skel.h | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) -I$(OUTPUT)/bench $< -lbpf -lelf -lz -o $@
 
 $(OUTPUT)/bench/%: bench/%.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)

@@ -2,7 +2,7 @@
 /*
  * Load generator for bench/run.sh, loopback only.
  *
- *   loadgen churn [-t THREADS] [-n MAXCONN] [-d SECONDS] [-p PORT] [-a NADDR] [-r RATE]
+ *   loadgen churn [-t THREADS] [-n MAXCONN] [-d SECONDS] [-p PORT] [-a NADDR] [-r RATE] [-C]
  *     THREADS client threads and THREADS server threads; client i connects to
  *     127.0.0.(1 + k % NADDR):(PORT + i) and closes at once, server i accepts,
  *     reads to EOF and closes: 10 state changes per connection (5 per side).
@@ -10,6 +10,7 @@
  *     TIME_WAIT sockets left by the clients do not exhaust the ephemeral ports.
  *     Stops after MAXCONN connections or SECONDS, whichever comes first; RATE
  *     (connections/s, all threads together) paces the clients, 0 = flat out.
+ *     -C pins client i to CPU 2i and server i to CPU 2i+1.
  *     Prints one line: "churn threads=T connections=N errors=E seconds=S rate=R".
  *
  *   loadgen hold [-c PAIRS] [-P PROCS] [-p PORT] [-d SECONDS]
@@ -43,7 +44,7 @@
 #define DRAIN_NS 5000000000LL   /* servers give up 5 s after the clients stop */
 
 struct churn_cfg {
-	int threads, naddr;
+	int threads, naddr, pin;
 	unsigned port;
 	long long maxconn;
 	double seconds, rate;
@@ -58,6 +59,19 @@ struct pair {
 };
 
 static atomic_llong tickets;
+
+/* -C: client i on CPU 2i, server i on CPU 2i+1 (modulo the CPUs): the
+ * scheduler's placement otherwise changes from run to run, and with it
+ * the rate, by more than the effects being measured. */
+static void pin_thread(pthread_t t, int cpu)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(n > 0 ? cpu % n : 0, &set);
+	pthread_setaffinity_np(t, sizeof(set), &set);
+}
 static atomic_int stop;
 static volatile sig_atomic_t got_signal;
 
@@ -184,8 +198,9 @@ static int churn(int argc, char **argv)
 	long long start, end, served = 0, connected = 0, errors = 0;
 	int opt, i, started = 0, err = 0;
 
-	while ((opt = getopt(argc, argv, "t:n:d:p:a:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "t:n:d:p:a:r:C")) != -1) {
 		switch (opt) {
+		case 'C': c.pin = 1; break;
 		case 't': c.threads = atoi(optarg); break;
 		case 'n': c.maxconn = atoll(optarg); break;
 		case 'd': c.seconds = atof(optarg); break;
@@ -224,6 +239,10 @@ static int churn(int argc, char **argv)
 			atomic_store(&pairs[i].client_done, 1);
 			pthread_join(pairs[i].sv, NULL);
 			break;
+		}
+		if (c.pin) {
+			pin_thread(pairs[i].cl, 2 * i);
+			pin_thread(pairs[i].sv, 2 * i + 1);
 		}
 		started++;
 	}
@@ -380,6 +399,6 @@ int main(int argc, char **argv)
 	if (argc >= 2 && !strcmp(argv[1], "hold"))
 		return hold(argc - 1, argv + 1);
 	fprintf(stderr, "usage: loadgen churn [-t THREADS] [-n MAXCONN] [-d SECONDS] [-p PORT] "
-		"[-a NADDR] [-r RATE]\n       loadgen hold [-c PAIRS] [-P PROCS] [-p PORT] [-d SECONDS]\n");
+		"[-a NADDR] [-r RATE] [-C]\n       loadgen hold [-c PAIRS] [-P PROCS] [-p PORT] [-d SECONDS]\n");
 	return 2;
 }

@@ -277,6 +277,9 @@ static __always_inline void sock_op(void *ctx, struct sock *sk)
 	struct tt_conn *c;
 	struct tt_owner cur = {};
 
+	/* every socket's send and receive passes here: unix, UDP, netlink... */
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
 		return;

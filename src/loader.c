@@ -127,11 +127,35 @@ static int attach_one(struct tt_bpf *b, struct bpf_program *p, const char *name)
 	return 0;
 }
 
+/* 0 if vmlinux BTF has the kfunc, -EOPNOTSUPP if not, -errno on error. */
+static int probe_kfunc(const char *name)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	int err;
+
+	if (!btf)
+		return -errno;
+	err = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0 ? 0 : -EOPNOTSUPP;
+	btf__free(btf);
+	return err;
+}
+
+/*
+ * The programs read socket fields with direct loads through
+ * bpf_rdonly_cast() (a timewait or request socket is found from its
+ * timer's address). Without it the load fails with a verifier message
+ * about an unknown function; this says what is missing instead. Asked only
+ * after a failure: reading the kernel's BTF costs tens of milliseconds of
+ * start-up.
+ */
 static void explain_load_error(int err)
 {
 	if (err == -EPERM || err == -EACCES)
 		fprintf(stderr, "tcptrail: loading the BPF program was refused (%s): "
 			"needs CAP_BPF and CAP_PERFMON: run as root\n", strerror(-err));
+	else if (probe_kfunc("bpf_rdonly_cast") == -EOPNOTSUPP)
+		fprintf(stderr, "tcptrail: cannot load the BPF program: this kernel lacks the "
+			"bpf_rdonly_cast kfunc: use Linux 6.2 or later\n");
 	else
 		fprintf(stderr, "tcptrail: cannot load the BPF program: %s "
 			"(kernel too old or without BTF? rerun with -v for the verifier log)\n",
