@@ -222,9 +222,8 @@ int BPF_PROG(tt_set_state, struct sock *sk, int oldstate, int newstate)
 
 	if (!tk)
 		return 0;
-	tk->first_sk = (__u64)sk;
-	tk->first_st = oldstate << 8 | newstate;
-	take(tk, sk, tk->first_st);
+	tk->first = taken_key(sk, oldstate, newstate);
+	take(tk, tk->first);
 	on_set_state(ctx, SLOT_STATE, sk, oldstate, newstate);
 	return 0;
 }
@@ -233,11 +232,14 @@ static __always_inline int take_nested(void *ctx, __u32 slot, struct sock *sk,
 				       int oldstate, int newstate)
 {
 	struct taken *tk = taken_ring();
-	__u32 st = oldstate << 8 | newstate;
+	__u64 key;
 
-	if (!tk || taken_already(tk, sk, st))
+	if (!tk)
 		return 0;
-	take(tk, sk, st);
+	key = taken_key(sk, oldstate, newstate);
+	if (taken_already(tk, key))
+		return 0;
+	take(tk, key);
 	count(TT_CNT_STATE_NESTED);
 	return on_set_state(ctx, slot, sk, oldstate, newstate);
 }

@@ -209,31 +209,21 @@ static __always_inline void req_started(__u32 slot, struct timer_list *timer)
 	transition(slot, &v.c, &t, TT_CLOSE, TT_SYN_RECV, TT_F_REQ, 0, 0, 0);
 }
 
+/* A timewait socket's timer armed for the first time (a re-arm is a
+ * cancel and a start, which unpark() tells): the full socket it replaces
+ * is closed next, on this CPU, and picks it up from newtw. No lookup here:
+ * once per connection closed first, it would only find a socket whose
+ * cancel was missed, whose FIN_WAIT2 -> TIME_WAIT the fw2 walk still sees. */
 static __always_inline void tw_started(__u32 slot, struct timer_list *timer)
 {
 	__u64 tw = (__u64)timer_owner_obj(timer, 1);
 	struct inet_timewait_sock *tws = as_tw(tw);
-	__u32 sub = tws->tw_substate;
-	struct tt_conn *c = tw_conn(tw);
-	struct newtw *n;
-	struct tt_tuple t = {};
+	struct newtw *n = newtw_slot(0);
 
-	if (c) {
-		/* Re-armed: a FIN_WAIT2 timewait socket that got its FIN moves on. */
-		if (c->state != sub) {
-			read_tuple(&tws->__tw_common, &t);
-			if (!tuple_filtered(&t))
-				transition(slot, c, &t, c->state, sub, TT_F_TW, 0, 0, 0);
-			else
-				c->state = sub;
-		}
-		return;
-	}
-	n = newtw_slot(0);
 	if (!n)
 		return;
 	n->tw = tw;
-	n->substate = sub;
+	n->substate = tws->tw_substate;
 	read_tuple(&tws->__tw_common, &n->t);
 }
 

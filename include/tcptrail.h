@@ -53,7 +53,10 @@ enum tt_counter {
 	/* state changes taken by the second or third inet_sock_set_state
 	 * program: with the kernel's skips of the first, the exact loss */
 	TT_CNT_STATE_NESTED = 4,
-	TT_CNT_MAX = 5,
+	/* FIN_WAIT2 timewait sockets the fw2 map had no room for: reported
+	 * with the skipped timer hooks, as possibly missed TIME_WAIT moves */
+	TT_CNT_TW_UNTRACKED = 5,
+	TT_CNT_MAX = 6,
 };
 
 struct tt_event {

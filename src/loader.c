@@ -356,6 +356,7 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 	 * once (an over-count, never an under-count that lasts, since the
 	 * caller reports only increases).
 	 */
+	*timers += loader_counter(b, TT_CNT_TW_UNTRACKED);
 	nested = loader_counter(b, TT_CNT_STATE_NESTED);
 	*state = skipped > nested ? skipped - nested : 0;
 }

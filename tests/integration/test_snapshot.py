@@ -84,3 +84,57 @@ def t_snapshot():
                             % (" ".join(targs), " ".join(nargs), why,
                                "\n    ".join(got) or "(none)", "\n    ".join(want) or "(none)"))
         check(not errs, "\n".join(errs))
+
+
+@test("15_snapshot_join_existing_sockets")
+def t_snapshot_join():
+    """Sockets that exist before the start: an established pair and a
+    half-open request (its final ACK dropped). Their later transitions
+    carry the snapshot's sock ids, and the owners the snapshot found."""
+    from test_states import has, nft_table
+    port = pick_port()
+    with Netns() as ns:
+        srv, cli, cli2 = ns.peer("server"), ns.peer("client"), ns.peer("client2")
+        srv.cmd("listen 4 127.0.0.1 %d" % port)
+        cport = int(cli.cmd("connect 4 127.0.0.1 %d" % port).split()[2])
+        srv.cmd("accept")
+        nft_table(ns, "tcp dport %d tcp flags & (syn|ack) == ack drop" % port)
+        hport = int(cli2.cmd("connect 4 127.0.0.1 %d" % port).split()[2])
+        tr = ns.tracer("-P", str(port), snapshot=True)
+        deadline = time.monotonic() + 10
+        while True:
+            snaps = [r for r in tr.seen() if r.get("type") == "snapshot"]
+            if len(snaps) >= 5 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+
+        def row(lport, rport):
+            got = [r for r in snaps if r["lport"] == lport and r["rport"] == rport]
+            check(len(got) == 1, "one snapshot row %d -> %d expected, got %s; all: %s"
+                  % (lport, rport, got, snaps))
+            return got[0]
+        srow, creq = row(port, cport), row(port, hport)
+        check(srow["state"] == "ESTABLISHED" and srow["pid"] == srv.pid,
+              "server row: %s (server pid %d)" % (srow, srv.pid))
+        check(creq["state"] == "SYN_RECV" and creq.get("kind") == "request",
+              "request row: %s" % creq)
+        # let the handshake finish: the server's SYN-ACK retransmission
+        # (after 1 s) is answered again, and this time the ACK gets through
+        ns.nft(["delete", "table", "inet", "tt"])
+        tr.wait_for(lambda t: has(t, "SYN_RECV", "ESTABLISHED", lport=port), timeout=10,
+                    what="the request's SYN_RECV -> ESTABLISHED")
+        cli.cmd("close")
+        tr.wait_for(lambda t: has(t, "ESTABLISHED", "CLOSE_WAIT", lport=port), what="CLOSE_WAIT")
+        trs = tr.stop()
+        est = [r for r in trs if r["lport"] == port and r["rport"] == hport
+               and (r["old_state"], r["state"]) == ("SYN_RECV", "ESTABLISHED")]
+        check(len(est) == 1 and est[0]["sock"] == creq["sock"],
+              "the completed request keeps the snapshot's sock %s: %s" % (creq["sock"], est))
+        cw = [r for r in trs if r["lport"] == port and r["rport"] == cport]
+        check([(r["old_state"], r["state"]) for r in cw] == [("ESTABLISHED", "CLOSE_WAIT")],
+              "server side of the old pair: %s" % cw)
+        # taken in softirq, by no process: the owner is the one the
+        # snapshot found
+        check(cw[0]["sock"] == srow["sock"] and cw[0]["pid"] == srv.pid,
+              "sock %s pid %s, the snapshot had sock %s pid %d"
+              % (cw[0]["sock"], cw[0]["pid"], srow["sock"], srv.pid))
