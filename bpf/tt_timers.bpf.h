@@ -425,8 +425,11 @@ int tt_flush_pending(void *ctx)
 	__u32 zero = 0;
 	struct tt_pending *p = bpf_map_lookup_elem(&pend, &zero);
 
-	/* the hash first: a socket moved there from the ring was just looked at */
-	bpf_for_each_map_elem(&fw2, check_fw2_elem, NULL, 0);
+	/* the hash first: a socket moved there from the ring was just looked
+	 * at. The walk visits every bucket (a millisecond for 65536): only
+	 * when something is there. */
+	if (fw2_count > 0)
+		bpf_for_each_map_elem(&fw2, check_fw2_elem, NULL, 0);
 	for (__u32 cpu = 0; cpu < nr_cpus && cpu < TT_MAX_CPUS; cpu++)
 		bpf_loop(FW2_RING, check_fw2_slot, &cpu, 0);
 	if (!p || !p->timer || p->busy)
