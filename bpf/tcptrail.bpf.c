@@ -165,8 +165,9 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 		if (bpf_map_update_elem(&conns, &key, &fresh, BPF_ANY))
 			count(TT_CNT_OWNER_MISS);
 		c = bpf_map_lookup_elem(&conns, &key);
+		/* no room to keep it: the event still goes out, from the copy */
 		if (!c)
-			return 0;
+			c = &fresh;
 	}
 	if (current_owner(ctx, &cur))
 		c->owner = cur;
