@@ -3,6 +3,7 @@
 import time
 
 from harness import TCPTRAIL, Netns, TestFailure, check, pick_port, test
+from test_states import has, nft_table
 
 # long enough to be truncated by netstat without -W
 LONG6 = "fd00:1111:2222:3333:4444:5555:6666:7777"
@@ -91,7 +92,6 @@ def t_snapshot_join():
     """Sockets that exist before the start: an established pair and a
     half-open request (its final ACK dropped). Their later transitions
     carry the snapshot's sock ids, and the owners the snapshot found."""
-    from test_states import has, nft_table
     port = pick_port()
     with Netns() as ns:
         srv, cli, cli2 = ns.peer("server"), ns.peer("client"), ns.peer("client2")
