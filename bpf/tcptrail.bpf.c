@@ -56,20 +56,6 @@ static __always_inline void queues(const struct sock *sk, __u32 state, __u32 *rq
 	}
 }
 
-static __always_inline int same_addr(const __u8 *a, const __u8 *b)
-{
-	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
-
-	return x[0] == y[0] && x[1] == y[1];
-}
-
-static __always_inline int same_tuple(const struct tt_tuple *a, const struct tt_tuple *b)
-{
-	return a->netns == b->netns && a->lport == b->lport && a->rport == b->rport &&
-	       a->family == b->family && same_addr(a->laddr, b->laddr) &&
-	       same_addr(a->raddr, b->raddr);
-}
-
 /* FINs seen in the state history: the RFC 4898 byte counters count them. */
 static __always_inline void note_fins(struct tt_conn *c, __u32 shown_new)
 {
@@ -104,9 +90,8 @@ static __always_inline void payload_bytes(const struct sock *sk, struct tt_conn 
 }
 
 static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
-					int oldstate, int newstate)
+					__u64 key, int oldstate, int newstate)
 {
-	__u64 key = (__u64)sk;
 	struct tt_conn *c, fresh = {};
 	struct tt_owner cur = {};
 	struct tt_tuple t = {};
@@ -120,9 +105,9 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 	settle_pending(slot, 0, 0);
 	read_tuple(&sk->__sk_common, &t);
 	c = bpf_map_lookup_elem(&conns, &key);
-	/* A socket leaving CLOSE, or a child just cloned from a listener, starts
-	 * a new life: an entry at its address is a leftover of an earlier
-	 * socket whose end we missed. */
+	/* A socket leaving CLOSE starts a new life (connect() again after a
+	 * failed one): an entry under its cookie is a leftover whose end we
+	 * missed. A child cloned from a listener has a cookie of its own. */
 	if (c && (oldstate == TT_CLOSE || (newstate == TT_SYN_RECV && oldstate == TT_LISTEN))) {
 		bpf_map_delete_elem(&conns, &key);
 		c = NULL;
@@ -146,7 +131,6 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 		if (rv) {
 			fresh = rv->c;
 			fresh.flags = 0;
-			fresh.cookie = bpf_get_socket_cookie(sk);
 			adopted = 1;
 			/* the request's timer is deleted next, on this CPU */
 			if (note)
@@ -156,7 +140,7 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 	}
 	if (!c) {
 		if (!adopted) {
-			fresh.id = fresh.cookie = bpf_get_socket_cookie(sk);
+			fresh.id = key;
 			fresh.start_ns = bpf_ktime_get_boot_ns();
 			fresh.state = oldstate;
 			if (newstate == TT_SYN_SENT)
@@ -178,13 +162,14 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 
 	queues(sk, newstate, &rq, &sq);
 
-	/* tcp_time_wait(): the timewait socket took over just before this
-	 * CLOSE. Show the state netstat will show, and move the connection. */
+	/* tcp_time_wait(): the timewait socket, with this socket's cookie,
+	 * took over just before this CLOSE. Show the state netstat will show;
+	 * the connection's entry goes on as the timewait socket's. */
 	n = newtw_slot(ctx);
 	if (n && n->tw && newstate == TT_CLOSE) {
 		tw = n->tw;
 		n->tw = 0;
-		if (same_tuple(&n->t, &t))
+		if (n->cookie == key)
 			shown_new = n->substate;
 		else
 			tw = 0;
@@ -196,12 +181,11 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 	}
 	if (tw) {
 		if (shown_new != (__u32)oldstate)
-			transition(slot, c, &n->t, oldstate, shown_new, 0, rq, sq, 1);
+			transition(slot, c, &t, oldstate, shown_new, 0, rq, sq, 1);
 		c->state = shown_new;
-		bpf_map_update_elem(&conns, &tw, c, BPF_ANY);
+		c->flags |= CONN_TW;
 		if (shown_new == TT_FIN_WAIT2)
 			fw2_watch(tw);
-		bpf_map_delete_elem(&conns, &key);
 		return 0;
 	}
 
@@ -220,12 +204,14 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tt_set_state, struct sock *sk, int oldstate, int newstate)
 {
 	struct taken *tk = taken_ring();
+	__u64 ck;
 
 	if (!tk)
 		return 0;
-	tk->first = taken_key(sk, oldstate, newstate);
+	ck = sock_cookie(sk);
+	tk->first = taken_key(ck, oldstate, newstate);
 	take(tk, tk->first);
-	on_set_state(ctx, SLOT_STATE, sk, oldstate, newstate);
+	on_set_state(ctx, SLOT_STATE, sk, ck, oldstate, newstate);
 	return 0;
 }
 
@@ -233,16 +219,17 @@ static __always_inline int take_nested(void *ctx, __u32 slot, struct sock *sk,
 				       int oldstate, int newstate)
 {
 	struct taken *tk = taken_ring();
-	__u64 key;
+	__u64 ck, key;
 
 	if (!tk)
 		return 0;
-	key = taken_key(sk, oldstate, newstate);
+	ck = sock_cookie(sk);
+	key = taken_key(ck, oldstate, newstate);
 	if (taken_already(tk, key))
 		return 0;
 	take(tk, key);
 	count(TT_CNT_STATE_NESTED);
-	return on_set_state(ctx, slot, sk, oldstate, newstate);
+	return on_set_state(ctx, slot, sk, ck, oldstate, newstate);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -259,16 +246,6 @@ int BPF_PROG(tt_set_state_nest2, struct sock *sk, int oldstate, int newstate)
 	return take_nested(ctx, SLOT_STATE_NEST2, sk, oldstate, newstate);
 }
 
-/* The socket is freed: forget it, so that its address can be reused. */
-SEC("tp_btf/tcp_destroy_sock")
-int BPF_PROG(tt_destroy_sock, struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-
-	bpf_map_delete_elem(&conns, &key);
-	return 0;
-}
-
 /* ---- socket operations and buffer pressure -------------------------------- */
 
 /* A send or receive in process context is the acting process using its
@@ -276,12 +253,13 @@ int BPF_PROG(tt_destroy_sock, struct sock *sk)
  * another worker). No event: ownership is shown on the next transition. */
 static __always_inline void sock_op(void *ctx, struct sock *sk)
 {
-	__u64 key = (__u64)sk;
+	__u64 key = sk->__sk_common.skc_cookie.counter;
 	struct tt_conn *c;
 	struct tt_owner cur = {};
 
-	/* every socket's send and receive passes here: unix, UDP, netlink... */
-	if (sk->sk_protocol != IPPROTO_TCP)
+	/* every socket's send and receive passes here: unix, UDP, netlink...
+	 * A socket without a cookie has had no state change: no entry. */
+	if (!key || sk->sk_protocol != IPPROTO_TCP)
 		return;
 	c = bpf_map_lookup_elem(&conns, &key);
 	if (!c)
@@ -308,7 +286,7 @@ int BPF_PROG(tt_recv_length, struct sock *sk, int ret, int flags)
 
 static __always_inline void pressure(void *ctx, struct sock *sk, __u32 kind, __u32 size)
 {
-	__u64 key = (__u64)sk, now;
+	__u64 key = sk->__sk_common.skc_cookie.counter, now;
 	struct tt_tuple t = {};
 	struct tt_conn *c;
 	struct tt_event *e;
@@ -327,7 +305,7 @@ static __always_inline void pressure(void *ctx, struct sock *sk, __u32 kind, __u
 		count(TT_CNT_FILTERED);
 		return;
 	}
-	c = bpf_map_lookup_elem(&conns, &key);
+	c = key ? bpf_map_lookup_elem(&conns, &key) : 0;
 	if (c && owner_filtered(c)) {
 		count(TT_CNT_FILTERED);
 		return;

@@ -12,6 +12,7 @@
 #define CONN_FIN_RCVD (1U << 9)
 #define CONN_FIN_SENT (1U << 10)
 #define CONN_FW2_MAP (1U << 11)   /* a FIN_WAIT2 timewait socket in the fw2 hash */
+#define CONN_TW TT_CONN_TW
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -31,8 +32,10 @@ const volatile __u32 queue_threshold = 0; /* only events with a queue above it *
  * failed reservation leaves a gap that user space reports as lost. */
 __u64 tt_seq = 0;
 
-/* Kernel object address -> connection. LRU: a table overflow forgets the
- * oldest owner (reported as unknown) instead of failing new sockets. */
+/* Socket cookie -> connection (see struct tt_conn). LRU: a table overflow
+ * forgets the oldest owner (reported as unknown) instead of failing new
+ * sockets. An entry whose end was missed is never mistaken for a later
+ * socket's, since cookies are not reused: the LRU ages it out. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 262144);
@@ -44,9 +47,13 @@ struct {
  * completes knows only its tuple, and takes over the request's connection.
  * One map serves both ways in: a request's timer gives its address, from
  * which the tuple is a few direct loads away, cheaper than a second entry
- * kept by address. */
+ * kept by address. A plain hash, not LRU: its per-CPU free lists make an
+ * insert and a delete, once per connection accepted, cheaper than the LRU's
+ * shared lists; and a full table (a SYN flood past 65536 half-open
+ * sockets) refuses the new request, which is counted (TT_CNT_UNTRACKED),
+ * where an LRU would drop an old one without a word. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct tt_tuple);
 	__type(value, struct tt_req);
@@ -86,9 +93,9 @@ struct {
  * makes timewait sockets of its own. */
 struct newtw {
 	__u64 tw;
+	__u64 cookie;    /* the full socket's, which the timewait socket copies */
 	__u32 substate;
 	__u32 pad;
-	struct tt_tuple t;
 };
 
 struct {
@@ -132,7 +139,7 @@ static __always_inline void fw2_add(__u64 tw)
 	if (!err)
 		__sync_fetch_and_add(&fw2_count, 1);
 	else if (err != -17)   /* -EEXIST: there already */
-		count(TT_CNT_TW_UNTRACKED);   /* its FIN_WAIT2 -> TIME_WAIT may be missed */
+		count(TT_CNT_UNTRACKED);   /* its FIN_WAIT2 -> TIME_WAIT may be missed */
 }
 
 static __always_inline void fw2_del(__u64 tw)
@@ -272,12 +279,15 @@ static __always_inline struct taken *taken_ring(void)
  * same transitions (with a ring this long under churn, often). A socket's
  * first event may find no cookie yet: it is made then, once per socket.
  */
-static __always_inline __u64 taken_key(struct sock *sk, int oldstate, int newstate)
+static __always_inline __u64 sock_cookie(struct sock *sk)
 {
 	__u64 ck = sk->__sk_common.skc_cookie.counter;
 
-	if (!ck)
-		ck = bpf_get_socket_cookie(sk);
+	return ck ? ck : bpf_get_socket_cookie(sk);
+}
+
+static __always_inline __u64 taken_key(__u64 ck, int oldstate, int newstate)
+{
 	return ck << 16 | (oldstate & 0xff) << 8 | (newstate & 0xff);
 }
 

@@ -27,19 +27,24 @@ static __always_inline __u64 *req_local_slot(__u32 i)
 	return &req_local[cpu * 8 + (i & 7)];
 }
 
-/* A timewait socket's cookie is its full socket's (inet_twsk_alloc()): it
- * tells the socket from a later one at the same address. */
+/* A timewait socket's cookie is its full socket's (inet_twsk_alloc()): its
+ * connection's key in conns. */
 static __always_inline __u64 tw_cookie(__u64 tw)
 {
 	return as_skc(tw)->skc_cookie.counter;
 }
 
-/* The connection of a timewait socket, if it is this socket's. */
+/* The connection of a timewait socket, once handed over to it. */
+static __always_inline struct tt_conn *tw_conn_by(__u64 cookie)
+{
+	struct tt_conn *c = bpf_map_lookup_elem(&conns, &cookie);
+
+	return c && (c->flags & CONN_TW) ? c : 0;
+}
+
 static __always_inline struct tt_conn *tw_conn(__u64 tw)
 {
-	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
-
-	return c && c->cookie == tw_cookie(tw) ? c : 0;
+	return tw_conn_by(tw_cookie(tw));
 }
 
 /* A request that never became a full socket: SYN_RECV -> CLOSE. */
@@ -56,19 +61,16 @@ static __always_inline void req_gone(__u32 slot, struct tt_pending *p)
 }
 
 /* The end of a timewait socket: TIME_WAIT -> CLOSE. c is its entry in
- * conns, or the copy kept when its cancel was parked, if a newer timewait
- * socket at the same address has the entry now. */
-static __always_inline void tw_end(__u32 slot, __u64 tw, struct tt_conn *c,
-				   const struct tt_tuple *t, int own_entry)
+ * conns, under cookie. */
+static __always_inline void tw_end(__u32 slot, __u64 tw, __u64 cookie, struct tt_conn *c,
+				   const struct tt_tuple *t)
 {
 	if (!tuple_filtered(t))
 		transition(slot, c, t, c->state ? c->state : TT_TIME_WAIT, TT_CLOSE,
 			   TT_F_TW, 0, 0, 1);
-	if (!own_entry)
-		return;
 	if (c->flags & CONN_FW2_MAP)
 		fw2_del(tw);
-	bpf_map_delete_elem(&conns, &tw);
+	bpf_map_delete_elem(&conns, &cookie);
 }
 
 /* A parked cancel turned out to be an end. */
@@ -80,13 +82,10 @@ static __always_inline void parked_gone(__u32 slot, struct tt_pending *p)
 		req_gone(slot, p);
 		return;
 	}
-	c = bpf_map_lookup_elem(&conns, &p->obj);
+	c = tw_conn_by(p->cookie);
 	if (!c)
 		return;   /* reported already (expiry) */
-	if (c->id == p->c.id)
-		tw_end(slot, p->obj, c, &p->t, 1);
-	else
-		tw_end(slot, p->obj, &p->c, &p->t, 0);
+	tw_end(slot, p->obj, p->cookie, c, &p->t);
 }
 
 /* Decides a parked cancel: called first thing by every hook on this CPU. */
@@ -115,16 +114,15 @@ static __always_inline void park_if_known(struct timer_list *timer, __u64 fn, __
 	__u32 zero = 0;
 	struct tt_pending *p = bpf_map_lookup_elem(&pend, &zero);
 	struct tt_tuple t = {};
-	struct tt_conn *c;
 	struct tt_req *v;
-	__u64 obj, *adopted;
+	__u64 obj, *adopted, cookie = 0;
 
 	if (!p)
 		return;
 	if (fn == tw_timer_fn) {
 		obj = (__u64)timer_owner_obj(timer, 1);
-		c = tw_conn(obj);
-		if (!c)
+		cookie = tw_cookie(obj);
+		if (!tw_conn_by(cookie))
 			return;
 		read_tuple(as_skc(obj), &t);
 	} else {
@@ -140,16 +138,15 @@ static __always_inline void park_if_known(struct timer_list *timer, __u64 fn, __
 		v = bpf_map_lookup_elem(&req_by_tuple, &t);
 		if (!v || v->req != obj)
 			return;
-		c = &v->c;
 	}
 	p->busy = 1;
 	p->timer = (__u64)timer;
 	p->obj = obj;
+	p->cookie = cookie;
 	p->is_req = fn != tw_timer_fn;
 	p->expiring = expiring;
 	p->ts = bpf_ktime_get_boot_ns();
 	p->t = t;
-	p->c = *c;
 	p->busy = 0;
 }
 
@@ -163,7 +160,7 @@ static __always_inline int unpark(__u64 timer, __u64 fn)
 
 	if (!p || p->timer != timer)
 		return 0;
-	if (fn == tw_timer_fn && p->c.cookie != tw_cookie(p->obj))
+	if (fn == tw_timer_fn && p->cookie != tw_cookie(p->obj))
 		return 0;
 	p->timer = 0;
 	return 1;
@@ -178,15 +175,17 @@ static __always_inline void req_started(__u32 slot, struct timer_list *timer)
 	struct tt_req v = {};
 	struct tt_conn *lc;
 	struct tt_tuple t = {};
-	__u64 lsk, *ids;
+	__u64 lkey, *ids;
+	long err;
 
 	read_tuple(&rs->__req_common, &t);
 	if (tuple_filtered(&t)) {
 		count(TT_CNT_FILTERED);
 		return;
 	}
-	lsk = (__u64)rs->__req_common.skc_listener;
-	lc = bpf_map_lookup_elem(&conns, &lsk);
+	/* the listener's cookie was made at its first state change */
+	lkey = as_skc(rs->__req_common.skc_listener)->skc_cookie.counter;
+	lc = lkey ? bpf_map_lookup_elem(&conns, &lkey) : 0;
 	if (lc)
 		v.c.owner = lc->owner;
 	ids = req_local_slot(0);
@@ -201,9 +200,13 @@ static __always_inline void req_started(__u32 slot, struct timer_list *timer)
 	v.c.state = TT_SYN_RECV;
 	v.c.state_ns = v.c.start_ns;
 	/* the insert is also the test for a SYN-ACK retransmission, which
-	 * re-arms the timer of a request already known */
-	if (bpf_map_update_elem(&req_by_tuple, &t, &v, BPF_NOEXIST))
+	 * re-arms the timer of a request already known (-EEXIST). A full
+	 * table still shows the request's start; its end will be missed. */
+	err = bpf_map_update_elem(&req_by_tuple, &t, &v, BPF_NOEXIST);
+	if (err == -17)
 		return;
+	if (err)
+		count(TT_CNT_UNTRACKED);
 	v.c.state = TT_CLOSE;
 	v.c.state_ns = 0;
 	transition(slot, &v.c, &t, TT_CLOSE, TT_SYN_RECV, TT_F_REQ, 0, 0, 0);
@@ -211,9 +214,10 @@ static __always_inline void req_started(__u32 slot, struct timer_list *timer)
 
 /* A timewait socket's timer armed for the first time (a re-arm is a
  * cancel and a start, which unpark() tells): the full socket it replaces
- * is closed next, on this CPU, and picks it up from newtw. No lookup here:
- * once per connection closed first, it would only find a socket whose
- * cancel was missed, whose FIN_WAIT2 -> TIME_WAIT the fw2 walk still sees. */
+ * is closed next, on this CPU, and picks it up from newtw by its cookie.
+ * No lookup here: once per connection closed first, it would only find a
+ * socket whose cancel was missed, whose FIN_WAIT2 -> TIME_WAIT the fw2
+ * walk still sees. */
 static __always_inline void tw_started(__u32 slot, struct timer_list *timer)
 {
 	__u64 tw = (__u64)timer_owner_obj(timer, 1);
@@ -223,8 +227,8 @@ static __always_inline void tw_started(__u32 slot, struct timer_list *timer)
 	if (!n)
 		return;
 	n->tw = tw;
+	n->cookie = tws->__tw_common.skc_cookie.counter;
 	n->substate = tws->tw_substate;
-	read_tuple(&tws->__tw_common, &n->t);
 }
 
 /* A timewait socket's timer re-armed: a FIN_WAIT2 timewait socket that got
@@ -330,12 +334,13 @@ int BPF_PROG(tt_timer_expire_entry, struct timer_list *timer, unsigned long now)
 	if (fn == tw_timer_fn) {
 		struct tt_tuple t = {};
 		__u64 tw = (__u64)timer_owner_obj(timer, 1);
-		struct tt_conn *c = tw_conn(tw);
+		__u64 cookie = tw_cookie(tw);
+		struct tt_conn *c = tw_conn_by(cookie);
 
 		if (!c)
 			return 0;
 		read_tuple(as_skc(tw), &t);
-		tw_end(SLOT_TIMER_IRQ, tw, c, &t, 1);
+		tw_end(SLOT_TIMER_IRQ, tw, cookie, c, &t);
 	} else {
 		park_if_known(timer, fn, 1);
 	}
@@ -359,17 +364,19 @@ int BPF_PROG(tt_timer_expire_exit, struct timer_list *timer)
  */
 static __always_inline void check_fw2(__u64 tw, int in_map)
 {
-	struct tt_conn *c = bpf_map_lookup_elem(&conns, &tw);
 	struct inet_timewait_sock *tws = as_tw(tw);
 	const struct sock_common *skc = &tws->__tw_common;
 	struct tt_tuple t = {};
-	__u8 sub = 0, state = 0;
+	struct tt_conn *c = 0;
+	__u8 sub = 0;
 
-	if (!c || c->state != TT_FIN_WAIT2)
+	/* The memory may be another socket's by now: only a timewait socket
+	 * whose cookie has a timewait connection is looked at (if it is a
+	 * newer timewait socket at the same address, that one). */
+	if (skc->skc_state != TT_TIME_WAIT)
 		goto done;
-	/* the memory is still this timewait socket: timewait state, its cookie */
-	state = skc->skc_state;
-	if (state != TT_TIME_WAIT || c->cookie != tw_cookie(tw))
+	c = tw_conn(tw);
+	if (!c || c->state != TT_FIN_WAIT2)
 		goto done;
 	read_tuple(skc, &t);
 	sub = tws->tw_substate;

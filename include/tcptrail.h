@@ -53,9 +53,10 @@ enum tt_counter {
 	/* state changes taken by the second or third inet_sock_set_state
 	 * program: with the kernel's skips of the first, the exact loss */
 	TT_CNT_STATE_NESTED = 4,
-	/* FIN_WAIT2 timewait sockets the fw2 map had no room for: reported
-	 * with the skipped timer hooks, as possibly missed TIME_WAIT moves */
-	TT_CNT_TW_UNTRACKED = 5,
+	/* request sockets the req_by_tuple map, and FIN_WAIT2 timewait
+	 * sockets the fw2 map, had no room for: reported with the skipped
+	 * timer hooks, as possibly missed ends and TIME_WAIT moves */
+	TT_CNT_UNTRACKED = 5,
 	TT_CNT_MAX = 6,
 };
 
@@ -87,9 +88,11 @@ struct tt_event {
 	char ctx_comm[TT_COMM_LEN];
 };
 
-/* The owner table's value (BPF map "conns", keyed by the kernel address of
- * the full, timewait or request socket). The loader seeds it from the
- * snapshot, so it is shared. */
+/* The owner table's value (BPF map "conns", keyed by socket cookie). A
+ * timewait socket keeps its full socket's cookie, so a connection keeps
+ * its entry when it moves to TIME_WAIT; and a socket freed and another
+ * made at the same address can never be taken for one another. The
+ * loader seeds the table from the snapshot, so the type is shared. */
 struct tt_owner {
 	__u32 pid;          /* tgid */
 	__u32 known;
@@ -107,10 +110,6 @@ struct tt_conn {
 	__u32 lport;        /* the kernel clears the port before the final CLOSE */
 	__u32 pad;
 	struct tt_owner owner;
-	__u64 cookie;       /* the socket's cookie, which its timewait socket
-	                     * keeps: tells it from a later one at the same
-	                     * address. Equal to id but for a passive socket,
-	                     * whose id is its request's. */
 };
 
 /* A connection's namespace and 4-tuple: the key of request sockets in the
@@ -134,28 +133,32 @@ struct tt_req {
 /*
  * A timer cancel of a timewait or request socket, waiting to be told from
  * a reschedule (BPF map "pend", one per CPU; the loader's flush reads it).
- * What the end will report is copied when the cancel is parked: the socket
- * may be freed, and its memory reused, before the cancel is settled.
+ * The tuple and cookie are copied when the cancel is parked: the socket may
+ * be freed, and its memory reused, before the cancel is settled.
  */
 struct tt_pending {
 	__u64 timer;        /* 0: empty */
 	__u64 obj;          /* the timewait or request socket */
+	__u64 cookie;       /* a timewait socket's: its key in "conns" */
 	__u64 ts;           /* when parked, CLOCK_BOOTTIME */
 	__u32 busy;         /* a hook on this CPU is updating the slot */
 	__u32 expiring;     /* a request timer's handler runs: only its exit decides */
 	__u32 is_req;
 	__u32 pad;
 	struct tt_tuple t;
-	struct tt_conn c;
 };
 
 /* Request sockets get ids with this bit set: they never collide with
  * socket cookies, which count up from 1. */
 #define TT_REQ_ID_BIT (1ULL << 63)
 
+/* tt_conn.flags: the connection is its timewait socket's now (the timer
+ * hooks follow it). The loader sets it on TIME_WAIT rows of the snapshot. */
+#define TT_CONN_TW (1U << 12)
+
 /* One existing socket, as the iter/tcp program reads it for the snapshot. */
 struct tt_snap {
-	__u64 sk;           /* kernel address: seeds the owner table */
+	__u64 sk;           /* kernel address: seeds the request table */
 	__u64 cookie;       /* socket cookie; 0 when none was ever made */
 	__u64 inode;        /* 0 for timewait and request sockets */
 	__u64 seq;          /* tt_seq when the row was read: joins the stream */

@@ -258,8 +258,6 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		err = attach_one(b, b->skel->progs.tt_set_state_irq, NULL);
 	if (!err)
 		err = attach_one(b, b->skel->progs.tt_set_state_nest2, NULL);
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_destroy_sock, "tp_btf/tcp_destroy_sock");
 	if (!err && b->feat.timers)
 		err = attach_one(b, b->skel->progs.tt_timer_start, "tp_btf/timer_start");
 	if (!err && b->feat.timers)
@@ -356,7 +354,7 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 	 * once (an over-count, never an under-count that lasts, since the
 	 * caller reports only increases).
 	 */
-	*timers += loader_counter(b, TT_CNT_TW_UNTRACKED);
+	*timers += loader_counter(b, TT_CNT_UNTRACKED);
 	nested = loader_counter(b, TT_CNT_STATE_NESTED);
 	*state = skipped > nested ? skipped - nested : 0;
 }
@@ -480,9 +478,10 @@ cleanup:
 	return err;
 }
 
-int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
+/* c->id is the socket's cookie: the owner table's key */
+int loader_seed(struct tt_bpf *b, const struct tt_conn *c)
 {
-	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.conns), &sk, c, BPF_NOEXIST))
+	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.conns), &c->id, c, BPF_NOEXIST))
 		return errno == EEXIST ? 0 : -errno;
 	return 0;
 }
@@ -491,8 +490,10 @@ int loader_seed_req(struct tt_bpf *b, const struct tt_tuple *t, __u64 req, const
 {
 	struct tt_req v = { .req = req, .c = *c };
 
-	/* the program may have seen this request already: its entry wins */
+	/* the program may have seen this request already: its entry wins. A
+	 * full table (a SYN flood) leaves the request unfollowed, not the
+	 * tool stopped. */
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.req_by_tuple), t, &v, BPF_NOEXIST))
-		return errno == EEXIST ? 0 : -errno;
+		return errno == EEXIST || errno == E2BIG ? 0 : -errno;
 	return 0;
 }

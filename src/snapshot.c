@@ -266,9 +266,9 @@ int snapshot_seed(const struct snapshot *s, struct tt_bpf *b, struct model *m)
 		}
 		if (!b || !s->sk[i])
 			continue;
-		c.id = c.cookie = r->sock_id;
+		c.id = r->sock_id;
 		c.state = r->row.state;
-		c.flags = (r->flags & TT_F_REQ) ? TT_F_REQ : 0;
+		c.flags = (r->flags & TT_F_REQ) ? TT_F_REQ : (r->flags & TT_F_TW) ? TT_CONN_TW : 0;
 		if (r->owner_known) {
 			c.owner.known = 1;
 			c.owner.pid = r->pid;
@@ -286,7 +286,7 @@ int snapshot_seed(const struct snapshot *s, struct tt_bpf *b, struct model *m)
 			c.state = TT_SYN_RECV;
 			err = loader_seed_req(b, &t, s->sk[i], &c);
 		} else {
-			err = loader_seed(b, s->sk[i], &c);
+			err = loader_seed(b, &c);
 		}
 		if (err)
 			return err;

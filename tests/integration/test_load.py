@@ -97,6 +97,8 @@ def t_churn():
         # test meaningful: a full FIN_WAIT2 table (7,000+ chains, seen before
         # its size was fixed) or a systematic loss fails it.
         silent = missing - summ["lost"]
+        print("  13b: %d connections, %d records missing, %d reported lost, %d chains incomplete"
+              % (n, missing, summ["lost"], len(bad)), flush=True)
         check(silent <= n // 50, "%d connections, %d records missing, %d reported lost; "
               "first incomplete chains:\n%s" % (n, missing, summ["lost"], "\n".join(bad[:5])))
         check(summ["lost"] <= n // 100, "%d of %d connections' records reported lost"
