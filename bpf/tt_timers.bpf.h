@@ -424,21 +424,25 @@ static long check_fw2_slot(__u32 i, __u32 *cpu)
 	return 0;
 }
 
-/* Run by the loader through BPF_PROG_TEST_RUN, on each CPU with a parked
- * cancel and every 50 ms on one CPU for the FIN_WAIT2 timewait sockets. */
+/* Run by the loader through BPF_PROG_TEST_RUN every 50 ms: args[0] = 1
+ * checks the FIN_WAIT2 timewait sockets of every CPU, from whichever CPU it
+ * runs on; each run also settles an old parked cancel of its own CPU, and
+ * the loader runs it with args[0] = 0 on each other CPU that has one. */
 SEC("raw_tp")
-int tt_flush_pending(void *ctx)
+int tt_flush_pending(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u32 zero = 0;
 	struct tt_pending *p = bpf_map_lookup_elem(&pend, &zero);
 
-	/* the hash first: a socket moved there from the ring was just looked
-	 * at. The walk visits every bucket (a millisecond for 65536): only
-	 * when something is there. */
-	if (fw2_count > 0)
-		bpf_for_each_map_elem(&fw2, check_fw2_elem, NULL, 0);
-	for (__u32 cpu = 0; cpu < nr_cpus && cpu < TT_MAX_CPUS; cpu++)
-		bpf_loop(FW2_RING, check_fw2_slot, &cpu, 0);
+	if (ctx->args[0]) {
+		/* the hash first: a socket moved there from the ring was just
+		 * looked at. The walk visits every bucket (a millisecond for
+		 * 65536): only when something is there. */
+		if (fw2_count > 0)
+			bpf_for_each_map_elem(&fw2, check_fw2_elem, NULL, 0);
+		for (__u32 cpu = 0; cpu < nr_cpus && cpu < TT_MAX_CPUS; cpu++)
+			bpf_loop(FW2_RING, check_fw2_slot, &cpu, 0);
+	}
 	if (!p || !p->timer || p->busy)
 		return 0;
 	/* A reschedule completes within microseconds: only settle old ones. */
