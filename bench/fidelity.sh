@@ -75,7 +75,7 @@ for p in json.load(sys.stdin):
 
 # run MODE [STATS]: one churn run in a fresh namespace; logs one line
 run() {
-	local mode=$1 stats=${2:-0} args="--json --no-snapshot" line conns rate sum
+	local mode=$1 stats=${2:-0} args="${TT_ARGS:---json} --no-snapshot" line conns rate sum
 	[ "$mode" != full ] && args="$args --state-only"
 	if [ "$mode" = empty ]; then
 		"$HOOKCOST" > "$TMP/hook" &

@@ -11,7 +11,6 @@
 #define CONN_ACTIVE (1U << 8)   /* tt_conn.flags: opened by connect() */
 #define CONN_FIN_RCVD (1U << 9)
 #define CONN_FIN_SENT (1U << 10)
-#define CONN_FW2_MAP (1U << 11)   /* a FIN_WAIT2 timewait socket in the fw2 hash */
 #define CONN_TW TT_CONN_TW
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -109,58 +108,30 @@ struct {
  * hook in softirq, so each context has its own */
 enum { SLOT_STATE = 0, SLOT_STATE_IRQ, SLOT_STATE_NEST2, SLOT_TIMER, SLOT_TIMER_IRQ, SLOT_FLUSH, SLOT_PRESSURE, SLOT_MAX };
 
-/* Timewait sockets in the FIN_WAIT2 substate (a socket closed first whose
+static __always_inline void count(__u32 idx);
+
+/*
+ * Timewait sockets in the FIN_WAIT2 substate (a socket closed first whose
  * FIN was acked). The peer's FIN moves them to TIME_WAIT by a plain store
  * in tcp_timewait_state_process(), and re-arms the timer -- often within
  * the same timer-wheel bucket, which fires no tracepoint at all. So the
- * loader's periodic flush program looks at these few sockets. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	/* A peer slow to close keeps many there under churn: 8192 overflowed
-	 * in test 13b. The walk visits every bucket (0.5 ms for 32768, every
-	 * 50 ms), but only while a socket is there (fw2_count). */
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, __u32);
-} fw2 SEC(".maps");
-
-/* Entries put in fw2 minus those taken out (approximate under races, never
- * below the truth for long): the loader skips the walk when it is 0. */
-__s64 fw2_count = 0;
-
-static __always_inline void count(__u32 idx);
-
-static __always_inline void fw2_add(__u64 tw)
-{
-	__u32 zero = 0;
-
-	long err = bpf_map_update_elem(&fw2, &tw, &zero, BPF_NOEXIST);
-
-	if (!err)
-		__sync_fetch_and_add(&fw2_count, 1);
-	else if (err != -17)   /* -EEXIST: there already */
-		count(TT_CNT_UNTRACKED);   /* its FIN_WAIT2 -> TIME_WAIT may be missed */
-}
-
-static __always_inline void fw2_del(__u64 tw)
-{
-	if (!bpf_map_delete_elem(&fw2, &tw))
-		__sync_fetch_and_add(&fw2_count, -1);
-}
-
-/*
- * FIN_WAIT2 timewait sockets just made, a ring per CPU that the flush reads
- * every 50 ms. Under churn the peer's FIN arrives within microseconds, so
- * one look settles nearly all of them; only those still in FIN_WAIT2 then
- * go to the fw2 hash. A ring store costs a fraction of a hash insert and
- * delete, on a path taken once per connection closed first.
+ * loader's periodic flush program looks at them.
+ *
+ * New ones go to a ring per CPU that the flush reads every 50 ms. Under
+ * churn the peer's FIN arrives within microseconds, so one look settles
+ * nearly all of them; those still in FIN_WAIT2 move to the wait ring
+ * (fw2_wait), which each flush goes through again. A ring store costs a
+ * fraction of a hash insert and delete, on a path taken once per
+ * connection closed first, and a pass costs what is waiting, where a hash
+ * walk visits every bucket (it was 0.4 % of the CPU under churn).
  *
  * Each CPU reserves a slot with an atomic add (a nested hook on the same
  * CPU gets another slot) and fills it; the reader takes a slot only once
  * it is non-zero and zeroes it, so it never reads a reserved, unfilled
- * slot. A full ring falls back to the hash.
+ * slot. A full ring is counted (TT_CNT_UNTRACKED): its socket's FIN_WAIT2
+ * -> TIME_WAIT may be missed.
  */
-#define FW2_RING TT_FW2_RING   /* slots per CPU: 80k sockets/s per CPU at 50 ms */
+#define FW2_RING TT_FW2_RING   /* slots per CPU: 320k sockets/s per CPU at 50 ms */
 
 const volatile __u32 nr_cpus = 1;   /* possible CPUs: the ring has nr_cpus * FW2_RING slots */
 
@@ -170,6 +141,19 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } fw2_ring SEC(".maps");
+
+/* FIN_WAIT2 timewait sockets still waiting: only the flush program, run
+ * by one thread, reads and writes it. */
+#define FW2_WAIT TT_FW2_WAIT
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FW2_WAIT);
+	__type(key, __u32);
+	__type(value, __u64);
+} fw2_wait SEC(".maps");
+
+__u64 fw2_wait_head = 0, fw2_wait_tail = 0;
 
 /* [cpu * 8]: slots reserved on that CPU, slots read by the flush */
 __u64 fw2_head[TT_MAX_CPUS * 8] = {};
@@ -182,7 +166,7 @@ static __always_inline void fw2_watch(__u64 tw)
 
 	if (cpu >= nr_cpus || cpu >= TT_MAX_CPUS ||
 	    fw2_head[cpu * 8] - fw2_tail[cpu * 8] >= FW2_RING) {
-		fw2_add(tw);
+		count(TT_CNT_UNTRACKED);
 		return;
 	}
 	h = __sync_fetch_and_add(&fw2_head[cpu * 8], 1);

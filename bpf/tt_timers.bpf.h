@@ -68,8 +68,6 @@ static __always_inline void tw_end(__u32 slot, __u64 tw, __u64 cookie, struct tt
 	if (!tuple_filtered(t))
 		transition(slot, c, t, c->state ? c->state : TT_TIME_WAIT, TT_CLOSE,
 			   TT_F_TW, 0, 0, 1);
-	if (c->flags & CONN_FW2_MAP)
-		fw2_del(tw);
 	bpf_map_delete_elem(&conns, &cookie);
 }
 
@@ -250,10 +248,6 @@ static __always_inline void tw_rearmed(__u32 slot, struct timer_list *timer)
 		transition(slot, c, &t, c->state, sub, TT_F_TW, 0, 0, sub == TT_TIME_WAIT);
 	else
 		c->state = sub;
-	if (c->flags & CONN_FW2_MAP) {
-		c->flags &= ~CONN_FW2_MAP;
-		fw2_del(tw);
-	}
 }
 
 static __always_inline void on_timer_start(__u32 slot, struct timer_list *timer)
@@ -356,52 +350,69 @@ int BPF_PROG(tt_timer_expire_exit, struct timer_list *timer)
 }
 
 /*
- * One FIN_WAIT2 timewait socket, from the ring (in_map 0) or from the fw2
- * hash (in_map 1): has the peer's FIN moved it to TIME_WAIT? A socket
- * still waiting moves from the ring to the hash; one that is gone, already
- * reported by a timer hook, or whose memory is no longer this timewait
- * socket leaves both.
+ * One FIN_WAIT2 timewait socket: has the peer's FIN moved it to TIME_WAIT?
+ * Returns 1 while it still waits. One that is gone, already reported by a
+ * timer hook, or whose memory is no longer a timewait socket of ours, is
+ * done with.
  */
-static __always_inline void check_fw2(__u64 tw, int in_map)
+static __always_inline int check_fw2(__u64 tw)
 {
 	struct inet_timewait_sock *tws = as_tw(tw);
 	const struct sock_common *skc = &tws->__tw_common;
 	struct tt_tuple t = {};
-	struct tt_conn *c = 0;
-	__u8 sub = 0;
+	struct tt_conn *c;
+	__u8 sub;
 
 	/* The memory may be another socket's by now: only a timewait socket
 	 * whose cookie has a timewait connection is looked at (if it is a
 	 * newer timewait socket at the same address, that one). */
 	if (skc->skc_state != TT_TIME_WAIT)
-		goto done;
+		return 0;
 	c = tw_conn(tw);
 	if (!c || c->state != TT_FIN_WAIT2)
-		goto done;
-	read_tuple(skc, &t);
+		return 0;
 	sub = tws->tw_substate;
-	if (sub != TT_TIME_WAIT) {
-		if (!in_map) {
-			c->flags |= CONN_FW2_MAP;
-			fw2_add(tw);
-		}
-		return;
-	}
+	if (sub != TT_TIME_WAIT)
+		return 1;
 	c->flags |= CONN_FIN_RCVD;
+	read_tuple(skc, &t);
 	if (!tuple_filtered(&t))
 		transition(SLOT_FLUSH, c, &t, TT_FIN_WAIT2, TT_TIME_WAIT, TT_F_TW, 0, 0, 1);
 	else
 		c->state = TT_TIME_WAIT;
-done:
-	if (c)
-		c->flags &= ~CONN_FW2_MAP;
-	if (in_map)
-		fw2_del(tw);
+	return 0;
 }
 
-static long check_fw2_elem(struct bpf_map *map, __u64 *key, __u32 *val, void *data)
+/* Keeps a socket still in FIN_WAIT2 for the next flush. */
+static __always_inline void fw2_keep(__u64 tw)
 {
-	check_fw2(*key, 1);
+	__u32 idx = fw2_wait_head & (FW2_WAIT - 1);
+	__u64 *slot;
+
+	if (fw2_wait_head - fw2_wait_tail >= FW2_WAIT) {
+		count(TT_CNT_UNTRACKED);
+		return;
+	}
+	slot = bpf_map_lookup_elem(&fw2_wait, &idx);
+	if (!slot)
+		return;
+	*slot = tw;
+	fw2_wait_head += 1;
+}
+
+/* bpf_loop callback: the oldest waiting socket, checked again. */
+static long recheck_fw2(__u32 i, void *data)
+{
+	__u32 idx = fw2_wait_tail & (FW2_WAIT - 1);
+	__u64 *slot = bpf_map_lookup_elem(&fw2_wait, &idx);
+	__u64 tw;
+
+	if (!slot || fw2_wait_tail == fw2_wait_head)
+		return 1;
+	tw = *slot;
+	fw2_wait_tail += 1;
+	if (check_fw2(tw))
+		fw2_keep(tw);
 	return 0;
 }
 
@@ -420,7 +431,8 @@ static long check_fw2_slot(__u32 i, __u32 *cpu)
 	tw = *slot;
 	*slot = 0;
 	fw2_tail[c * 8] += 1;
-	check_fw2(tw, 0);
+	if (check_fw2(tw))
+		fw2_keep(tw);
 	return 0;
 }
 
@@ -435,11 +447,9 @@ int tt_flush_pending(struct bpf_raw_tracepoint_args *ctx)
 	struct tt_pending *p = bpf_map_lookup_elem(&pend, &zero);
 
 	if (ctx->args[0]) {
-		/* the hash first: a socket moved there from the ring was just
-		 * looked at. The walk visits every bucket (a millisecond for
-		 * 65536): only when something is there. */
-		if (fw2_count > 0)
-			bpf_for_each_map_elem(&fw2, check_fw2_elem, NULL, 0);
+		/* those still waiting first: a socket moved there from a ring
+		 * was just looked at */
+		bpf_loop(fw2_wait_head - fw2_wait_tail, recheck_fw2, NULL, 0);
 		for (__u32 cpu = 0; cpu < nr_cpus && cpu < TT_MAX_CPUS; cpu++)
 			bpf_loop(FW2_RING, check_fw2_slot, &cpu, 0);
 	}

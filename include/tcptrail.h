@@ -9,7 +9,8 @@
 
 #define TT_COMM_LEN 16
 #define TT_MAX_CPUS 512
-#define TT_FW2_RING 4096   /* per-CPU slots of the "fw2_ring" map */
+#define TT_FW2_RING 16384  /* per-CPU slots of the "fw2_ring" map */
+#define TT_FW2_WAIT 65536  /* slots of the "fw2_wait" map */
 
 /* TCP states, numbered as the kernel numbers them (include/net/tcp_states.h),
  * so that a value read from the kernel needs no translation. */
@@ -54,7 +55,7 @@ enum tt_counter {
 	 * program: with the kernel's skips of the first, the exact loss */
 	TT_CNT_STATE_NESTED = 4,
 	/* request sockets the req_by_tuple map, and FIN_WAIT2 timewait
-	 * sockets the fw2 map, had no room for: reported with the skipped
+	 * sockets the fw2 rings, had no room for: reported with the skipped
 	 * timer hooks, as possibly missed ends and TIME_WAIT moves */
 	TT_CNT_UNTRACKED = 5,
 	TT_CNT_MAX = 6,

@@ -237,7 +237,6 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	if (o->snapshot_only) {
 		bpf_map__set_max_entries(b->skel->maps.conns, 1024);
 		bpf_map__set_max_entries(b->skel->maps.req_by_tuple, 1024);
-		bpf_map__set_max_entries(b->skel->maps.fw2, 1024);
 	}
 
 	err = tcptrail_bpf__load(b->skel);
@@ -364,12 +363,12 @@ unsigned long long loader_next_seq(const struct tt_bpf *b)
 	return __atomic_load_n(&b->skel->bss->tt_seq, __ATOMIC_RELAXED);
 }
 
-/* FIN_WAIT2 timewait sockets to look at: in the hash, or new in a ring. */
+/* FIN_WAIT2 timewait sockets to look at: still waiting, or new in a ring. */
 static int fw2_waiting(const struct tt_bpf *b)
 {
 	const struct tcptrail_bpf__bss *bss = b->skel->bss;
 
-	if (__atomic_load_n(&bss->fw2_count, __ATOMIC_RELAXED) > 0)
+	if (bss->fw2_wait_head != bss->fw2_wait_tail)
 		return 1;
 	for (int cpu = 0; cpu < b->ncpus && cpu < TT_MAX_CPUS; cpu++)
 		if (__atomic_load_n(&bss->fw2_head[cpu * 8], __ATOMIC_RELAXED) !=

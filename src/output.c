@@ -243,7 +243,7 @@ void output_summary(struct output *out, struct tt_summary *s)
 	fputc('\n', stderr);
 	if (s->timer_misses)
 		fprintf(stderr, "tcptrail: %llu timer hook runs were skipped by the kernel (nested in an "
-			"interrupt) or timewait sockets could not be followed (table full); a TIME_WAIT "
+			"interrupt) or request and timewait sockets could not be followed (table full); a TIME_WAIT "
 			"or half-open transition may be among them\n", s->timer_misses);
 	out->lost = s->lost;
 }
