@@ -85,7 +85,7 @@ run() {
 	fi
 	ip netns add "$NS" || exit 1
 	ip -n "$NS" link set lo up
-	ip netns exec "$NS" "$TT" $args > "$TMP/out" 2> "$TMP/err" &
+	ip netns exec "$NS" ${TT_CPU:+taskset -c $TT_CPU} "$TT" $args > "$TMP/out" 2> "$TMP/err" &
 	TP=$!
 	# attached and written its meta record: start-up is ~0.1-0.2 s
 	for _ in $(seq 100); do [ -s "$TMP/out" ] && break; sleep 0.02; done

@@ -85,8 +85,9 @@ atexit.register(_cleanup_all)
 class Proc:
     """A child process whose stdout lines are collected by a thread."""
 
-    def __init__(self, argv, stdin=False):
+    def __init__(self, argv, stdin=False, read_pause=0):
         self.argv = argv
+        self.read_pause = read_pause   # seconds to sleep every 64 lines: a slow reader
         self.p = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   bufsize=1)
@@ -101,10 +102,12 @@ class Proc:
         self.te.start()
 
     def _read(self):
-        for line in self.p.stdout:
+        for i, line in enumerate(self.p.stdout):
             line = line.rstrip("\n")
             self.lines.append(line)
             self.q.put(line)
+            if self.read_pause and i % 64 == 63:
+                time.sleep(self.read_pause)
         self.q.put(None)
 
     def _read_err(self):
@@ -171,8 +174,8 @@ class Netns:
         self.procs.append(pr.proc)
         return pr
 
-    def tracer(self, *args, snapshot=False):
-        t = Tracer(self, args, snapshot)
+    def tracer(self, *args, snapshot=False, read_pause=0):
+        t = Tracer(self, args, snapshot, read_pause)
         self.procs.append(t.proc)
         return t
 
@@ -228,9 +231,9 @@ class Peer:
 class Tracer:
     """tcptrail --json in the namespace; start() returns once attached."""
 
-    def __init__(self, ns, args, snapshot):
+    def __init__(self, ns, args, snapshot, read_pause=0):
         argv = [TCPTRAIL, "--json"] + ([] if snapshot else ["--no-snapshot"]) + list(args)
-        self.proc = Proc(ns.exec_argv(argv))
+        self.proc = Proc(ns.exec_argv(argv), read_pause=read_pause)
         self.records = None
         self.rc = None
         deadline = time.monotonic() + 30

@@ -107,6 +107,37 @@ def t_churn():
         check(not wrong, "chains with records too many: %s" % wrong[:5])
 
 
+@test("13c_slow_reader_still_sees_time_wait")
+def t_slow_reader():
+    """A reader far slower than the events (the ring fills and losses are
+    reported, as they should be). The tool's loop must still run its 50 ms
+    FIN_WAIT2 check: when it did not, the client sockets that went to a
+    FIN_WAIT2 timewait socket stayed FIN_WAIT2 in its table, and their end
+    at port reuse showed FIN_WAIT2 -> CLOSE instead of TIME_WAIT -> CLOSE."""
+    check(os.access(LOADGEN, os.X_OK), "%s is missing: make integration builds it" % LOADGEN)
+    port = pick_port()
+    with Netns() as ns:
+        # 64 lines per 3 ms: ~20k lines/s, a tenth of what the churn makes
+        tr = ns.tracer("-P", str(port), read_pause=0.003)
+        out = ns.sh([LOADGEN, "churn", "-t", "1", "-d", "3", "-p", str(port)], timeout=60).stdout
+        line = out.strip().splitlines()[-1]
+        time.sleep(0.5)
+        trs = tr.stop(defer_loss=True)
+        summ = [r for r in tr.records if r["type"] == "summary"][0]
+        stale = [r for r in trs if (r["old_state"], r["state"]) == ("FIN_WAIT2", "CLOSE")
+                 and r.get("kind") == "timewait"]
+        tw_in = sum(1 for r in trs if (r["old_state"], r["state"]) == ("FIN_WAIT2", "TIME_WAIT"))
+        tw_out = sum(1 for r in trs if (r["old_state"], r["state"]) == ("TIME_WAIT", "CLOSE"))
+        print("  13c: %s; %d records read, %d lost; FIN_WAIT2 -> TIME_WAIT %d, "
+              "TIME_WAIT -> CLOSE %d, timewait FIN_WAIT2 -> CLOSE %d"
+              % (line, len(trs), summ["lost"], tw_in, tw_out, len(stale)), flush=True)
+        # the run must have reached port reuse, or no stale end could show
+        check(tw_out > 0, "no TIME_WAIT -> CLOSE: the run never reused a port (%s)" % line)
+        check(summ["lost"] > 0, "the reader kept up (0 lost): the test does not test a slow reader")
+        check(not stale, "%d timewait sockets ended in FIN_WAIT2, first: %s"
+              % (len(stale), fmt_rec(stale[0]) if stale else ""))
+
+
 @test("14_time_wait_expiry", slow=True)
 def t_tw_expiry():
     port = pick_port()
