@@ -13,7 +13,8 @@
 # Environment: PAIRS rounds (10), DUR churn seconds per run (4), THREADS (1),
 # MODES (full state empty: the modes of a round, state always included),
 # STATS=1 adds one run per mode with kernel.bpf_stats_enabled=1 (restored
-# after) and prints each program's runs and ns per connection.
+# after) and prints each program's runs and ns per connection. TT_ARGS: the
+# tracer's output options (--json); TT_CPU: pin the tracer to that CPU.
 #
 # Every run gets a fresh network namespace, deleted after it: each run
 # starts with no TIME_WAIT sockets, and DUR * rate stays under the

@@ -90,12 +90,13 @@ def t_churn():
               "listener: %s" % g["listener"])
         summ = [r for r in tr.records if r["type"] == "summary"][0]
         # Nothing should be lost without being counted. KNOWN DEFECT, not
-        # yet understood: at this rate, with the rest of the suite running
-        # beside it, a burst of consecutive client connections (up to ~150
-        # in 60,000 seen) can miss FIN_WAIT1 -> FIN_WAIT2 and what follows,
-        # uncounted (README, "Losing nothing silently"). The bound keeps the
-        # test meaningful: a full FIN_WAIT2 table (7,000+ chains, seen before
-        # its size was fixed) or a systematic loss fails it.
+        # yet understood: at this rate, with other load beside it, a burst
+        # of consecutive client connections (up to ~150 in 60,000 seen) can
+        # miss FIN_WAIT1 -> FIN_WAIT2 and what follows, uncounted; a
+        # separate BPF program on the same tracepoints misses them too
+        # (README, "Losing nothing silently"; BENCHMARKS.md). The bound keeps
+        # the test meaningful: a full FIN_WAIT2 table (7,000+ chains, seen
+        # before its size was fixed) or a systematic loss fails it.
         silent = missing - summ["lost"]
         print("  13b: %d connections, %d records missing, %d reported lost, %d chains incomplete"
               % (n, missing, summ["lost"], len(bad)), flush=True)
