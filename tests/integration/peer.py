@@ -10,6 +10,8 @@ test knows the owner it must see in tcptrail's records.
 Commands (one socket of each kind is kept: the listener and the connection):
   listen FAMILY ADDR PORT [V6ONLY]   FAMILY is 4 or 6; V6ONLY 0 or 1
   connect FAMILY ADDR PORT [TIMEOUT] -> ok connect LPORT | err connect ERRNO
+  connect_from FAMILY ADDR PORT LPORT  the same from local port LPORT
+                                     (SO_REUSEADDR: may reuse a timewait socket)
   accept                             -> ok accept RPORT
   send N                             sends N bytes
   recv N                             reads exactly N bytes
@@ -66,8 +68,14 @@ class Peer:
         self.listener = s
         return "ok listen"
 
-    def do_connect(self, f, addr, port, timeout=None):
+    def do_connect_from(self, f, addr, port, lport):
+        return self.do_connect(f, addr, port, lport=lport)
+
+    def do_connect(self, f, addr, port, timeout=None, lport=None):
         s = socket.socket(fam(f), socket.SOCK_STREAM)
+        if lport is not None:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("::" if f == "6" else "0.0.0.0", int(lport)))
         if timeout is not None:
             s.settimeout(float(timeout))
         try:

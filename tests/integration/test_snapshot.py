@@ -138,3 +138,48 @@ def t_snapshot_join():
         check(cw[0]["sock"] == srow["sock"] and cw[0]["pid"] == srv.pid,
               "sock %s pid %s, the snapshot had sock %s pid %d"
               % (cw[0]["sock"], cw[0]["pid"], srow["sock"], srv.pid))
+
+
+@test("15d_snapshot_time_wait_ends_with_its_sock")
+def t_snapshot_time_wait():
+    """A TIME_WAIT socket that exists before the start: the snapshot shows
+    it, and its end (here its address reused by a new connect()) comes as
+    TIME_WAIT -> CLOSE with the snapshot's sock id."""
+    port, cport = pick_port(), pick_port()
+    with Netns() as ns:
+        srv, cli = ns.peer("server"), ns.peer("client")
+        srv.cmd("listen 4 127.0.0.1 %d" % port)
+        cli.cmd("connect_from 4 127.0.0.1 %d %d" % (port, cport))
+        srv.cmd("accept")
+        cli.cmd("close")
+        check(srv.cmd("recv_eof") == "ok recv_eof 0", "server: data before EOF")
+        srv.cmd("close")
+        deadline = time.monotonic() + 10
+        while "127.0.0.1:%d " % cport not in ns.sh(["ss", "-tan", "state", "time-wait"]).stdout:
+            check(time.monotonic() < deadline, "the client's socket never reached TIME_WAIT")
+            time.sleep(0.05)
+        tr = ns.tracer("-P", str(port), snapshot=True)
+        deadline = time.monotonic() + 10
+        while True:
+            rows = [r for r in tr.seen() if r.get("type") == "snapshot" and r["lport"] == cport]
+            if rows or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        check(len(rows) == 1 and rows[0]["state"] == "TIME_WAIT" and rows[0].get("kind") == "timewait",
+              "snapshot row of the client's timewait socket: %s" % rows)
+        tw = rows[0]
+        # tcp_tw_reuse (2 in a new namespace: loopback) takes a timewait
+        # socket whose last timestamp is over a second old
+        time.sleep(2.1)
+        r = cli.cmd("connect_from 4 127.0.0.1 %d %d" % (port, cport))
+        check(r == "ok connect %d" % cport, "second connect from %d: %s" % (cport, r))
+        tr.wait_for(lambda t: has(t, "TIME_WAIT", "CLOSE", lport=cport),
+                    what="the snapshot's TIME_WAIT -> CLOSE")
+        trs = tr.stop()
+        end = [x for x in trs if x["lport"] == cport
+               and (x["old_state"], x["state"]) == ("TIME_WAIT", "CLOSE")]
+        check(len(end) == 1 and end[0]["sock"] == tw["sock"] and end[0].get("kind") == "timewait",
+              "TIME_WAIT -> CLOSE records %s, the snapshot row's sock %s" % (end, tw["sock"]))
+        new = [x for x in trs if x["lport"] == cport and x["old_state"] == "SYN_SENT"]
+        check(len(new) == 1 and new[0]["sock"] != tw["sock"],
+              "the new connection's SYN_SENT -> ESTABLISHED: %s" % new)
