@@ -489,10 +489,25 @@ cleanup:
 }
 
 /* c->id is the socket's cookie: the owner table's key */
-int loader_seed(struct tt_bpf *b, const struct tt_conn *c)
+int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 {
+	struct tcptrail_bpf__bss *bss = b->skel->bss;
+	__u32 idx;
+
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.conns), &c->id, c, BPF_NOEXIST))
 		return errno == EEXIST ? 0 : -errno;
+	/*
+	 * A timewait socket still in FIN_WAIT2 moves to TIME_WAIT without a
+	 * hook firing: put it with those the flush checks. The flush program
+	 * runs on this thread only, and not before the snapshot is done.
+	 */
+	if (!b->feat.timers || !(c->flags & TT_CONN_TW) || c->state != TT_FIN_WAIT2 ||
+	    bss->fw2_wait_head - bss->fw2_wait_tail >= TT_FW2_WAIT)
+		return 0;
+	idx = bss->fw2_wait_head & (TT_FW2_WAIT - 1);
+	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.fw2_wait), &idx, &sk, BPF_ANY))
+		return -errno;
+	bss->fw2_wait_head++;
 	return 0;
 }
 

@@ -55,7 +55,7 @@ int loader_snapshot(struct tt_bpf *b, struct tt_snap **rows, size_t *n);
 
 /* Gives the BPF owner table what the snapshot learnt, without overwriting
  * what the BPF side learnt meanwhile. */
-int loader_seed(struct tt_bpf *b, const struct tt_conn *c);
+int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c);
 int loader_seed_req(struct tt_bpf *b, const struct tt_tuple *t, __u64 req,
 		    const struct tt_conn *c);
 

@@ -286,7 +286,7 @@ int snapshot_seed(const struct snapshot *s, struct tt_bpf *b, struct model *m)
 			c.state = TT_SYN_RECV;
 			err = loader_seed_req(b, &t, s->sk[i], &c);
 		} else {
-			err = loader_seed(b, &c);
+			err = loader_seed(b, s->sk[i], &c);
 		}
 		if (err)
 			return err;

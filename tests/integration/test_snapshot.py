@@ -183,3 +183,41 @@ def t_snapshot_time_wait():
         new = [x for x in trs if x["lport"] == cport and x["old_state"] == "SYN_SENT"]
         check(len(new) == 1 and new[0]["sock"] != tw["sock"],
               "the new connection's SYN_SENT -> ESTABLISHED: %s" % new)
+
+
+@test("15e_snapshot_fin_wait2_timewait_moves_to_time_wait")
+def t_snapshot_fin_wait2():
+    """A client closed first, its server not yet: before the start the
+    client's side is a timewait socket in FIN_WAIT2 (netstat: FIN_WAIT2).
+    When the server closes, the kernel moves it to TIME_WAIT without any
+    hook firing; the record must still come, FIN_WAIT2 -> TIME_WAIT, under
+    the snapshot's sock id."""
+    port = pick_port()
+    with Netns() as ns:
+        srv, cli = ns.peer("server"), ns.peer("client")
+        srv.cmd("listen 4 127.0.0.1 %d" % port)
+        cport = int(cli.cmd("connect 4 127.0.0.1 %d" % port).split()[2])
+        srv.cmd("accept")
+        cli.cmd("close")
+        deadline = time.monotonic() + 10
+        while "127.0.0.1:%d " % cport not in ns.sh(["ss", "-tan", "state", "fin-wait-2"]).stdout:
+            check(time.monotonic() < deadline, "the client's socket never reached FIN_WAIT2")
+            time.sleep(0.05)
+        tr = ns.tracer("-P", str(port), snapshot=True)
+        deadline = time.monotonic() + 10
+        while True:
+            rows = [r for r in tr.seen() if r.get("type") == "snapshot" and r["lport"] == cport]
+            if rows or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        check(len(rows) == 1 and rows[0]["state"] == "FIN_WAIT2" and rows[0].get("kind") == "timewait",
+              "snapshot row of the client's timewait socket: %s" % rows)
+        check(srv.cmd("recv_eof") == "ok recv_eof 0", "server: data before EOF")
+        srv.cmd("close")
+        tr.wait_for(lambda t: has(t, "FIN_WAIT2", "TIME_WAIT", lport=cport),
+                    what="the snapshot's FIN_WAIT2 -> TIME_WAIT")
+        trs = tr.stop()
+        mine = [x for x in trs if x["lport"] == cport]
+        check([(x["old_state"], x["state"]) for x in mine] == [("FIN_WAIT2", "TIME_WAIT")]
+              and mine[0]["sock"] == rows[0]["sock"] and mine[0].get("kind") == "timewait",
+              "the client's records %s, the snapshot row's sock %s" % (mine, rows[0]["sock"]))
