@@ -214,8 +214,8 @@ static __always_inline void req_started(__u32 slot, struct timer_list *timer)
  * cancel and a start, which unpark() tells): the full socket it replaces
  * is closed next, on this CPU, and picks it up from newtw by its cookie.
  * No lookup here: once per connection closed first, it would only find a
- * socket whose cancel was missed, whose FIN_WAIT2 -> TIME_WAIT the fw2
- * walk still sees. */
+ * socket whose cancel was missed, whose FIN_WAIT2 -> TIME_WAIT the flush's
+ * FIN_WAIT2 check still sees. */
 static __always_inline void tw_started(__u32 slot, struct timer_list *timer)
 {
 	__u64 tw = (__u64)timer_owner_obj(timer, 1);
