@@ -94,13 +94,16 @@ def t_churn():
         # of consecutive client connections (up to ~150 in 60,000 seen) can
         # miss FIN_WAIT1 -> FIN_WAIT2 and what follows, uncounted; a
         # separate BPF program on the same tracepoints misses them too
-        # (README, "Losing nothing silently"; BENCHMARKS.md). The bound keeps
-        # the test meaningful: a full FIN_WAIT2 table (7,000+ chains, seen
-        # before its size was fixed) or a systematic loss fails it.
+        # (README, "Losing nothing silently"; BENCHMARKS.md): up to ~55
+        # chains (~110 records) seen with a CPU hog beside the churn. The
+        # bound (~280 records at this rate) keeps the test meaningful: a
+        # starved FIN_WAIT2 check (a slow reader, like this harness, made
+        # 286 in one run before the loop yielded) or a systematic loss
+        # fails it.
         silent = missing - summ["lost"]
         print("  13b: %d connections, %d records missing, %d reported lost, %d chains incomplete"
               % (n, missing, summ["lost"], len(bad)), flush=True)
-        check(silent <= n // 50, "%d connections, %d records missing, %d reported lost; "
+        check(silent <= n // 200, "%d connections, %d records missing, %d reported lost; "
               "first incomplete chains:\n%s" % (n, missing, summ["lost"], "\n".join(bad[:5])))
         check(summ["lost"] <= n // 100, "%d of %d connections' records reported lost"
               % (summ["lost"], n))
