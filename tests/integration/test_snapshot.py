@@ -140,6 +140,26 @@ def t_snapshot_join():
               % (cw[0]["sock"], cw[0]["pid"], srow["sock"], srv.pid))
 
 
+def snapshot_timewait_row(ns, port, cport, ss_state, state):
+    """Waits until `ss` shows the client socket on cport in ss_state, starts
+    the tracer with its snapshot, and returns (tracer, the socket's row),
+    checked to be a timewait row in `state`."""
+    deadline = time.monotonic() + 10
+    while "127.0.0.1:%d " % cport not in ns.sh(["ss", "-tan", "state", ss_state]).stdout:
+        check(time.monotonic() < deadline, "the client's socket never reached %s" % state)
+        time.sleep(0.05)
+    tr = ns.tracer("-P", str(port), snapshot=True)
+    deadline = time.monotonic() + 10
+    while True:
+        rows = [r for r in tr.seen() if r.get("type") == "snapshot" and r["lport"] == cport]
+        if rows or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    check(len(rows) == 1 and rows[0]["state"] == state and rows[0].get("kind") == "timewait",
+          "snapshot row of the client's timewait socket: %s" % rows)
+    return tr, rows[0]
+
+
 @test("15d_snapshot_time_wait_ends_with_its_sock")
 def t_snapshot_time_wait():
     """A TIME_WAIT socket that exists before the start: the snapshot shows
@@ -154,20 +174,7 @@ def t_snapshot_time_wait():
         cli.cmd("close")
         check(srv.cmd("recv_eof") == "ok recv_eof 0", "server: data before EOF")
         srv.cmd("close")
-        deadline = time.monotonic() + 10
-        while "127.0.0.1:%d " % cport not in ns.sh(["ss", "-tan", "state", "time-wait"]).stdout:
-            check(time.monotonic() < deadline, "the client's socket never reached TIME_WAIT")
-            time.sleep(0.05)
-        tr = ns.tracer("-P", str(port), snapshot=True)
-        deadline = time.monotonic() + 10
-        while True:
-            rows = [r for r in tr.seen() if r.get("type") == "snapshot" and r["lport"] == cport]
-            if rows or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        check(len(rows) == 1 and rows[0]["state"] == "TIME_WAIT" and rows[0].get("kind") == "timewait",
-              "snapshot row of the client's timewait socket: %s" % rows)
-        tw = rows[0]
+        tr, tw = snapshot_timewait_row(ns, port, cport, "time-wait", "TIME_WAIT")
         # tcp_tw_reuse (2 in a new namespace: loopback) takes a timewait
         # socket whose last timestamp is over a second old
         time.sleep(2.1)
@@ -199,19 +206,7 @@ def t_snapshot_fin_wait2():
         cport = int(cli.cmd("connect 4 127.0.0.1 %d" % port).split()[2])
         srv.cmd("accept")
         cli.cmd("close")
-        deadline = time.monotonic() + 10
-        while "127.0.0.1:%d " % cport not in ns.sh(["ss", "-tan", "state", "fin-wait-2"]).stdout:
-            check(time.monotonic() < deadline, "the client's socket never reached FIN_WAIT2")
-            time.sleep(0.05)
-        tr = ns.tracer("-P", str(port), snapshot=True)
-        deadline = time.monotonic() + 10
-        while True:
-            rows = [r for r in tr.seen() if r.get("type") == "snapshot" and r["lport"] == cport]
-            if rows or time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        check(len(rows) == 1 and rows[0]["state"] == "FIN_WAIT2" and rows[0].get("kind") == "timewait",
-              "snapshot row of the client's timewait socket: %s" % rows)
+        tr, row = snapshot_timewait_row(ns, port, cport, "fin-wait-2", "FIN_WAIT2")
         check(srv.cmd("recv_eof") == "ok recv_eof 0", "server: data before EOF")
         srv.cmd("close")
         tr.wait_for(lambda t: has(t, "FIN_WAIT2", "TIME_WAIT", lport=cport),
@@ -219,5 +214,5 @@ def t_snapshot_fin_wait2():
         trs = tr.stop()
         mine = [x for x in trs if x["lport"] == cport]
         check([(x["old_state"], x["state"]) for x in mine] == [("FIN_WAIT2", "TIME_WAIT")]
-              and mine[0]["sock"] == rows[0]["sock"] and mine[0].get("kind") == "timewait",
-              "the client's records %s, the snapshot row's sock %s" % (mine, rows[0]["sock"]))
+              and mine[0]["sock"] == row["sock"] and mine[0].get("kind") == "timewait",
+              "the client's records %s, the snapshot row's sock %s" % (mine, row["sock"]))
