@@ -174,8 +174,8 @@ class Netns:
         self.procs.append(pr.proc)
         return pr
 
-    def tracer(self, *args, snapshot=False, read_pause=0):
-        t = Tracer(self, args, snapshot, read_pause)
+    def tracer(self, *args, snapshot=False, read_pause=0, capture=None):
+        t = Tracer(self, args, snapshot, read_pause, capture)
         self.procs.append(t.proc)
         return t
 
@@ -229,14 +229,25 @@ class Peer:
 
 
 class Tracer:
-    """tcptrail --json in the namespace; start() returns once attached."""
+    """tcptrail --json in the namespace; the constructor returns once attached.
 
-    def __init__(self, ns, args, snapshot, read_pause=0):
+    capture=PATH writes the records to a file (-q -o PATH) instead of a pipe
+    to this harness: a Python reader can fall behind a flat-out churn and
+    make the ring overflow, so a test that must not depend on the machine's
+    speed reads the file after the run."""
+
+    def __init__(self, ns, args, snapshot, read_pause=0, capture=None):
         argv = [TCPTRAIL, "--json"] + ([] if snapshot else ["--no-snapshot"]) + list(args)
+        if capture:
+            argv += ["-q", "-o", capture]
+        self.capture = capture
         self.proc = Proc(ns.exec_argv(argv), read_pause=read_pause)
         self.records = None
         self.rc = None
         deadline = time.monotonic() + 30
+        if capture:
+            self.meta = self._capture_meta(deadline)
+            return
         while True:
             line = self.proc.next_line(max(0.1, deadline - time.monotonic()))
             rec = json.loads(line)
@@ -244,9 +255,33 @@ class Tracer:
                 self.meta = rec
                 break
 
+    def _capture_meta(self, deadline):
+        """The meta record is flushed to the capture as soon as the programs are attached."""
+        while time.monotonic() < deadline:
+            if self.proc.p.poll() is not None:
+                break
+            try:
+                with open(self.capture) as f:
+                    first = f.readline()
+            except FileNotFoundError:
+                first = ""
+            if first.endswith("\n"):
+                rec = json.loads(first)
+                check(rec.get("type") == "meta", "first capture record is not meta: %r" % first)
+                return rec
+            time.sleep(0.02)
+        raise TestFailure("tcptrail did not write its meta record to %s; stderr: %s"
+                          % (self.capture, "\n".join(self.proc.err_lines)))
+
+    def _lines(self):
+        if not self.capture:
+            return list(self.proc.lines)
+        with open(self.capture) as f:
+            return f.read().splitlines()
+
     def seen(self):
         out = []
-        for line in list(self.proc.lines):
+        for line in self._lines():
             try:
                 out.append(json.loads(line))
             except ValueError:
@@ -271,7 +306,7 @@ class Tracer:
         reports what it saw before what the tool says it missed)."""
         os.kill(self.proc.pid, signal.SIGINT)
         self.rc = self.proc.wait(20)
-        self.records = [json.loads(l) for l in self.proc.lines if l.strip()]
+        self.records = [json.loads(l) for l in self._lines() if l.strip()]
         check(self.rc == 0, "tcptrail exited %d; stderr: %s" % (self.rc, "\n".join(self.proc.err_lines)))
         summ = [r for r in self.records if r["type"] == "summary"]
         check(len(summ) == 1, "expected one summary record, got %d" % len(summ))

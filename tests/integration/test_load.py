@@ -3,6 +3,8 @@
 from collections import Counter
 
 import os
+import shutil
+import tempfile
 import time
 
 from harness import LOADGEN, Netns, check, classify, fmt_rec, pick_port, show, test
@@ -50,65 +52,86 @@ def t_counts():
         check(not errs, "\n".join(errs))
 
 
+def is_subsequence(part, whole):
+    it = iter(whole)
+    return all(any(p == w for w in it) for p in part)
+
+
 @test("13b_churn_every_connection_complete")
 def t_churn():
     """Flat-out churn (bench/loadgen, C, one client and one server thread)
     makes what a slow peer cannot: state changes nested in interrupts, and
     timewait sockets freed and made again at the same address. Every
-    connection's whole life must be there, or be counted as lost."""
+    connection's whole life must be there, or be counted as lost.
+
+    The records go to a capture file, not through this harness: a Python
+    pipe reader falls behind on a fast machine, and the ring loss it causes
+    (counted, as it should be) would make the test depend on the machine's
+    speed. Loss that is reported explains missing records one for one;
+    only what it does not explain counts against the bound."""
     check(os.access(LOADGEN, os.X_OK), "%s is missing: make integration builds it" % LOADGEN)
     port = pick_port()
-    with Netns() as ns:
-        tr = ns.tracer("-P", str(port))
-        out = ns.sh([LOADGEN, "churn", "-t", "1", "-d", "2", "-p", str(port)], timeout=60).stdout
-        line = out.strip().splitlines()[-1]
-        fields = dict(f.split("=", 1) for f in line.split()[1:])
-        n = int(fields["connections"])
-        check(int(fields["errors"]) == 0 and int(fields["unserved"]) == 0, "loadgen: %s" % line)
-        check(n >= 2000, "only %d connections in 2 s: %s" % (n, line))
-        # loadgen exits once every connection is served; a FIN_WAIT2 ->
-        # TIME_WAIT can come up to 50 ms later (the flush tick)
-        time.sleep(0.5)
-        trs = tr.stop(defer_loss=True)
-        g = classify(trs, port)
-        ends = {"client": [CLIENT_CLOSES, CLIENT_CLOSES + [("TIME_WAIT", "CLOSE")]],
-                "server": [PASSIVE_CLOSES]}
-        missing, bad = 0, []
-        for side, shapes in ends.items():
-            got = len(g[side])
-            missing += 5 * max(0, n - got)
-            for recs in g[side]:
-                seq = [(r["old_state"], r["state"]) for r in recs]
-                if seq not in shapes:
-                    bad.append("%s: %s" % (side, " ".join("%s->%s" % p for p in seq)))
-                    # a chain short by k lost k records; a wrong one, at least one
-                    missing += max(1, 5 - len(seq))
-        check(not g["other"], "%d groups neither client nor server, first:\n%s"
-              % (len(g["other"]), show(g["other"][0]) if g["other"] else ""))
-        check(len(g["listener"]) == 1 and
-              [(r["old_state"], r["state"]) for r in g["listener"][0]] == LISTENER,
-              "listener: %s" % g["listener"])
-        summ = [r for r in tr.records if r["type"] == "summary"][0]
-        # Nothing should be lost without being counted. KNOWN DEFECT, not
-        # yet understood: at this rate, with other load beside it, a burst
-        # of consecutive client connections (up to ~150 in 60,000 seen) can
-        # miss FIN_WAIT1 -> FIN_WAIT2 and what follows, uncounted; a
-        # separate BPF program on the same tracepoints misses them too
-        # (README, "Losing nothing silently"; BENCHMARKS.md): up to ~55
-        # chains (~110 records) seen with a CPU hog beside the churn. The
-        # bound (~280 records at this rate) keeps the test meaningful: a
-        # starved FIN_WAIT2 check (a slow reader, like this harness, made
-        # 286 in one run before the loop yielded) or a systematic loss
-        # fails it.
-        silent = missing - summ["lost"]
-        print("  13b: %d connections, %d records missing, %d reported lost, %d chains incomplete"
-              % (n, missing, summ["lost"], len(bad)), flush=True)
-        check(silent <= n // 200, "%d connections, %d records missing, %d reported lost; "
-              "first incomplete chains:\n%s" % (n, missing, summ["lost"], "\n".join(bad[:5])))
-        check(summ["lost"] <= n // 100, "%d of %d connections' records reported lost"
-              % (summ["lost"], n))
-        wrong = [b for b in bad if len(b.split()) > 6]
-        check(not wrong, "chains with records too many: %s" % wrong[:5])
+    tmp = tempfile.mkdtemp(prefix="tt-13b.")
+    try:
+        with Netns() as ns:
+            tr = ns.tracer("-P", str(port), capture=os.path.join(tmp, "cap.jsonl"))
+            out = ns.sh([LOADGEN, "churn", "-t", "1", "-d", "2", "-p", str(port)], timeout=60).stdout
+            # loadgen exits once every connection is served; a FIN_WAIT2 ->
+            # TIME_WAIT can come up to 50 ms later (the flush tick)
+            time.sleep(0.5)
+            trs = tr.stop(defer_loss=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    line = out.strip().splitlines()[-1]
+    fields = dict(f.split("=", 1) for f in line.split()[1:])
+    n = int(fields["connections"])
+    check(int(fields["errors"]) == 0 and int(fields["unserved"]) == 0, "loadgen: %s" % line)
+    check(n >= 2000, "only %d connections in 2 s: %s" % (n, line))
+    g = classify(trs, port)
+    # a chain whose first record was lost is still one connection's: its
+    # side is told by the port
+    for recs in g["other"]:
+        g["server" if recs[0]["lport"] == port else "client"].append(recs)
+    full = {"client": CLIENT_CLOSES + [("TIME_WAIT", "CLOSE")], "server": PASSIVE_CLOSES}
+    missing, bad, wrong = 0, [], []
+    for side, shape in full.items():
+        got = len(g[side])
+        check(got <= n, "%d %s chains for %d connections" % (got, side, n))
+        missing += 5 * (n - got)
+        for recs in g[side]:
+            seq = [(r["old_state"], r["state"]) for r in recs]
+            core = [p for p in seq if p != ("TIME_WAIT", "CLOSE")]
+            text = "%s: %s" % (side, " ".join("%s->%s" % p for p in seq))
+            if len(core) > 5:
+                wrong.append(text)
+            elif not is_subsequence(seq, shape):
+                # a transition that should not be there: at least one
+                # record is wrong, and nothing reported explains it
+                bad.append(text)
+                missing += max(1, 5 - len(core))
+            elif len(core) < 5:
+                bad.append(text)
+                missing += 5 - len(core)
+    check(len(g["listener"]) == 1 and
+          [(r["old_state"], r["state"]) for r in g["listener"][0]] == LISTENER,
+          "listener: %s" % g["listener"])
+    summ = [r for r in tr.records if r["type"] == "summary"][0]
+    # Nothing should be lost without being counted. KNOWN DEFECT, not yet
+    # understood: at this rate, with other load beside it, a burst of
+    # consecutive client connections can miss FIN_WAIT1 -> FIN_WAIT2 and
+    # what follows, uncounted; a separate BPF program on the same
+    # tracepoints misses them too (README, "Losing nothing silently";
+    # BENCHMARKS.md). The bound keeps the test meaningful: a starved
+    # FIN_WAIT2 check or a systematic loss fails it.
+    silent = missing - summ["lost"]
+    print("  13b: %d connections, %d records missing, %d reported lost, %d chains incomplete"
+          % (n, missing, summ["lost"], len(bad)), flush=True)
+    check(not wrong, "chains with records too many: %s" % wrong[:5])
+    check(silent <= n // 200, "%d connections, %d records missing, %d reported lost; "
+          "first incomplete chains:\n%s" % (n, missing, summ["lost"], "\n".join(bad[:5])))
+    # a run that lost most of its records would prove nothing
+    check(summ["lost"] <= n, "%d records of %d connections reported lost: the run tests nothing"
+          % (summ["lost"], n))
 
 
 @test("13c_slow_reader_still_sees_time_wait")
