@@ -25,35 +25,30 @@
 
 static __always_inline __u64 sock_inode(const struct sock *sk)
 {
+	struct socket *so;
+
 	if (bpf_core_field_exists(sk->sk_ino))
 		return sk->sk_ino;
-	{
-		struct socket *so = sk->sk_socket;
-		struct socket_alloc *sa;
-
-		if (!so)
-			return 0;
-		sa = bpf_rdonly_cast(container_of(so, struct socket_alloc, socket),
-				     bpf_core_type_id_kernel(struct socket_alloc));
-		return sa->vfs_inode.i_ino;
-	}
+	so = sk->sk_socket;
+	if (!so)
+		return 0;
+	/* the inode is allocated with the socket, right after it */
+	return KREAD(struct socket_alloc, container_of(so, struct socket_alloc, socket),
+		     vfs_inode.i_ino);
 }
 
 static __always_inline void queues(const struct sock *sk, __u32 state, __u32 *rq, __u32 *sq)
 {
-	const struct tcp_sock *tp = as_tcp(sk);
+	int r;
 
 	if (state == TT_LISTEN) {
 		*rq = sk->sk_ack_backlog;
 		*sq = sk->sk_max_ack_backlog;
 		return;
 	}
-	{
-		int r = tp->rcv_nxt - tp->copied_seq;
-
-		*rq = r < 0 ? 0 : r;
-		*sq = tp->write_seq - tp->snd_una;
-	}
+	r = KREAD(struct tcp_sock, sk, rcv_nxt) - KREAD(struct tcp_sock, sk, copied_seq);
+	*rq = r < 0 ? 0 : r;
+	*sq = KREAD(struct tcp_sock, sk, write_seq) - KREAD(struct tcp_sock, sk, snd_una);
 }
 
 /* FINs seen in the state history: the RFC 4898 byte counters count them. */
@@ -74,16 +69,15 @@ static __always_inline void note_fins(struct tt_conn *c, __u32 shown_new)
  */
 static __always_inline void payload_bytes(const struct sock *sk, struct tt_conn *c)
 {
-	const struct tcp_sock *tp = as_tcp(sk);
-	__u64 rx = tp->bytes_received;
-	__u64 tx = tp->bytes_acked;
+	__u64 rx = KREAD(struct tcp_sock, sk, bytes_received);
+	__u64 tx = KREAD(struct tcp_sock, sk, bytes_acked);
 
 	if ((c->flags & CONN_FIN_RCVD) && rx)
 		rx--;
 	if ((c->flags & CONN_ACTIVE) && tx)
 		tx--;
 	if ((c->flags & CONN_FIN_SENT) && tx &&
-	    tp->snd_una == tp->write_seq)
+	    KREAD(struct tcp_sock, sk, snd_una) == KREAD(struct tcp_sock, sk, write_seq))
 		tx--;
 	c->rx_bytes = rx;
 	c->tx_bytes = tx;
@@ -383,26 +377,28 @@ int tt_iter_tcp(struct bpf_iter__tcp *ctx)
 	if (state == TT_TIME_WAIT) {
 		/* /proc/net/tcp shows the timewait socket's substate */
 		r.flags = TT_F_TW;
-		state = as_tw(skc)->tw_substate;
+		state = KREAD(struct inet_timewait_sock, skc, tw_substate);
 	} else if (state == TT_NEW_SYN_RECV) {
 		/* skc_listener is in a union: the verifier sees a number */
-		struct sock *lsk = as_sock(as_req(skc)->__req_common.skc_listener);
+		__u64 lsk = (__u64)KREAD(struct request_sock, skc, __req_common.skc_listener);
 
 		r.flags = TT_F_REQ;
 		state = TT_SYN_RECV;
-		r.uid = lsk->sk_uid.val;
+		r.uid = KREAD(struct sock, lsk, sk_uid.val);
 	} else {
-		struct sock *sk = as_sock(skc);
-		const struct tcp_sock *tp = as_tcp(skc);
+		/* the verifier knows a sock_common: a tcp_sock lets sock fields be read */
+		struct sock *sk = (struct sock *)bpf_skc_to_tcp_sock(skc);
 		int q;
 
+		if (!sk)
+			return 0;
 		/* as get_tcp4_sock(): Send-Q is write_seq - snd_una even for LISTEN */
 		if (state == TT_LISTEN)
 			q = sk->sk_ack_backlog;
 		else
-			q = tp->rcv_nxt - tp->copied_seq;
+			q = KREAD(struct tcp_sock, sk, rcv_nxt) - KREAD(struct tcp_sock, sk, copied_seq);
 		r.recv_q = q < 0 ? 0 : q;
-		r.send_q = tp->write_seq - tp->snd_una;
+		r.send_q = KREAD(struct tcp_sock, sk, write_seq) - KREAD(struct tcp_sock, sk, snd_una);
 		r.inode = sock_inode(sk);
 		r.uid = sk->sk_uid.val;
 	}

@@ -366,27 +366,43 @@ static __always_inline int current_owner(void *ctx, struct tt_owner *o)
 }
 
 /*
- * Typed views of kernel addresses. Tracepoint arguments are BTF pointers
- * already; a timewait or request socket found from its timer, or a socket
- * address kept in a map, is a plain number until cast. bpf_rdonly_cast()
- * costs nothing at run time (the verifier turns it into a move) and lets
- * every field be read with a direct, fault-safe load instead of a
- * bpf_probe_read_kernel() call: those calls were about a third of the
- * state-change hook's time (measured with kernel.bpf_stats_enabled).
+ * Reading kernel objects found by address. Tracepoint arguments are BTF
+ * pointers, read with direct loads on every kernel. A timewait or request
+ * socket found from its timer, a listener found from its request, or a
+ * socket address kept in a map is a plain number, and so is a struct that
+ * the verifier only knows as another (a tcp_sock behind a struct sock).
+ *
+ * The same source builds two objects (the Makefile), and the loader picks
+ * one at open time from a probe of the kernel's BTF:
+ * - TT_RDONLY_CAST=1 (Linux 6.2 and later): bpf_rdonly_cast() turns the
+ *   number into a typed pointer at no run-time cost (the verifier turns it
+ *   into a move), and every field is a direct, fault-safe load;
+ * - TT_RDONLY_CAST=0 (Linux 6.1 has no such kfunc): BPF_CORE_READ, one
+ *   bpf_probe_read_kernel() call per field, what libbpf-tools do.
+ * Both objects have the same maps, programs and globals (the build checks
+ * their skeletons' layouts), so one skeleton drives either.
+ *
+ * KREAD(type, addr, field, ...) reads addr->field (->field2 ...);
+ * KREAD_BYTES(dst, n, type, addr, field) copies n bytes of addr->field.
  */
+#ifndef TT_RDONLY_CAST
+#define TT_RDONLY_CAST 1
+#endif
+
+#if TT_RDONLY_CAST
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 
-#define as_skc(p) ((struct sock_common *)bpf_rdonly_cast((void *)(p), \
-		bpf_core_type_id_kernel(struct sock_common)))
-#define as_sock(p) ((struct sock *)bpf_rdonly_cast((void *)(p), \
-		bpf_core_type_id_kernel(struct sock)))
-#define as_tcp(p) ((struct tcp_sock *)bpf_rdonly_cast((void *)(p), \
-		bpf_core_type_id_kernel(struct tcp_sock)))
-#define as_tw(p) ((struct inet_timewait_sock *)bpf_rdonly_cast((void *)(p), \
-		bpf_core_type_id_kernel(struct inet_timewait_sock)))
-#define as_req(p) ((struct request_sock *)bpf_rdonly_cast((void *)(p), \
-		bpf_core_type_id_kernel(struct request_sock)))
+#define KCAST(type, p) ((type *)bpf_rdonly_cast((void *)(p), bpf_core_type_id_kernel(type)))
+#define KREAD(type, p, ...) (___arrow(KCAST(type, p), __VA_ARGS__))
+#define KREAD_BYTES(dst, n, type, p, field) \
+	__builtin_memcpy(dst, (const void *)&KCAST(type, p)->field, n)
+#else
+#define KREAD(type, p, ...) BPF_CORE_READ((type *)(p), __VA_ARGS__)
+#define KREAD_BYTES(dst, n, type, p, field) \
+	bpf_core_read(dst, n, &((type *)(p))->field)
+#endif
 
+/* The 4-tuple and namespace of a socket the program holds a BTF pointer to. */
 static __always_inline void read_tuple(const struct sock_common *skc, struct tt_tuple *t)
 {
 	t->family = skc->skc_family;
@@ -403,6 +419,26 @@ static __always_inline void read_tuple(const struct sock_common *skc, struct tt_
 		__builtin_memcpy(t->laddr, &skc->skc_v6_rcv_saddr, 16);
 		__builtin_memcpy(t->raddr, &skc->skc_v6_daddr, 16);
 	}
+}
+
+/* The same, for a sock_common known only by its address. */
+static __always_inline void read_tuple_at(__u64 p, struct tt_tuple *t)
+{
+#if TT_RDONLY_CAST
+	read_tuple(KCAST(struct sock_common, p), t);
+#else
+	t->family = KREAD(struct sock_common, p, skc_family);
+	t->lport = KREAD(struct sock_common, p, skc_num);
+	t->rport = bpf_ntohs(KREAD(struct sock_common, p, skc_dport));
+	t->netns = KREAD(struct sock_common, p, skc_net.net, ns.inum);
+	if (t->family == AF_INET) {
+		KREAD_BYTES(t->laddr, 4, struct sock_common, p, skc_rcv_saddr);
+		KREAD_BYTES(t->raddr, 4, struct sock_common, p, skc_daddr);
+	} else {
+		KREAD_BYTES(t->laddr, 16, struct sock_common, p, skc_v6_rcv_saddr);
+		KREAD_BYTES(t->raddr, 16, struct sock_common, p, skc_v6_daddr);
+	}
+#endif
 }
 
 static __always_inline int port_match(__u32 port)

@@ -31,7 +31,7 @@ static __always_inline __u64 *req_local_slot(__u32 i)
  * connection's key in conns. */
 static __always_inline __u64 tw_cookie(__u64 tw)
 {
-	return as_skc(tw)->skc_cookie.counter;
+	return KREAD(struct sock_common, tw, skc_cookie.counter);
 }
 
 /* The connection of a timewait socket, once handed over to it. */
@@ -122,7 +122,7 @@ static __always_inline void park_if_known(struct timer_list *timer, __u64 fn, __
 		cookie = tw_cookie(obj);
 		if (!tw_conn_by(cookie))
 			return;
-		read_tuple(as_skc(obj), &t);
+		read_tuple_at(obj, &t);
 	} else {
 		obj = (__u64)timer_owner_obj(timer, 0);
 		/* the handshake completed: the child took the request over just
@@ -132,7 +132,7 @@ static __always_inline void park_if_known(struct timer_list *timer, __u64 fn, __
 			*adopted = 0;
 			return;
 		}
-		read_tuple(as_skc(obj), &t);
+		read_tuple_at(obj, &t);
 		v = bpf_map_lookup_elem(&req_by_tuple, &t);
 		if (!v || v->req != obj)
 			return;
@@ -169,20 +169,20 @@ static __always_inline int unpark(__u64 timer, __u64 fn)
 static __always_inline void req_started(__u32 slot, struct timer_list *timer)
 {
 	__u64 req = (__u64)timer_owner_obj(timer, 0);
-	struct request_sock *rs = as_req(req);
 	struct tt_req v = {};
 	struct tt_conn *lc;
 	struct tt_tuple t = {};
-	__u64 lkey, *ids;
+	__u64 lsk, lkey, *ids;
 	long err;
 
-	read_tuple(&rs->__req_common, &t);
+	read_tuple_at(req, &t);   /* __req_common is the request's first member */
 	if (tuple_filtered(&t)) {
 		count(TT_CNT_FILTERED);
 		return;
 	}
 	/* the listener's cookie was made at its first state change */
-	lkey = as_skc(rs->__req_common.skc_listener)->skc_cookie.counter;
+	lsk = (__u64)KREAD(struct request_sock, req, __req_common.skc_listener);
+	lkey = KREAD(struct sock_common, lsk, skc_cookie.counter);
 	lc = lkey ? bpf_map_lookup_elem(&conns, &lkey) : 0;
 	if (lc)
 		v.c.owner = lc->owner;
@@ -219,14 +219,13 @@ static __always_inline void req_started(__u32 slot, struct timer_list *timer)
 static __always_inline void tw_started(__u32 slot, struct timer_list *timer)
 {
 	__u64 tw = (__u64)timer_owner_obj(timer, 1);
-	struct inet_timewait_sock *tws = as_tw(tw);
 	struct newtw *n = newtw_slot(0);
 
 	if (!n)
 		return;
 	n->tw = tw;
-	n->cookie = tws->__tw_common.skc_cookie.counter;
-	n->substate = tws->tw_substate;
+	n->cookie = tw_cookie(tw);
+	n->substate = KREAD(struct inet_timewait_sock, tw, tw_substate);
 }
 
 /* A timewait socket's timer re-armed: a FIN_WAIT2 timewait socket that got
@@ -240,10 +239,10 @@ static __always_inline void tw_rearmed(__u32 slot, struct timer_list *timer)
 
 	if (!c)
 		return;
-	sub = as_tw(tw)->tw_substate;
+	sub = KREAD(struct inet_timewait_sock, tw, tw_substate);
 	if (c->state == sub)
 		return;
-	read_tuple(as_skc(tw), &t);
+	read_tuple_at(tw, &t);
 	if (!tuple_filtered(&t))
 		transition(slot, c, &t, c->state, sub, TT_F_TW, 0, 0, sub == TT_TIME_WAIT);
 	else
@@ -333,7 +332,7 @@ int BPF_PROG(tt_timer_expire_entry, struct timer_list *timer, unsigned long now)
 
 		if (!c)
 			return 0;
-		read_tuple(as_skc(tw), &t);
+		read_tuple_at(tw, &t);
 		tw_end(SLOT_TIMER_IRQ, tw, cookie, c, &t);
 	} else {
 		park_if_known(timer, fn, 1);
@@ -357,8 +356,6 @@ int BPF_PROG(tt_timer_expire_exit, struct timer_list *timer)
  */
 static __always_inline int check_fw2(__u64 tw)
 {
-	struct inet_timewait_sock *tws = as_tw(tw);
-	const struct sock_common *skc = &tws->__tw_common;
 	struct tt_tuple t = {};
 	struct tt_conn *c;
 	__u8 sub;
@@ -366,16 +363,16 @@ static __always_inline int check_fw2(__u64 tw)
 	/* The memory may be another socket's by now: only a timewait socket
 	 * whose cookie has a timewait connection is looked at (if it is a
 	 * newer timewait socket at the same address, that one). */
-	if (skc->skc_state != TT_TIME_WAIT)
+	if (KREAD(struct sock_common, tw, skc_state) != TT_TIME_WAIT)
 		return 0;
 	c = tw_conn(tw);
 	if (!c || c->state != TT_FIN_WAIT2)
 		return 0;
-	sub = tws->tw_substate;
+	sub = KREAD(struct inet_timewait_sock, tw, tw_substate);
 	if (sub != TT_TIME_WAIT)
 		return 1;
 	c->flags |= CONN_FIN_RCVD;
-	read_tuple(skc, &t);
+	read_tuple_at(tw, &t);
 	if (!tuple_filtered(&t))
 		transition(SLOT_FLUSH, c, &t, TT_FIN_WAIT2, TT_TIME_WAIT, TT_F_TW, 0, 0, 1);
 	else

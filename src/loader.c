@@ -2,6 +2,7 @@
 /* The BPF side's lifecycle: probes, rodata, load, attach, counters. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,10 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "kfeat.h"
 #include "loader.h"
 #include "tcptrail.skel.h"
+#include "tcptrail_compat.skel.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -30,6 +33,7 @@ struct tt_bpf {
 	struct bpf_link *links[24];
 	int nlinks;
 	int ncpus;
+	struct kfeat kf;
 	struct tt_features feat;
 };
 
@@ -127,39 +131,142 @@ static int attach_one(struct tt_bpf *b, struct bpf_program *p, const char *name)
 	return 0;
 }
 
-/* 0 if vmlinux BTF has the kfunc, -EOPNOTSUPP if not, -errno on error. */
-static int probe_kfunc(const char *name)
+/*
+ * Opens the object this kernel can load. Without bpf_rdonly_cast (Linux
+ * 6.1) it is the compat build of the same source, opened through the main
+ * skeleton: the build checks that both declare the same maps, programs and
+ * globals at the same offsets (scripts/skel-layout.sh), so every
+ * skel->progs, ->maps, ->rodata and ->bss pointer is valid for either.
+ */
+static struct tcptrail_bpf *open_skel(int compat, const char *btf_path)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_path);
+	struct tcptrail_bpf *skel = calloc(1, sizeof(*skel));
 	int err;
 
-	if (!btf)
-		return -errno;
-	err = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0 ? 0 : -EOPNOTSUPP;
-	btf__free(btf);
-	return err;
+	if (!skel) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = tcptrail_bpf__create_skeleton(skel);
+	if (!err && compat)
+		skel->skeleton->data = (void *)tcptrail_compat_bpf__elf_bytes(&skel->skeleton->data_sz);
+	if (!err)
+		err = bpf_object__open_skeleton(skel->skeleton, &oo);
+	if (err) {
+		tcptrail_bpf__destroy(skel);
+		errno = -err;
+		return NULL;
+	}
+	return skel;
 }
 
-/*
- * The programs read socket fields with direct loads through
- * bpf_rdonly_cast() (a timewait or request socket is found from its
- * timer's address). Without it the load fails with a verifier message
- * about an unknown function; this says what is missing instead. Asked only
- * after a failure: reading the kernel's BTF costs tens of milliseconds of
- * start-up.
- */
 static void explain_load_error(int err)
 {
 	if (err == -EPERM || err == -EACCES)
 		fprintf(stderr, "tcptrail: loading the BPF program was refused (%s): "
 			"needs CAP_BPF and CAP_PERFMON: run as root\n", strerror(-err));
-	else if (probe_kfunc("bpf_rdonly_cast") == -EOPNOTSUPP)
-		fprintf(stderr, "tcptrail: cannot load the BPF program: this kernel lacks the "
-			"bpf_rdonly_cast kfunc: use Linux 6.2 or later\n");
+	else if (!libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL))
+		fprintf(stderr, "tcptrail: cannot load the BPF program: this kernel has no BPF ring "
+			"buffer: use Linux 5.8 or later\n");
+	else if (!libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, NULL))
+		fprintf(stderr, "tcptrail: cannot load the BPF program: this kernel lacks the bpf_loop "
+			"helper: use Linux 5.17 or later\n");
 	else
 		fprintf(stderr, "tcptrail: cannot load the BPF program: %s "
-			"(kernel too old or without BTF? rerun with -v for the verifier log)\n",
-			strerror(-err));
+			"(rerun with -v for the verifier log)\n", strerror(-err));
+}
+
+/*
+ * Every program of the object: what it needs to be loaded, and the hook
+ * it is attached to. One table drives both autoload (before the load) and
+ * attach (after it), so a program never loads without its hook or the
+ * other way round. Attach order is the table's: softirq_exit before
+ * softirq_entry, so that a softirq running between the two attaches cannot
+ * leave its CPU counted as in softirq for good (exit stops at 0), and
+ * both before the state programs, whose owner rule depends on them.
+ */
+enum prog_need {
+	NEED_LIVE = 1 << 0,      /* tracing, not --snapshot-only */
+	NEED_TIMERS = 1 << 1,    /* TIME_WAIT and half-open sockets followed */
+	NEED_SOCK_LEN = 1 << 2,  /* the send/receive tracepoints exist (6.3) */
+	NEED_DEPTH = 1 << 3,     /* softirq told by a per-CPU depth (not PREEMPT_RT) */
+	NEED_ITER = 1 << 4,      /* the snapshot from iter/tcp */
+};
+
+#define PROG(name) offsetof(struct tcptrail_bpf, progs.name)
+
+static const struct prog_use {
+	size_t off;             /* in the skeleton */
+	unsigned need;          /* every one of these */
+	const char *hook;       /* listed in meta.attach; "": attached, not listed
+				 * (a second program on a hook); NULL: not attached */
+} prog_uses[] = {
+	{ PROG(tt_softirq_exit), NEED_LIVE | NEED_DEPTH, "tp_btf/softirq_exit" },
+	{ PROG(tt_softirq_entry), NEED_LIVE | NEED_DEPTH, "tp_btf/softirq_entry" },
+	{ PROG(tt_set_state), NEED_LIVE, "tp_btf/inet_sock_set_state" },
+	{ PROG(tt_set_state_irq), NEED_LIVE, "" },
+	{ PROG(tt_set_state_nest2), NEED_LIVE, "" },
+	{ PROG(tt_timer_start), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_start" },
+	{ PROG(tt_timer_cancel), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_cancel" },
+	{ PROG(tt_timer_expire_entry), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_expire_entry" },
+	{ PROG(tt_timer_expire_exit), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_expire_exit" },
+	/* run by the poll loop (loader_flush_pending), never attached */
+	{ PROG(tt_flush_pending), NEED_LIVE | NEED_TIMERS, NULL },
+	{ PROG(tt_send_length), NEED_LIVE | NEED_SOCK_LEN, "tp_btf/sock_send_length" },
+	{ PROG(tt_recv_length), NEED_LIVE | NEED_SOCK_LEN, "tp_btf/sock_recv_length" },
+	{ PROG(tt_rcvqueue_full), NEED_LIVE, "tp_btf/sock_rcvqueue_full" },
+	{ PROG(tt_exceed_buf_limit), NEED_LIVE, "tp_btf/sock_exceed_buf_limit" },
+	/* attached by each snapshot (loader_snapshot) */
+	{ PROG(tt_iter_tcp), NEED_ITER, NULL },
+};
+
+#define N_PROGS (sizeof(prog_uses) / sizeof(prog_uses[0]))
+
+static struct bpf_program *prog_at(const struct tt_bpf *b, size_t i)
+{
+	return *(struct bpf_program **)((char *)b->skel + prog_uses[i].off);
+}
+
+static unsigned prog_needs_met(const struct tt_bpf *b, const struct tt_opts *o)
+{
+	unsigned have = 0;
+
+	if (!o->snapshot_only)
+		have |= NEED_LIVE;
+	if (b->feat.timers)
+		have |= NEED_TIMERS;
+	if (b->kf.sock_length_tp && !o->state_only)
+		have |= NEED_SOCK_LEN;
+	if (!b->kf.preempt_rt)
+		have |= NEED_DEPTH;
+	if (b->kf.iter_tcp && !o->no_snapshot)
+		have |= NEED_ITER;
+	return have;
+}
+
+static void set_autoload(struct tt_bpf *b, unsigned have)
+{
+	for (size_t i = 0; i < N_PROGS; i++)
+		bpf_program__set_autoload(prog_at(b, i), (prog_uses[i].need & have) == prog_uses[i].need);
+}
+
+static int attach_all(struct tt_bpf *b, unsigned have)
+{
+	int err;
+
+	for (size_t i = 0; i < N_PROGS; i++) {
+		if ((prog_uses[i].need & have) != prog_uses[i].need || !prog_uses[i].hook)
+			continue;
+		err = attach_one(b, prog_at(b, i), *prog_uses[i].hook ? prog_uses[i].hook : NULL);
+		if (err) {
+			fprintf(stderr, "tcptrail: cannot attach %s to %s: %s (rerun with -v for "
+				"libbpf's log)\n", bpf_program__name(prog_at(b, i)),
+				*prog_uses[i].hook ? prog_uses[i].hook : "its hook", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
 }
 
 int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, void *ctx)
@@ -167,28 +274,37 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	unsigned long long twfn = 0, reqfn = 0;
 	struct tt_bpf *b = NULL;
 	int err, zeroed = 0;
+	unsigned have;
 
 	*out = NULL;
 	verbose = o->verbose;
 	libbpf_set_print(print_fn);
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fprintf(stderr, "tcptrail: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): "
-			"use a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
-		return -EOPNOTSUPP;
-	}
-	err = check_privileges();
-	if (err)
-		return err;
-
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
+	err = kfeat_probe(&b->kf, NULL, getenv("TCPTRAIL_DISABLE"));
+	if (err) {
+		fprintf(stderr, "tcptrail: this kernel has no BTF (/sys/kernel/btf/vmlinux: %s): "
+			"use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.5 or later)\n",
+			strerror(-err));
+		err = -EOPNOTSUPP;
+		goto cleanup;
+	}
+	if (!b->kf.set_state_tp) {
+		fprintf(stderr, "tcptrail: this kernel has no sock:inet_sock_set_state tracepoint: "
+			"use Linux 4.16 or later\n");
+		err = -EOPNOTSUPP;
+		goto cleanup;
+	}
+	err = check_privileges();
+	if (err)
+		goto cleanup;
 	b->ncpus = libbpf_num_possible_cpus();
 	if (b->ncpus <= 0) {
 		err = b->ncpus ? b->ncpus : -EINVAL;
 		goto cleanup;
 	}
-	b->skel = tcptrail_bpf__open();
+	b->skel = open_skel(!b->kf.rdonly_cast, NULL);
 	if (!b->skel) {
 		err = -errno;
 		fprintf(stderr, "tcptrail: cannot open the BPF object: %s\n", strerror(-err));
@@ -217,14 +333,6 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	b->feat.timers = twfn && reqfn;
 	ro->tw_timer_fn = twfn;
 	ro->req_timer_fn = reqfn;
-	if (!b->feat.timers) {
-		/* no symbols (kptr_restrict, CAP_SYSLOG, or renamed): full sockets only */
-		bpf_program__set_autoload(b->skel->progs.tt_timer_start, false);
-		bpf_program__set_autoload(b->skel->progs.tt_timer_cancel, false);
-		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_entry, false);
-		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_exit, false);
-		bpf_program__set_autoload(b->skel->progs.tt_flush_pending, false);
-	}
 	if (!b->feat.timers && !o->snapshot_only && !o->state_only) {
 		fprintf(stderr, "tcptrail: warning: %s: TIME_WAIT and half-open sockets will not be "
 			"traced (%s)\n",
@@ -239,46 +347,18 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		bpf_map__set_max_entries(b->skel->maps.req_by_tuple, 1024);
 	}
 
+	have = prog_needs_met(b, o);
+	set_autoload(b, have);
+	b->feat.iter = (have & NEED_ITER) != 0;
 	err = tcptrail_bpf__load(b->skel);
 	if (err) {
 		explain_load_error(err);
 		goto cleanup;
 	}
 
-	/* softirq tracking first: every owner decision depends on it */
-	/* exit before entry: a softirq running between the two attaches must not
-	 * leave its CPU counted as in softirq for good (exit stops at 0) */
-	err = attach_one(b, b->skel->progs.tt_softirq_exit, "tp_btf/softirq_exit");
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_softirq_entry, "tp_btf/softirq_entry");
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_set_state, "tp_btf/inet_sock_set_state");
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_set_state_irq, NULL);
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_set_state_nest2, NULL);
-	if (!err && b->feat.timers)
-		err = attach_one(b, b->skel->progs.tt_timer_start, "tp_btf/timer_start");
-	if (!err && b->feat.timers)
-		err = attach_one(b, b->skel->progs.tt_timer_cancel, "tp_btf/timer_cancel");
-	if (!err && b->feat.timers)
-		err = attach_one(b, b->skel->progs.tt_timer_expire_entry, "tp_btf/timer_expire_entry");
-	if (!err && b->feat.timers)
-		err = attach_one(b, b->skel->progs.tt_timer_expire_exit, "tp_btf/timer_expire_exit");
-	if (!err && !o->state_only)
-		err = attach_one(b, b->skel->progs.tt_send_length, "tp_btf/sock_send_length");
-	if (!err && !o->state_only)
-		err = attach_one(b, b->skel->progs.tt_recv_length, "tp_btf/sock_recv_length");
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_rcvqueue_full, "tp_btf/sock_rcvqueue_full");
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_exceed_buf_limit, "tp_btf/sock_exceed_buf_limit");
-	if (err) {
-		fprintf(stderr, "tcptrail: cannot attach the tracepoints: %s "
-			"(needs a kernel with tp_btf support, 5.5 or later)\n", strerror(-err));
+	err = attach_all(b, have);
+	if (err)
 		goto cleanup;
-	}
-	b->feat.iter = 1;
 
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), (ring_buffer_sample_fn)fn, ctx, NULL);
 	if (!b->rb) {
@@ -442,6 +522,8 @@ int loader_snapshot(struct tt_bpf *b, struct tt_snap **rows, size_t *n)
 
 	*rows = NULL;
 	*n = 0;
+	if (!b->feat.iter)
+		return -EOPNOTSUPP;   /* no iter/tcp here: the caller reads /proc */
 	fd = loader_iter_open(b->skel->progs.tt_iter_tcp, &link);
 	if (fd < 0) {
 		err = fd;
