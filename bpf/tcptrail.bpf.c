@@ -98,6 +98,15 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 		return 0;
 	settle_pending(slot, 0, 0);
 	read_tuple(&sk->__sk_common, &t);
+	/* A child cloned before its addresses are set (6.1, 6.12): it still
+	 * has the listener's tuple, without a peer. It is shown from its next
+	 * change, under its request's id (see struct newtw). */
+	if (oldstate == TT_LISTEN && newstate == TT_SYN_RECV && !t.rport) {
+		n = newtw_slot(ctx);
+		if (n)
+			n->clone = (__u64)sk;
+		return 0;
+	}
 	c = bpf_map_lookup_elem(&conns, &key);
 	/* A socket leaving CLOSE starts a new life (connect() again after a
 	 * failed one): an entry under its cookie is a leftover whose end we
@@ -117,15 +126,18 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 		return 0;
 	}
 
-	if (!c && newstate == TT_SYN_RECV) {
-		/* A child socket: it continues the request socket with its tuple. */
+	if (!c && (newstate == TT_SYN_RECV || oldstate == TT_SYN_RECV)) {
+		/* A child socket: it continues the request socket with its
+		 * tuple. Its first change is the request's SYN_RECV, shown
+		 * already; on a kernel that cloned it before setting its
+		 * addresses, its first change seen here is the next one. */
 		struct tt_req *rv = bpf_map_lookup_elem(&req_by_tuple, &t);
 		__u64 *note = req_local_slot(1);
 
 		if (rv) {
 			fresh = rv->c;
 			fresh.flags = 0;
-			adopted = 1;
+			adopted = newstate == TT_SYN_RECV;
 			/* the request's timer is deleted next, on this CPU */
 			if (note)
 				*note = rv->req;
@@ -133,7 +145,7 @@ static __always_inline int on_set_state(void *ctx, __u32 slot, struct sock *sk,
 		}
 	}
 	if (!c) {
-		if (!adopted) {
+		if (!fresh.id) {
 			fresh.id = key;
 			fresh.start_ns = bpf_ktime_get_boot_ns();
 			fresh.state = oldstate;

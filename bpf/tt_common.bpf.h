@@ -85,16 +85,26 @@ struct {
 	__type(value, struct tt_pending);
 } pend SEC(".maps");
 
-/* A timewait socket whose timer was just armed for the first time: the full
- * socket it replaces is closed right after, on this CPU (tcp_time_wait()).
- * One slot per context (task, softirq): a softirq landing between the arm
- * and the close in task context (backlog processing in release_sock())
- * makes timewait sockets of its own. */
+/*
+ * Hand-offs between two kernel objects of one connection, each completed by
+ * the next hook on this CPU in the same context. One slot per context
+ * (task, softirq): a softirq landing between the two halves in task
+ * context (backlog processing in release_sock()) makes hand-offs of its
+ * own.
+ * - tw: a timewait socket whose timer was just armed for the first time;
+ *   the full socket it replaces is closed right after (tcp_time_wait()).
+ * - clone: a child socket cloned from a listener on a kernel that reports
+ *   the clone's LISTEN -> SYN_RECV before it copies the request's
+ *   addresses (6.1, 6.12: inet_csk_clone_lock()); the request's timer is
+ *   deleted right after (inet_csk_complete_hashdance()), and must then
+ *   read as a hand-over to the child, not as the request's end.
+ */
 struct newtw {
 	__u64 tw;
 	__u64 cookie;    /* the full socket's, which the timewait socket copies */
 	__u32 substate;
 	__u32 pad;
+	__u64 clone;     /* the child socket's address */
 };
 
 struct {
@@ -313,10 +323,24 @@ static __always_inline int taken_already(struct taken *tk, __u64 key)
 	return s.found;
 }
 
+/* PREEMPT_RT keeps the softirq state in the task (softirqs run in
+ * threads, or in the task that enabled them, and can be preempted), so the
+ * per-CPU depth would be wrong there. The field exists only on RT kernels:
+ * a CO-RE flavour of task_struct asks for it. */
+struct task_struct___rt {
+	int softirq_disable_cnt;
+} __attribute__((preserve_access_index));
+
+#define SOFTIRQ_OFFSET (1U << 8)   /* in_serving_softirq(): include/linux/preempt.h */
+
 static __always_inline int in_task(void *ctx)
 {
-	__u32 *d = depth_slot();
+	struct task_struct___rt *t = (void *)bpf_get_current_task_btf();
+	__u32 *d;
 
+	if (bpf_core_field_exists(t->softirq_disable_cnt))
+		return !(t->softirq_disable_cnt & SOFTIRQ_OFFSET);
+	d = depth_slot();
 	return d && *d == 0;
 }
 

@@ -47,6 +47,27 @@ static __always_inline struct tt_conn *tw_conn(__u64 tw)
 	return tw_conn_by(tw_cookie(tw));
 }
 
+/* Was the request with tuple t just cloned into a child, on a kernel that
+ * reported the clone before setting its addresses (see struct newtw)? The
+ * note is used up by the first request timer deleted after it. */
+static __always_inline int clone_took(const struct tt_tuple *t)
+{
+	struct newtw *n = newtw_slot(0);
+	struct tt_tuple ct = {};
+	const __u64 *a = (const void *)&ct, *b = (const void *)t;
+	__u64 child;
+
+	if (!n || !n->clone)
+		return 0;
+	child = n->clone;
+	n->clone = 0;
+	read_tuple_at(child, &ct);
+	for (int i = 0; i < (int)(sizeof(ct) / 8); i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 /* A request that never became a full socket: SYN_RECV -> CLOSE. */
 static __always_inline void req_gone(__u32 slot, struct tt_pending *p)
 {
@@ -136,6 +157,10 @@ static __always_inline void park_if_known(struct timer_list *timer, __u64 fn, __
 		v = bpf_map_lookup_elem(&req_by_tuple, &t);
 		if (!v || v->req != obj)
 			return;
+		/* handed to its child, which takes the entry over at its next
+		 * change: not an end */
+		if (clone_took(&t))
+			return;
 	}
 	p->busy = 1;
 	p->timer = (__u64)timer;
@@ -197,12 +222,19 @@ static __always_inline void req_started(__u32 slot, struct timer_list *timer)
 	v.c.flags = TT_F_REQ;
 	v.c.state = TT_SYN_RECV;
 	v.c.state_ns = v.c.start_ns;
-	/* the insert is also the test for a SYN-ACK retransmission, which
-	 * re-arms the timer of a request already known (-EEXIST). A full
-	 * table still shows the request's start; its end will be missed. */
+	/* A full table still shows the request's start; its end will be
+	 * missed (counted). */
 	err = bpf_map_update_elem(&req_by_tuple, &t, &v, BPF_NOEXIST);
-	if (err == -17)
-		return;
+	if (err == -17) {
+		struct tt_req *ex = bpf_map_lookup_elem(&req_by_tuple, &t);
+
+		/* the same request's timer armed again: not a new one */
+		if (!ex || ex->req == req)
+			return;
+		/* an older request at this tuple whose end was never seen
+		 * must not hide this one */
+		err = bpf_map_update_elem(&req_by_tuple, &t, &v, BPF_EXIST);
+	}
 	if (err)
 		count(TT_CNT_UNTRACKED);
 	v.c.state = TT_CLOSE;
