@@ -17,7 +17,6 @@ static const struct {
 	{ "rdonly_cast", offsetof(struct kfeat, rdonly_cast) },
 	{ "sock_length_tp", offsetof(struct kfeat, sock_length_tp) },
 	{ "iter_tcp", offsetof(struct kfeat, iter_tcp) },
-	{ "preempt_rt", offsetof(struct kfeat, preempt_rt) },
 };
 
 #define NNAMES (sizeof(names) / sizeof(names[0]))
@@ -74,6 +73,8 @@ int kfeat_probe(struct kfeat *kf, const char *btf_path, const char *disable)
 	int err;
 
 	memset(kf, 0, sizeof(*kf));
+	if (kfeat_listed(disable, "btf"))
+		return -ENOENT;
 	btf = btf_path ? btf__parse(btf_path, NULL) : btf__load_vmlinux_btf();
 	err = libbpf_get_error(btf);
 	if (err)

@@ -39,6 +39,26 @@ struct tt_bpf {
 
 static int verbose;
 
+/* Why the last loader_start() failed: one lowercase line naming the cause
+ * and a fix. Printed by loader_start(), except for --snapshot-only, which
+ * falls back to /proc and says so in a note of its own. */
+static char why[512];
+
+__attribute__((format(printf, 1, 2)))
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+}
+
+const char *loader_error(void)
+{
+	return why;
+}
+
 static int print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
 {
 	if (level == LIBBPF_DEBUG && !verbose)
@@ -71,8 +91,8 @@ static int check_privileges(void)
 	cap_free(caps);
 	if (ok_bpf && ok_perf)
 		return 0;
-	fprintf(stderr, "tcptrail: missing %s%s%s: run as root, or grant CAP_BPF and CAP_PERFMON "
-		"(setcap cap_bpf,cap_perfmon,cap_syslog,cap_sys_ptrace,cap_dac_read_search+ep tcptrail)\n",
+	fail("missing %s%s%s: run as root, or grant CAP_BPF and CAP_PERFMON "
+		"(setcap cap_bpf,cap_perfmon,cap_syslog,cap_sys_ptrace,cap_dac_read_search+ep tcptrail)",
 		ok_bpf ? "" : "CAP_BPF", !ok_bpf && !ok_perf ? " and " : "",
 		ok_perf ? "" : "CAP_PERFMON");
 	return -EPERM;
@@ -164,17 +184,17 @@ static struct tcptrail_bpf *open_skel(int compat, const char *btf_path)
 static void explain_load_error(int err)
 {
 	if (err == -EPERM || err == -EACCES)
-		fprintf(stderr, "tcptrail: loading the BPF program was refused (%s): "
-			"needs CAP_BPF and CAP_PERFMON: run as root\n", strerror(-err));
+		fail("loading the BPF program was refused (%s): "
+			"needs CAP_BPF and CAP_PERFMON: run as root", strerror(-err));
 	else if (!libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL))
-		fprintf(stderr, "tcptrail: cannot load the BPF program: this kernel has no BPF ring "
-			"buffer: use Linux 5.8 or later\n");
+		fail("cannot load the BPF program: this kernel has no BPF ring "
+			"buffer: use Linux 5.8 or later");
 	else if (!libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, NULL))
-		fprintf(stderr, "tcptrail: cannot load the BPF program: this kernel lacks the bpf_loop "
-			"helper: use Linux 5.17 or later\n");
+		fail("cannot load the BPF program: this kernel lacks the bpf_loop "
+			"helper: use Linux 5.17 or later");
 	else
-		fprintf(stderr, "tcptrail: cannot load the BPF program: %s "
-			"(rerun with -v for the verifier log)\n", strerror(-err));
+		fail("cannot load the BPF program: %s "
+			"(rerun with -v for the verifier log)", strerror(-err));
 }
 
 /*
@@ -260,8 +280,8 @@ static int attach_all(struct tt_bpf *b, unsigned have)
 			continue;
 		err = attach_one(b, prog_at(b, i), *prog_uses[i].hook ? prog_uses[i].hook : NULL);
 		if (err) {
-			fprintf(stderr, "tcptrail: cannot attach %s to %s: %s (rerun with -v for "
-				"libbpf's log)\n", bpf_program__name(prog_at(b, i)),
+			fail("cannot attach %s to %s: %s (rerun with -v for "
+				"libbpf's log)", bpf_program__name(prog_at(b, i)),
 				*prog_uses[i].hook ? prog_uses[i].hook : "its hook", strerror(-err));
 			return err;
 		}
@@ -278,21 +298,22 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 
 	*out = NULL;
 	verbose = o->verbose;
+	why[0] = '\0';
 	libbpf_set_print(print_fn);
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	err = kfeat_probe(&b->kf, NULL, getenv("TCPTRAIL_DISABLE"));
 	if (err) {
-		fprintf(stderr, "tcptrail: this kernel has no BTF (/sys/kernel/btf/vmlinux: %s): "
-			"use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.5 or later)\n",
+		fail("this kernel has no BTF (/sys/kernel/btf/vmlinux: %s): "
+			"use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.5 or later)",
 			strerror(-err));
 		err = -EOPNOTSUPP;
 		goto cleanup;
 	}
 	if (!b->kf.set_state_tp) {
-		fprintf(stderr, "tcptrail: this kernel has no sock:inet_sock_set_state tracepoint: "
-			"use Linux 4.16 or later\n");
+		fail("this kernel has no sock:inet_sock_set_state tracepoint: "
+			"use Linux 4.16 or later");
 		err = -EOPNOTSUPP;
 		goto cleanup;
 	}
@@ -307,7 +328,7 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	b->skel = open_skel(!b->kf.rdonly_cast, NULL);
 	if (!b->skel) {
 		err = -errno;
-		fprintf(stderr, "tcptrail: cannot open the BPF object: %s\n", strerror(-err));
+		fail("cannot open the BPF object: %s", strerror(-err));
 		goto cleanup;
 	}
 
@@ -347,6 +368,9 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		bpf_map__set_max_entries(b->skel->maps.req_by_tuple, 1024);
 	}
 
+	kfeat_names(&b->kf, 1, b->feat.features, sizeof(b->feat.features));
+	kfeat_names(&b->kf, 0, b->feat.missing, sizeof(b->feat.missing));
+	b->feat.preempt_rt = b->kf.preempt_rt;
 	have = prog_needs_met(b, o);
 	set_autoload(b, have);
 	b->feat.iter = (have & NEED_ITER) != 0;
@@ -363,12 +387,14 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), (ring_buffer_sample_fn)fn, ctx, NULL);
 	if (!b->rb) {
 		err = -errno;
-		fprintf(stderr, "tcptrail: cannot map the ring buffer: %s\n", strerror(-err));
+		fail("cannot map the ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
 	*out = b;
 	return 0;
 cleanup:
+	if (!o->snapshot_only && why[0])
+		fprintf(stderr, "tcptrail: %s\n", why);
 	loader_stop(&b);
 	return err;
 }
@@ -389,7 +415,9 @@ void loader_stop(struct tt_bpf **bp)
 
 const struct tt_features *loader_features(const struct tt_bpf *b)
 {
-	return &b->feat;
+	static const struct tt_features none;
+
+	return b ? &b->feat : &none;
 }
 
 struct ring_buffer *loader_ring(const struct tt_bpf *b)
