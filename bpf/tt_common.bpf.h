@@ -165,6 +165,15 @@ struct {
 
 __u64 fw2_wait_head = 0, fw2_wait_tail = 0;
 
+/*
+ * The index of a CPU in the per-CPU arrays below, once checked against
+ * TT_MAX_CPUS. The mask changes nothing at run time, but the 6.1 verifier
+ * loses a check's bound when the compiler indexes with a copy of the
+ * checked register ("unbounded memory access"); the barrier keeps the
+ * compiler from dropping the mask as redundant.
+ */
+#define CPU_IDX(cpu) ({ __u32 __c = (cpu); barrier_var(__c); __c & (TT_MAX_CPUS - 1); })
+
 /* [cpu * 8]: slots reserved on that CPU, slots read by the flush */
 __u64 fw2_head[TT_MAX_CPUS * 8] = {};
 __u64 fw2_tail[TT_MAX_CPUS * 8] = {};
@@ -175,11 +184,11 @@ static __always_inline void fw2_watch(__u64 tw)
 	__u64 h, *slot;
 
 	if (cpu >= nr_cpus || cpu >= TT_MAX_CPUS ||
-	    fw2_head[cpu * 8] - fw2_tail[cpu * 8] >= FW2_RING) {
+	    fw2_head[CPU_IDX(cpu) * 8] - fw2_tail[CPU_IDX(cpu) * 8] >= FW2_RING) {
 		count(TT_CNT_UNTRACKED);
 		return;
 	}
-	h = __sync_fetch_and_add(&fw2_head[cpu * 8], 1);
+	h = __sync_fetch_and_add(&fw2_head[CPU_IDX(cpu) * 8], 1);
 	idx = cpu * FW2_RING + (h & (FW2_RING - 1));
 	slot = bpf_map_lookup_elem(&fw2_ring, &idx);
 	if (slot)
@@ -201,7 +210,7 @@ static __always_inline void count(__u32 idx)
 	__u32 cpu = bpf_get_smp_processor_id();
 
 	if (cpu < TT_MAX_CPUS && idx < 8)
-		__sync_fetch_and_add(&tt_counters[cpu][idx], 1);
+		__sync_fetch_and_add(&tt_counters[CPU_IDX(cpu)][idx & 7], 1);
 }
 
 /*
@@ -222,7 +231,7 @@ static __always_inline __u32 *depth_slot(void)
 
 	if (cpu >= TT_MAX_CPUS)
 		return 0;
-	return &softirq_depth[cpu * 16];
+	return &softirq_depth[CPU_IDX(cpu) * 16];
 }
 
 /*

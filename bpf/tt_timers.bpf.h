@@ -24,7 +24,7 @@ static __always_inline __u64 *req_local_slot(__u32 i)
 
 	if (cpu >= TT_MAX_CPUS)
 		return 0;
-	return &req_local[cpu * 8 + (i & 7)];
+	return &req_local[CPU_IDX(cpu) * 8 + (i & 7)];
 }
 
 /* A timewait socket's cookie is its full socket's (inet_twsk_alloc()): its
@@ -451,15 +451,15 @@ static long check_fw2_slot(__u32 i, __u32 *cpu)
 	__u32 c = *cpu, idx;
 	__u64 *slot, tw;
 
-	if (c >= TT_MAX_CPUS || fw2_tail[c * 8] == fw2_head[c * 8])
+	if (c >= TT_MAX_CPUS || fw2_tail[CPU_IDX(c) * 8] == fw2_head[CPU_IDX(c) * 8])
 		return 1;
-	idx = c * FW2_RING + (fw2_tail[c * 8] & (FW2_RING - 1));
+	idx = c * FW2_RING + (fw2_tail[CPU_IDX(c) * 8] & (FW2_RING - 1));
 	slot = bpf_map_lookup_elem(&fw2_ring, &idx);
 	if (!slot || !*slot)
 		return 1;   /* reserved, not filled yet: next flush */
 	tw = *slot;
 	*slot = 0;
-	fw2_tail[c * 8] += 1;
+	fw2_tail[CPU_IDX(c) * 8] += 1;
 	if (check_fw2(tw))
 		fw2_keep(tw);
 	return 0;
