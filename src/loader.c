@@ -216,29 +216,38 @@ enum prog_need {
 
 #define PROG(name) offsetof(struct tcptrail_bpf, progs.name)
 
+/* What a program's skips by the kernel's recursion guard mean (see
+ * bpf/tt_taken.bpf.h and loader_recursion_misses()). */
+enum prog_role {
+	ROLE_HOOK = 0,       /* a skip may be a missed event: counted */
+	ROLE_STATE_FIRST,    /* its skips are taken by the twins, or lost */
+	ROLE_STATE_TWIN,     /* takes what the first was skipped for */
+};
+
 static const struct prog_use {
 	size_t off;             /* in the skeleton */
 	unsigned need;          /* every one of these */
 	const char *hook;       /* listed in meta.attach; "": attached, not listed
 				 * (a second program on a hook); NULL: not attached */
+	enum prog_role role;
 } prog_uses[] = {
-	{ PROG(tt_softirq_exit), NEED_LIVE | NEED_DEPTH, "tp_btf/softirq_exit" },
-	{ PROG(tt_softirq_entry), NEED_LIVE | NEED_DEPTH, "tp_btf/softirq_entry" },
-	{ PROG(tt_set_state), NEED_LIVE, "tp_btf/inet_sock_set_state" },
-	{ PROG(tt_set_state_irq), NEED_LIVE, "" },
-	{ PROG(tt_set_state_nest2), NEED_LIVE, "" },
-	{ PROG(tt_timer_start), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_start" },
-	{ PROG(tt_timer_cancel), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_cancel" },
-	{ PROG(tt_timer_expire_entry), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_expire_entry" },
-	{ PROG(tt_timer_expire_exit), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_expire_exit" },
+	{ PROG(tt_softirq_exit), NEED_LIVE | NEED_DEPTH, "tp_btf/softirq_exit", ROLE_HOOK },
+	{ PROG(tt_softirq_entry), NEED_LIVE | NEED_DEPTH, "tp_btf/softirq_entry", ROLE_HOOK },
+	{ PROG(tt_set_state), NEED_LIVE, "tp_btf/inet_sock_set_state", ROLE_STATE_FIRST },
+	{ PROG(tt_set_state_irq), NEED_LIVE, "", ROLE_STATE_TWIN },
+	{ PROG(tt_set_state_nest2), NEED_LIVE, "", ROLE_STATE_TWIN },
+	{ PROG(tt_timer_start), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_start", ROLE_HOOK },
+	{ PROG(tt_timer_cancel), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_cancel", ROLE_HOOK },
+	{ PROG(tt_timer_expire_entry), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_expire_entry", ROLE_HOOK },
+	{ PROG(tt_timer_expire_exit), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_expire_exit", ROLE_HOOK },
 	/* run by the poll loop (loader_flush_pending), never attached */
-	{ PROG(tt_flush_pending), NEED_LIVE | NEED_TIMERS, NULL },
-	{ PROG(tt_send_length), NEED_LIVE | NEED_SOCK_LEN, "tp_btf/sock_send_length" },
-	{ PROG(tt_recv_length), NEED_LIVE | NEED_SOCK_LEN, "tp_btf/sock_recv_length" },
-	{ PROG(tt_rcvqueue_full), NEED_LIVE, "tp_btf/sock_rcvqueue_full" },
-	{ PROG(tt_exceed_buf_limit), NEED_LIVE, "tp_btf/sock_exceed_buf_limit" },
+	{ PROG(tt_flush_pending), NEED_LIVE | NEED_TIMERS, NULL, ROLE_HOOK },
+	{ PROG(tt_send_length), NEED_LIVE | NEED_SOCK_LEN, "tp_btf/sock_send_length", ROLE_HOOK },
+	{ PROG(tt_recv_length), NEED_LIVE | NEED_SOCK_LEN, "tp_btf/sock_recv_length", ROLE_HOOK },
+	{ PROG(tt_rcvqueue_full), NEED_LIVE, "tp_btf/sock_rcvqueue_full", ROLE_HOOK },
+	{ PROG(tt_exceed_buf_limit), NEED_LIVE, "tp_btf/sock_exceed_buf_limit", ROLE_HOOK },
 	/* attached by each snapshot (loader_snapshot) */
-	{ PROG(tt_iter_tcp), NEED_ITER, NULL },
+	{ PROG(tt_iter_tcp), NEED_ITER, NULL, ROLE_HOOK },
 };
 
 #define N_PROGS (sizeof(prog_uses) / sizeof(prog_uses[0]))
@@ -438,19 +447,18 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 			     unsigned long long *timers)
 {
 	unsigned long long skipped = 0, nested;
-	struct bpf_program *p;
 
 	*timers = 0;
-	bpf_object__for_each_program(p, b->skel->obj) {
+	for (size_t i = 0; i < N_PROGS; i++) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(p);
+		int fd = bpf_program__fd(prog_at(b, i));
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
-		if (p == b->skel->progs.tt_set_state)
+		if (prog_uses[i].role == ROLE_STATE_FIRST)
 			skipped = info.recursion_misses;
-		else if (p != b->skel->progs.tt_set_state_irq && p != b->skel->progs.tt_set_state_nest2)
+		else if (prog_uses[i].role == ROLE_HOOK)
 			*timers += info.recursion_misses;
 	}
 	/*
@@ -479,8 +487,8 @@ static int fw2_waiting(const struct tt_bpf *b)
 	if (bss->fw2_wait_head != bss->fw2_wait_tail)
 		return 1;
 	for (int cpu = 0; cpu < b->ncpus && cpu < TT_MAX_CPUS; cpu++)
-		if (__atomic_load_n(&bss->fw2_head[cpu * 8], __ATOMIC_RELAXED) !=
-		    __atomic_load_n(&bss->fw2_tail[cpu * 8], __ATOMIC_RELAXED))
+		if (__atomic_load_n(&bss->fw2_head[cpu * TT_CPU_STRIDE], __ATOMIC_RELAXED) !=
+		    __atomic_load_n(&bss->fw2_tail[cpu * TT_CPU_STRIDE], __ATOMIC_RELAXED))
 			return 1;
 	return 0;
 }
@@ -604,8 +612,18 @@ int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 	struct tcptrail_bpf__bss *bss = b->skel->bss;
 	__u32 idx;
 
+	/* a listener's requests look its owner up by its cookie */
+	if (c->state == TT_LISTEN && !(c->flags & TT_CONN_TW) &&
+	    bpf_map_update_elem(bpf_map__fd(b->skel->maps.listeners), &c->id, &c->owner, BPF_NOEXIST) &&
+	    errno != EEXIST && errno != E2BIG)
+		return -errno;
+	/* The program may have seen this socket already: its entry wins. A
+	 * full socket takes its entry over at its first change; until then
+	 * the program looks for one at each new socket's first change. */
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.conns), &c->id, c, BPF_NOEXIST))
 		return errno == EEXIST ? 0 : -errno;
+	if (!(c->flags & TT_CONN_TW))
+		__atomic_fetch_add(&bss->seeds_left, 1, __ATOMIC_RELAXED);
 	/*
 	 * A timewait socket still in FIN_WAIT2 moves to TIME_WAIT without a
 	 * hook firing: put it with those the flush checks. The flush program
