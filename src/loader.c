@@ -298,12 +298,85 @@ static int attach_all(struct tt_bpf *b, unsigned have)
 	return 0;
 }
 
-int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, void *ctx)
+/* What the kernel offers: decides which object and programs load. */
+static int probe_kernel(struct tt_bpf *b)
+{
+	int err = kfeat_probe(&b->kf, NULL, getenv("TCPTRAIL_DISABLE"));
+
+	if (err) {
+		fail("this kernel has no BTF (/sys/kernel/btf/vmlinux: %s): "
+			"use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.5 or later)",
+			strerror(-err));
+		return -EOPNOTSUPP;
+	}
+	if (!b->kf.set_state_tp) {
+		fail("this kernel has no sock:inet_sock_set_state tracepoint: "
+			"use Linux 4.16 or later");
+		return -EOPNOTSUPP;
+	}
+	kfeat_names(&b->kf, 1, b->feat.features, sizeof(b->feat.features));
+	kfeat_names(&b->kf, 0, b->feat.missing, sizeof(b->feat.missing));
+	b->feat.preempt_rt = b->kf.preempt_rt;
+	b->feat.ctx_owner = 1;
+	return 0;
+}
+
+/* The start-up filters, in rodata: the verifier sees them as constants. */
+static void set_filters(struct tt_bpf *b, const struct tt_opts *o)
+{
+	struct tcptrail_bpf__rodata *ro = b->skel->rodata;
+
+	ro->filter_family = o->family;
+	b->feat.netns = o->all_netns ? 0 : self_netns();
+	ro->filter_netns = b->feat.netns;
+	ro->filter_pid = o->pid;
+	ro->listen_only = o->listening;
+	ro->filter_ports_on = o->nports > 0;
+	for (int i = 0; i < o->nports; i++)
+		ro->port_bitmap[o->ports[i] >> 6] |= 1ULL << (o->ports[i] & 63);
+	ro->queue_threshold = o->queue_threshold > 0xffffffffUL ? 0xffffffffU : o->queue_threshold;
+	/* wake the reader early only when a quarter of the ring is used */
+	ro->wakeup_bytes = o->ring_size / 4;
+	ro->nr_cpus = b->ncpus;
+}
+
+/* TIME_WAIT and half-open sockets are known by their timers' callbacks.
+ * --snapshot-only traces nothing: no kallsyms walk, most of its start-up. */
+static void find_timers(struct tt_bpf *b, const struct tt_opts *o)
 {
 	unsigned long long twfn = 0, reqfn = 0;
+	int zeroed = 0;
+
+	if (o->snapshot_only || o->state_only)
+		return;
+	kallsyms_lookup("tw_timer_handler", &twfn, "reqsk_timer_handler", &reqfn, &zeroed);
+	b->feat.timers = twfn && reqfn;
+	b->skel->rodata->tw_timer_fn = twfn;
+	b->skel->rodata->req_timer_fn = reqfn;
+	if (!b->feat.timers)
+		fprintf(stderr, "tcptrail: warning: %s: TIME_WAIT and half-open sockets will not be "
+			"traced (%s)\n",
+			zeroed ? "/proc/kallsyms hides addresses" : "timer handler symbols not found in /proc/kallsyms",
+			zeroed ? "needs CAP_SYSLOG: run as root or grant it" : "check kernel.kptr_restrict");
+}
+
+/* --snapshot-only keeps the event maps tiny: most of its memory. */
+static void size_maps(struct tt_bpf *b, const struct tt_opts *o)
+{
+	bpf_map__set_max_entries(b->skel->maps.events, o->snapshot_only ? 4096 : o->ring_size);
+	bpf_map__set_max_entries(b->skel->maps.fw2_ring, b->ncpus * TT_FW2_RING);
+	if (o->snapshot_only) {
+		bpf_map__set_max_entries(b->skel->maps.conns, 1024);
+		bpf_map__set_max_entries(b->skel->maps.req_by_tuple, 1024);
+		bpf_map__set_max_entries(b->skel->maps.listeners, 1024);
+	}
+}
+
+int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, void *ctx)
+{
 	struct tt_bpf *b = NULL;
-	int err, zeroed = 0;
 	unsigned have;
+	int err;
 
 	*out = NULL;
 	verbose = o->verbose;
@@ -312,21 +385,9 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	err = kfeat_probe(&b->kf, NULL, getenv("TCPTRAIL_DISABLE"));
-	if (err) {
-		fail("this kernel has no BTF (/sys/kernel/btf/vmlinux: %s): "
-			"use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.5 or later)",
-			strerror(-err));
-		err = -EOPNOTSUPP;
-		goto cleanup;
-	}
-	if (!b->kf.set_state_tp) {
-		fail("this kernel has no sock:inet_sock_set_state tracepoint: "
-			"use Linux 4.16 or later");
-		err = -EOPNOTSUPP;
-		goto cleanup;
-	}
-	err = check_privileges();
+	err = probe_kernel(b);
+	if (!err)
+		err = check_privileges();
 	if (err)
 		goto cleanup;
 	b->ncpus = libbpf_num_possible_cpus();
@@ -340,46 +401,9 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		fail("cannot open the BPF object: %s", strerror(-err));
 		goto cleanup;
 	}
-
-	struct tcptrail_bpf__rodata *ro = b->skel->rodata;
-
-	ro->filter_family = o->family;
-	b->feat.netns = o->all_netns ? 0 : self_netns();
-	ro->filter_netns = b->feat.netns;
-	ro->filter_pid = o->pid;
-	ro->listen_only = o->listening;
-	ro->filter_ports_on = o->nports > 0;
-	for (int i = 0; i < o->nports; i++)
-		ro->port_bitmap[o->ports[i] >> 6] |= 1ULL << (o->ports[i] & 63);
-	/* wake the reader early only when a quarter of the ring is used */
-	ro->wakeup_bytes = o->ring_size / 4;
-	ro->queue_threshold = o->queue_threshold > 0xffffffffUL ? 0xffffffffU : o->queue_threshold;
-
-	b->feat.ctx_owner = 1;
-	/* --snapshot-only traces nothing: skip the kallsyms walk and keep
-	 * the event maps tiny, which is most of its start-up time and memory */
-	if (!o->snapshot_only && !o->state_only)
-		kallsyms_lookup("tw_timer_handler", &twfn, "reqsk_timer_handler", &reqfn, &zeroed);
-	b->feat.timers = twfn && reqfn;
-	ro->tw_timer_fn = twfn;
-	ro->req_timer_fn = reqfn;
-	if (!b->feat.timers && !o->snapshot_only && !o->state_only) {
-		fprintf(stderr, "tcptrail: warning: %s: TIME_WAIT and half-open sockets will not be "
-			"traced (%s)\n",
-			zeroed ? "/proc/kallsyms hides addresses" : "timer handler symbols not found in /proc/kallsyms",
-			zeroed ? "needs CAP_SYSLOG: run as root or grant it" : "check kernel.kptr_restrict");
-	}
-	bpf_map__set_max_entries(b->skel->maps.events, o->snapshot_only ? 4096 : o->ring_size);
-	ro->nr_cpus = b->ncpus;
-	bpf_map__set_max_entries(b->skel->maps.fw2_ring, b->ncpus * TT_FW2_RING);
-	if (o->snapshot_only) {
-		bpf_map__set_max_entries(b->skel->maps.conns, 1024);
-		bpf_map__set_max_entries(b->skel->maps.req_by_tuple, 1024);
-	}
-
-	kfeat_names(&b->kf, 1, b->feat.features, sizeof(b->feat.features));
-	kfeat_names(&b->kf, 0, b->feat.missing, sizeof(b->feat.missing));
-	b->feat.preempt_rt = b->kf.preempt_rt;
+	set_filters(b, o);
+	find_timers(b, o);
+	size_maps(b, o);
 	have = prog_needs_met(b, o);
 	set_autoload(b, have);
 	b->feat.iter = (have & NEED_ITER) != 0;
@@ -388,11 +412,9 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		explain_load_error(err);
 		goto cleanup;
 	}
-
 	err = attach_all(b, have);
 	if (err)
 		goto cleanup;
-
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), (ring_buffer_sample_fn)fn, ctx, NULL);
 	if (!b->rb) {
 		err = -errno;
