@@ -49,9 +49,9 @@ def pick_port():
                 return p
 
 
-def run(cmd, check_rc=True, timeout=30):
+def run(cmd, check_rc=True, timeout=30, env=None):
     r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       text=True, timeout=timeout)
+                       text=True, timeout=timeout, env=env)
     if check_rc and r.returncode != 0:
         raise TestFailure("command failed (%d): %s\n%s" % (r.returncode, " ".join(cmd), r.stderr))
     return r

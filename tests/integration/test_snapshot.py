@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """--snapshot-only against netstat -antp, in a namespace holding only our sockets."""
+import os
 import time
 
-from harness import TCPTRAIL, Netns, TestFailure, check, pick_port, test
+from harness import TCPTRAIL, Netns, TestFailure, check, pick_port, run, test
 from test_states import has, nft_table
 
 # long enough to be truncated by netstat without -W
@@ -84,6 +85,33 @@ def t_snapshot():
                             "  tcptrail:\n    %s\n  netstat:\n    %s"
                             % (" ".join(targs), " ".join(nargs), why,
                                "\n    ".join(got) or "(none)", "\n    ".join(want) or "(none)"))
+        check(not errs, "\n".join(errs))
+
+
+@test("12c_snapshot_only_without_bpf")
+def t_snapshot_no_bpf():
+    """Where BPF cannot load (no BTF, no CAP_BPF), --snapshot-only still
+    prints netstat's rows, read from /proc, with one note on stderr."""
+    unpriv = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"]
+    with Netns() as ns:
+        ports = build_sockets(ns)
+        settled(ns, ports)
+        errs = []
+        for label, prefix, env in (("no BTF", [], {"TCPTRAIL_DISABLE": "btf"}),
+                                   ("no capabilities", unpriv, {})):
+            r = run(ns.exec_argv(prefix + [TCPTRAIL, "--snapshot-only", "-w"]), check_rc=False,
+                    env=dict(os.environ, **env))
+            # netstat as the same user: owners of other users' sockets are "-"
+            ref = ns.sh(prefix + ["netstat", "-antpW"]).stdout
+            want, got = rows(ref, ports), rows(r.stdout, ports)
+            notes = r.stderr.splitlines()
+            if r.returncode != 0:
+                errs.append("%s: exit %d, stderr %r" % (label, r.returncode, r.stderr))
+            if len(want) != 10 or got != want:
+                errs.append("%s: rows differ from netstat's:\n  tcptrail:\n    %s\n  netstat:\n    %s"
+                            % (label, "\n    ".join(got), "\n    ".join(want)))
+            if len(notes) != 1 or "note:" not in notes[0] or "/proc" not in notes[0]:
+                errs.append("%s: expected one note naming /proc on stderr, got %r" % (label, notes))
         check(not errs, "\n".join(errs))
 
 
