@@ -567,21 +567,36 @@ static int parse_event(struct pctx *c, struct cr_record *r, unsigned kind)
 	return 0;
 }
 
-static int parse_lost(struct pctx *c, struct cr_record *r)
+/* A plain word of the given characters, copied to dst[size]. */
+static int get_word(struct pctx *c, const char *k, int flags, const char *chars,
+		    char *dst, size_t size)
 {
-	struct tt_lost *l = &r->lost;
 	const char *s = NULL;
 	size_t len = 0;
-	int err, no_from, no_to;   /* 1: absent */
+	int err = raw_str(c, k, flags, &s, &len);
 
-	l->boot_ns = r->boot_ns;
-	err = get_u64(c, "count", F_REQ, ULLONG_MAX, &l->count);
 	if (err)
 		return err;
-	no_from = get_u64(c, "from_seq", F_OPT, ULLONG_MAX, &l->from_seq);
+	/* the text form prints it raw: nothing but a word */
+	if (!len || len >= size || strspn(s, chars) != len)
+		return fail(c, "field \"%s\" is not a word of [%s]", k,
+			    chars[0] == 'a' ? "a-z0-9_" : "A-Z0-9_");
+	memcpy(dst, s, len + 1);
+	return 0;
+}
+
+#define LOWER_WORD "abcdefghijklmnopqrstuvwxyz0123456789_"
+#define UPPER_WORD "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+/* from_seq and to_seq: both (range), or neither (no range: from > to). */
+static int get_range(struct pctx *c, struct tt_lost *l, int flags)
+{
+	int no_from, no_to;   /* 1: absent */
+
+	no_from = get_u64(c, "from_seq", flags, ULLONG_MAX, &l->from_seq);
 	if (no_from < 0)
 		return no_from;
-	no_to = get_u64(c, "to_seq", F_OPT, ULLONG_MAX, &l->to_seq);
+	no_to = get_u64(c, "to_seq", flags, ULLONG_MAX, &l->to_seq);
 	if (no_to < 0)
 		return no_to;
 	if (no_from != no_to)
@@ -593,13 +608,50 @@ static int parse_lost(struct pctx *c, struct cr_record *r)
 	} else if (l->from_seq > l->to_seq) {
 		return fail(c, "field \"from_seq\" is greater than \"to_seq\"");
 	}
-	/* the text form prints the reason raw: accept only a plain word */
-	err = raw_str(c, "reason", F_REQ, &s, &len);
+	return 0;
+}
+
+static int parse_lost(struct pctx *c, struct cr_record *r)
+{
+	struct tt_lost *l = &r->lost;
+	int err;
+
+	l->boot_ns = r->boot_ns;
+	err = get_u64(c, "count", F_REQ, ULLONG_MAX, &l->count);
+	if (!err)
+		err = get_range(c, l, F_OPT);
+	if (!err)
+		err = get_word(c, "reason", F_REQ, LOWER_WORD, r->reason, sizeof(r->reason));
 	if (err)
 		return err;
-	if (!len || len >= sizeof(r->reason) || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
-		return fail(c, "field \"reason\" is not a word of [a-z0-9_]");
-	memcpy(r->reason, s, len + 1);
+	l->reason = r->reason;
+	/* a write loss also counts the rows and other records, and names the error */
+	err = get_u64(c, "snapshot", F_OPT, ULLONG_MAX, &l->snapshot);
+	if (err < 0)
+		return err;
+	err = get_u64(c, "other", F_OPT, ULLONG_MAX, &l->other);
+	if (err < 0)
+		return err;
+	err = get_word(c, "error", F_OPT, UPPER_WORD, r->error, sizeof(r->error));
+	if (err < 0)
+		return err;
+	l->error = err ? NULL : r->error;
+	return 0;
+}
+
+static int parse_skipped(struct pctx *c, struct cr_record *r)
+{
+	struct tt_lost *l = &r->lost;
+	int err;
+
+	l->boot_ns = r->boot_ns;
+	err = get_u64(c, "count", F_REQ, ULLONG_MAX, &l->count);
+	if (!err)
+		err = get_range(c, l, F_REQ);
+	if (!err)
+		err = get_word(c, "reason", F_REQ, LOWER_WORD, r->reason, sizeof(r->reason));
+	if (err)
+		return err;
 	l->reason = r->reason;
 	return 0;
 }
@@ -612,15 +664,112 @@ static int parse_summary(struct pctx *c, struct cr_record *r)
 		{ "lost", &s->lost }, { "lost_ring", &s->lost_ring },
 		{ "lost_recursion", &s->lost_recursion }, { "lost_write", &s->lost_write },
 		{ "filtered", &s->filtered },
+	}, acc[] = {
+		{ "skipped", &s->skipped }, { "summarized", &s->summarized },
+		{ "snapshot_lost", &s->snapshot_lost },
 	};
+	int got = 0, err;
 
 	s->boot_ns = r->boot_ns;
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		int err = get_u64(c, f[i].k, F_REQ, ULLONG_MAX, f[i].v);
-
+		err = get_u64(c, f[i].k, F_REQ, ULLONG_MAX, f[i].v);
 		if (err)
 			return err;
 	}
+	err = get_u64(c, "timer_hooks_missed", F_OPT, ULLONG_MAX, &s->timer_misses);
+	if (err < 0)
+		return err;
+	/* the full accounting: absent from captures of earlier versions */
+	for (size_t i = 0; i < sizeof(acc) / sizeof(acc[0]); i++) {
+		err = get_u64(c, acc[i].k, F_OPT, ULLONG_MAX, acc[i].v);
+		if (err < 0)
+			return err;
+		got += !err;
+	}
+	if (got && got != 3)
+		return fail(c, "fields \"skipped\", \"summarized\" and \"snapshot_lost\" come together");
+	s->has_accounting = got == 3;
+	return 0;
+}
+
+/* Whether the integer literal s[0..n) fits 64 bits (signed when negative). */
+static int int_fits(const char *s, size_t n)
+{
+	const char *lim = "18446744073709551615";
+	size_t ll;
+
+	if (*s == '-') {
+		lim = "9223372036854775808";
+		s++;
+		n--;
+	}
+	ll = strlen(lim);
+	return n < ll || (n == ll && memcmp(s, lim, n) <= 0);
+}
+
+/*
+ * json-c clamps an integer beyond 64 bits to the nearest limit without a
+ * word, so "seq":1000000000000000000000 would replay as 2^64-1. The line is
+ * valid JSON here: a small scan finds its integer literals and their keys.
+ */
+static int check_int_literals(struct pctx *c, const char *p, size_t len)
+{
+	const char *str = "", *key = "";
+	size_t slen = 0, klen = 0;
+	char prev = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char ch = p[i];
+
+		if (ch == '"') {
+			size_t j = i + 1;
+
+			while (j < len && p[j] != '"')
+				j += p[j] == '\\' ? 2 : 1;
+			str = p + i + 1;
+			slen = j - i - 1;
+			i = j;
+			prev = '"';
+			continue;
+		}
+		if (ch == ':' && prev == '"') {
+			key = str;
+			klen = slen;
+		}
+		if (ch == '-' || (ch >= '0' && ch <= '9')) {
+			size_t j = i;
+			int integer = 1;
+
+			while (j < len && memchr("+-0123456789.eE", p[j], 15)) {
+				integer &= p[j] != '.' && p[j] != 'e' && p[j] != 'E';
+				j++;
+			}
+			if (integer && !int_fits(p + i, j - i)) {
+				if (!klen || klen > 31 || strspn(key, LOWER_WORD) < klen)
+					return fail(c, "an integer is out of range (more than 64 bits)");
+				return fail(c, "field \"%.*s\" is out of range (more than 64 bits)",
+					    (int)klen, key);
+			}
+			i = j - 1;
+			prev = '0';
+			continue;
+		}
+		if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
+			prev = ch;
+	}
+	return 0;
+}
+
+static int known_type(const char *type)
+{
+	static const char *const known[] = {
+		"meta", "snapshot", "transition", "rcvq_full", "sndbuf_full", "lost", "clock",
+		"summary", "skipped",
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(type, known[i]))
+			return 1;
 	return 0;
 }
 
@@ -674,13 +823,16 @@ int cr_parse_line(struct cr_parser *p, const char *line, size_t len,
 		ret = get_ns(&c, "boot_ns", &rec->boot_ns);
 	if (ret) {
 		/* an unknown type may lay its fields out differently */
-		if (strcmp(type, "meta") && strcmp(type, "snapshot") && strcmp(type, "transition") &&
-		    strcmp(type, "rcvq_full") && strcmp(type, "sndbuf_full") && strcmp(type, "lost") &&
-		    strcmp(type, "clock") && strcmp(type, "summary"))
+		if (!known_type(type))
 			goto unknown;
 		goto cleanup;
 	}
 
+	if (!known_type(type))
+		goto unknown;
+	ret = check_int_literals(&c, line, len);
+	if (ret)
+		goto cleanup;
 	if (!strcmp(type, "meta")) {
 		rec->type = CR_META;
 		ret = parse_meta(&c, rec);
@@ -706,7 +858,8 @@ int cr_parse_line(struct cr_parser *p, const char *line, size_t len,
 		rec->type = CR_SUMMARY;
 		ret = parse_summary(&c, rec);
 	} else {
-		goto unknown;
+		rec->type = CR_SKIPPED;
+		ret = parse_skipped(&c, rec);
 	}
 	goto cleanup;
 unknown:

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -148,8 +149,30 @@ static int probe_kfunc(const char *name)
  * after a failure: reading the kernel's BTF costs tens of milliseconds of
  * start-up.
  */
+/* Each BPF program, map and link is a file descriptor: a low open-file
+ * limit fails the start-up in whichever step runs out, and the kernel's
+ * EMFILE says nothing of the limit. Returns 1 when it explained err. */
+static int explain_fd_limit(int err, const char *what)
+{
+	struct rlimit rl;
+
+	if (err != -EMFILE && err != -ENFILE)
+		return 0;
+	if (err == -ENFILE || getrlimit(RLIMIT_NOFILE, &rl))
+		fprintf(stderr, "tcptrail: cannot %s: %s (the system's open-file table is full: "
+			"see fs.file-max)\n", what, strerror(-err));
+	else
+		fprintf(stderr, "tcptrail: cannot %s: too many open files: the open-file limit "
+			"(ulimit -n) is %llu, and the BPF programs, maps and links need about 40 "
+			"descriptors: raise it (ulimit -n 1024)\n", what,
+			(unsigned long long)rl.rlim_cur);
+	return 1;
+}
+
 static void explain_load_error(int err)
 {
+	if (explain_fd_limit(err, "load the BPF program"))
+		return;
 	if (err == -EPERM || err == -EACCES)
 		fprintf(stderr, "tcptrail: loading the BPF program was refused (%s): "
 			"needs CAP_BPF and CAP_PERFMON: run as root\n", strerror(-err));
@@ -274,8 +297,9 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	if (!err)
 		err = attach_one(b, b->skel->progs.tt_exceed_buf_limit, "tp_btf/sock_exceed_buf_limit");
 	if (err) {
-		fprintf(stderr, "tcptrail: cannot attach the tracepoints: %s "
-			"(needs a kernel with tp_btf support, 5.5 or later)\n", strerror(-err));
+		if (!explain_fd_limit(err, "attach the tracepoints"))
+			fprintf(stderr, "tcptrail: cannot attach the tracepoints: %s "
+				"(needs a kernel with tp_btf support, 5.5 or later)\n", strerror(-err));
 		goto cleanup;
 	}
 	b->feat.iter = 1;
@@ -283,7 +307,8 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), (ring_buffer_sample_fn)fn, ctx, NULL);
 	if (!b->rb) {
 		err = -errno;
-		fprintf(stderr, "tcptrail: cannot map the ring buffer: %s\n", strerror(-err));
+		if (!explain_fd_limit(err, "map the ring buffer"))
+			fprintf(stderr, "tcptrail: cannot map the ring buffer: %s\n", strerror(-err));
 		goto cleanup;
 	}
 	*out = b;

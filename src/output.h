@@ -22,21 +22,25 @@ void output_meta(struct output *out, const struct tt_meta *m);
 void output_snapshot(struct output *out, const struct snapshot *s);
 void output_live_header(struct output *out);
 void output_event(struct output *out, const struct tt_event *e);
+/* A lost record; a skipped record (events the snapshot already shows). */
 void output_lost(struct output *out, const struct tt_lost *l);
+void output_skipped(struct output *out, const struct tt_lost *l);
 void output_clock_record(struct output *out);
-void output_summary(struct output *out, struct tt_summary *s);
+/* The summary record of each output, with that output's counts; s holds
+ * the run's (seen, lost_ring, ...). output_finish() reports on stderr. */
+void output_summary(struct output *out, const struct tt_summary *s);
 struct stats;
 /* -s: the periodic report (final = 0) or the exit table (final = 1). */
 void output_stats(struct output *out, struct stats *st, double elapsed_s, int final);
 void output_count_filtered(struct output *out);
-void output_count_joined(struct output *out);
 
 void output_flush(struct output *out, int force);
 void output_reopen(struct output *out);
 /* stdout was closed by the reader (| head): end quietly. */
 int output_closed(const struct output *out);
-/* Flushes and closes; prints the loss notice on stderr. Returns 1 if
- * anything was lost, 0 if not. NULL-safe. */
+/* Flushes and closes (stdout's reader gets half a second, then what it did
+ * not take is counted as lost); after output_summary(), prints the summary
+ * line on stderr. Returns 1 if anything was lost, 0 if not. NULL-safe. */
 int output_finish(struct output **out, const struct tt_opts *o);
 
 /* Replay: records read back from a capture (see output.c). */
