@@ -82,6 +82,14 @@ static int seg_open(const struct channel *c)
 	return c->seg.count || c->seg.snapshot || c->seg.other;
 }
 
+/* The last push failed with an error, not a slow reader. */
+static int failing(const struct channel *c)
+{
+	int err = sink_error(c->s);
+
+	return err && err != -EAGAIN;
+}
+
 static int owes(const struct channel *c)
 {
 	return c->qhead < c->qn || seg_open(c);
@@ -275,7 +283,10 @@ void chan_put(struct channel *c, unsigned tag, unsigned long long seq, const cha
 		refuse(c, tag, seq, -ENOMEM);
 		return;
 	}
-	if (owes(c) && !pay_owed(c)) {
+	/* What is owed is paid by chan_flush(), once a push has made room or
+	 * writing works again: records in between join the open loss, so that
+	 * one lost record covers one gap. */
+	if (owes(c)) {
 		refuse(c, tag, seq, sink_error(c->s) ? sink_error(c->s) : -ENOBUFS);
 		return;
 	}
@@ -292,14 +303,20 @@ void chan_put(struct channel *c, unsigned tag, unsigned long long seq, const cha
 
 void chan_mark(struct channel *c, const struct tt_lost *l, int skipped)
 {
+	int owed;
+
 	if (!c || c->closed || (skipped && !c->json))
 		return;
+	owed = owes(c);
+
 	close_seg(c);
 	if (queue(c, l, skipped)) {
 		c->n.other_lost++;   /* no memory for the mark itself */
 		return;
 	}
-	pay_owed(c);
+	/* in its place at once, unless older records wait for chan_flush() */
+	if (!owed && !failing(c))
+		pay_owed(c);
 }
 
 /* A complete push with nothing owed ends a loss episode. */

@@ -267,8 +267,8 @@ void output_summary(struct output *out, const struct tt_summary *s)
 static int report(struct output *out, const struct chan_counts *oc, const struct chan_counts *cc)
 {
 	const struct tt_summary *s = &out->sum;
-	const struct chan_counts *p = out->cap ? cc : oc;
-	const char *name = out->cap ? out->o->output : "stdout";
+	const struct chan_counts *p = out->o->output ? cc : oc;
+	const char *name = out->o->output ? out->o->output : "stdout";
 	unsigned long long lost = s->lost_ring + s->lost_recursion + p->lost_write;
 
 	fprintf(stderr, "tcptrail: %llu events seen, %llu written, %llu lost, %llu filtered",
@@ -283,7 +283,7 @@ static int report(struct output *out, const struct chan_counts *oc, const struct
 	if (p->cut)
 		fprintf(stderr, "tcptrail: %s is cut short: its last %llu records could not be written "
 			"(%s)\n", name, p->cut, p->error ? strerror(p->error) : "the reader did not take them");
-	if (out->cap && out->out && (oc->lost_write || oc->snapshot_lost || oc->other_lost))
+	if (out->o->output && !out->o->quiet && (oc->lost_write || oc->snapshot_lost || oc->other_lost))
 		fprintf(stderr, "tcptrail: stdout: %llu events, %llu snapshot rows and %llu other records "
 			"were not delivered: the reader did not take them\n",
 			oc->lost_write, oc->snapshot_lost, oc->other_lost);

@@ -460,7 +460,9 @@ static void test_color(void **state)
 
 static void test_stats(void **state)
 {
-	static const char *const bad[] = { "--stats=0", "--stats=-1", "--stats=x", "-s0", "--stats=" };
+	/* the minimum interval is 0.1 s: 1e-9 printed 200 reports a second */
+	static const char *const bad[] = { "--stats=0", "--stats=-1", "--stats=x", "-s0", "--stats=",
+					   "--stats=1e-9", "-s0.09", "--stats=0.0999" };
 	struct res r;
 
 	(void)state;
@@ -482,6 +484,10 @@ static void test_stats(void **state)
 	PARSE(&r, "-s0.5");
 	expect_ok(&r);
 	assert_true(r.o.stats_interval == 0.5);
+	res_free(&r);
+	PARSE(&r, "--stats=0.1");
+	expect_ok(&r);
+	assert_true(r.o.stats_interval == TT_MIN_STATS_INTERVAL);
 	res_free(&r);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		PARSE(&r, (char *)bad[i]);
@@ -559,12 +565,100 @@ static void test_unknown_and_stray(void **state)
 	expect_usage_error(&r, "--json");
 	PARSE(&r, "-4", "extra");
 	expect_usage_error(&r, "'extra'");
-	/* unknown options print the usage too, so the fix is on screen */
+	/* no longer the whole usage: test_usage_errors_are_two_lines */
 	PARSE(&r, "--bogus");
 	assert_int_equal(r.rc, -EINVAL);
-	assert_non_null(strstr(r.err, "Usage: tcptrail"));
-	assert_non_null(strstr(r.err, "--ring-size"));
+	assert_null(strstr(r.err, "--ring-size"));
 	res_free(&r);
+}
+
+/* Every usage error: exactly one line naming it, then GNU's pointer to
+ * --help, and nothing on stdout (main() turns -EINVAL into exit 2). */
+static void check_hint(struct res *r, const char *args)
+{
+	const char *hint = "Try 'tcptrail --help' for more information.\n";
+	const char *nl = strchr(r->err, '\n');
+
+	if (r->rc != -EINVAL || *r->out || !nl || strcmp(nl + 1, hint))
+		fail_msg("%s: rc %d, stdout '%s', stderr:\n%s", args, r->rc, r->out, r->err);
+	if (strstr(r->err, "Usage:"))
+		fail_msg("%s: the whole usage was printed:\n%s", args, r->err);
+	res_free(r);
+}
+
+static void test_usage_errors_are_two_lines(void **state)
+{
+	struct res r;
+
+	(void)state;
+	PARSE(&r, "--bogus");
+	check_hint(&r, "--bogus");
+	PARSE(&r, "-x");
+	check_hint(&r, "-x");
+	PARSE(&r, "-P");
+	check_hint(&r, "-P");
+	PARSE(&r, "-P", "0");
+	check_hint(&r, "-P 0");
+	PARSE(&r, "-4", "extra");
+	check_hint(&r, "-4 extra");
+	PARSE(&r, "--no-snapshot", "--snapshot-only");
+	check_hint(&r, "--no-snapshot --snapshot-only");
+	PARSE(&r, "-q");
+	check_hint(&r, "-q");
+	PARSE(&r, "-r", "a", "-o", "b");
+	check_hint(&r, "-r a -o b");
+	PARSE(&r, "-o", "a.gz", "-o", "b.gz");
+	check_hint(&r, "-o a.gz -o b.gz");
+	PARSE(&r, "--stats=1e-9");
+	check_hint(&r, "--stats=1e-9");
+	PARSE(&r, "--verify");
+	check_hint(&r, "--verify");
+}
+
+/* -o twice: the first would be dropped without a word. -r too. */
+static void test_file_options_once(void **state)
+{
+	struct res r;
+
+	(void)state;
+	PARSE(&r, "-o", "a.gz", "-o", "b.gz");
+	expect_usage_error(&r, "twice");
+	PARSE(&r, "-o", "a.gz", "--output=b.gz");
+	expect_usage_error(&r, "'a.gz'");
+	PARSE(&r, "-r", "a.gz", "-r", "b.gz");
+	expect_usage_error(&r, "twice");
+	PARSE(&r, "-o", "a.gz", "-q");
+	expect_ok(&r);
+	assert_string_equal(r.o.output, "a.gz");
+	res_free(&r);
+}
+
+static void test_verify_args(void **state)
+{
+	struct res r;
+
+	(void)state;
+	PARSE(&r, "--verify", "a.jsonl.gz", "b.jsonl");
+	expect_ok(&r);
+	assert_int_equal(r.o.verify, 1);
+	assert_int_equal(r.o.nfiles, 2);
+	assert_string_equal(r.o.files[0], "a.jsonl.gz");
+	assert_string_equal(r.o.files[1], "b.jsonl");
+	res_free(&r);
+	/* getopt permutes: the files may come first */
+	PARSE(&r, "a.jsonl", "--verify");
+	expect_ok(&r);
+	assert_int_equal(r.o.nfiles, 1);
+	res_free(&r);
+	PARSE(&r, "--verify");
+	expect_usage_error(&r, "at least one");
+	PARSE(&r, "--verify", "-P", "22", "a.jsonl");
+	expect_usage_error(&r, "only capture files");
+	PARSE(&r, "--verify", "-o", "x", "a.jsonl");
+	expect_usage_error(&r, "only capture files");
+	/* without --verify, a file operand is still a stray argument */
+	PARSE(&r, "a.jsonl");
+	expect_usage_error(&r, "'a.jsonl'");
 }
 
 /* The message must name the bad option even inside a cluster of short
@@ -662,17 +756,20 @@ static void test_long_names_parse(void **state)
 			if (!strcmp(need[i].name, *p))
 				value = need[i].value;
 		snprintf(arg, sizeof(arg), "--%s%s%s", *p, value ? "=" : "", value ? value : "");
-		/* --quiet needs -o; --snapshot-only and --no-snapshot are fine alone */
+		/* --quiet needs -o, --verify a file; --snapshot-only and
+		 * --no-snapshot are fine alone */
 		if (!strcmp(*p, "quiet"))
 			parse_v(&r, (char *[]){ "tcptrail", arg, "-o", "x.jsonl", NULL }, 1);
+		else if (!strcmp(*p, "verify"))
+			parse_v(&r, (char *[]){ "tcptrail", arg, "x.jsonl", NULL }, 1);
 		else
 			parse_v(&r, (char *[]){ "tcptrail", arg, NULL }, 1);
 		if (r.rc < 0)
 			fail_msg("--%s is in opts_long_names but was refused:\n%s", *p, r.err);
 		res_free(&r);
 	}
-	/* 24 names: the options --help documents */
-	assert_int_equal(n, 24);
+	/* 25 names: the options --help documents */
+	assert_int_equal(n, 25);
 }
 
 static void test_state_only(void **state)
@@ -734,6 +831,9 @@ int main(void)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_conflicts),
 		cmocka_unit_test(test_unknown_and_stray),
+		cmocka_unit_test(test_usage_errors_are_two_lines),
+		cmocka_unit_test(test_file_options_once),
+		cmocka_unit_test(test_verify_args),
 		cmocka_unit_test(test_unknown_in_cluster),
 		cmocka_unit_test(test_reparse_after_error),
 		cmocka_unit_test(test_help_version),
