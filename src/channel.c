@@ -14,6 +14,7 @@
 #define GZIP_FLUSH_NS 1000000000LL
 #define RETRY_NS 250000000LL
 #define NOTICE_NS 1000000000LL
+#define DRAIN_IDLE_NS 200000000LL
 
 struct owed {
 	struct tt_lost l;
@@ -151,11 +152,11 @@ static void notice_start(struct channel *c, int err)
 			err == -ENOSPC || err == -EDQUOT ? "free some space" : "check the disk");
 }
 
-static void notice_recovery(struct channel *c)
+static void notice_recovery(struct channel *c, int force)
 {
 	long long now = clock_boot_now();
 
-	if (now - c->noticed < NOTICE_NS)
+	if (!force && now - c->noticed < NOTICE_NS)
 		return;
 	c->noticed = now;
 	c->report_due = 0;
@@ -327,7 +328,7 @@ static void recovered(struct channel *c)
 		c->report_due = 1;
 	}
 	if (c->report_due)
-		notice_recovery(c);
+		notice_recovery(c, 0);
 }
 
 void chan_flush(struct channel *c, int force)
@@ -360,6 +361,8 @@ void chan_flush(struct channel *c, int force)
 
 int chan_drain(struct channel *c, long long deadline_ns)
 {
+	long long idle_until = clock_boot_now() + DRAIN_IDLE_NS;
+	size_t left = c ? sink_pending(c->s) : 0;
 	int err = 0;
 
 	while (c && !c->closed) {
@@ -374,7 +377,12 @@ int chan_drain(struct channel *c, long long deadline_ns)
 			recovered(c);
 			break;
 		}
-		if (clock_boot_now() >= deadline_ns) {
+		/* a reader that takes records may have until the deadline; one
+		 * that takes none for DRAIN_IDLE_NS is not waited for */
+		if (sink_pending(c->s) < left)
+			idle_until = clock_boot_now() + DRAIN_IDLE_NS;
+		left = sink_pending(c->s);
+		if (clock_boot_now() >= deadline_ns || clock_boot_now() >= idle_until) {
 			err = err ? err : -EAGAIN;
 			break;
 		}
@@ -423,6 +431,9 @@ void chan_close(struct channel **pc, int wait_ms, struct chan_counts *cc)
 			memset(cc, 0, sizeof(*cc));
 		return;
 	}
+	/* the recovery a rate-limited notice did not tell yet */
+	if (c->report_due && !c->episode)
+		notice_recovery(c, 1);
 	err = sink_close_wait(&c->s, c->closed ? 0 : wait_ms, &st);
 	if (err == -EPIPE && c->is_stdout)
 		c->closed = 1;

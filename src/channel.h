@@ -47,7 +47,8 @@ void chan_mark(struct channel *c, const struct tt_lost *l, int skipped);
  * failing one, writes what it owes when it can. */
 void chan_flush(struct channel *c, int force);
 /* At the end: pushes and writes what is owed, waiting for a slow reader
- * until deadline (CLOCK_BOOTTIME ns), never for a failing disk. 0 when all
+ * until deadline (CLOCK_BOOTTIME ns) as long as it takes records (200 ms
+ * without one is a stalled reader), never for a failing disk. 0 when all
  * of it was written. */
 int chan_drain(struct channel *c, long long deadline_ns);
 int chan_reopen(struct channel *c);

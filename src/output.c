@@ -14,9 +14,10 @@
 #include "snapshot.h"
 #include "stats.h"
 
-/* At the end, stdout's reader gets this long to take what is left; a
- * stalled one must not keep tcptrail from stopping. */
-#define FINISH_WAIT_NS 500000000LL
+/* At the end, stdout's reader gets at most this long to take what is left,
+ * and a stalled one (nothing taken for 200 ms: chan_drain) much less: it
+ * must not keep tcptrail from stopping within a second. */
+#define FINISH_WAIT_NS 600000000LL
 
 struct output {
 	struct channel *out;      /* stdout, NULL with --quiet */
@@ -235,7 +236,9 @@ static void summary_to(struct output *out, struct channel *c, struct tt_summary 
 
 	if (!c)
 		return;
-	chan_drain(c, c == out->out ? out->deadline : 0);
+	/* a stalled reader is waited for once */
+	if (chan_drain(c, c == out->out ? out->deadline : 0) == -EAGAIN && c == out->out)
+		out->deadline = 0;
 	if (!chan_json(c))
 		return;
 	chan_counts(c, &cc);
@@ -321,7 +324,6 @@ int output_finish(struct output **pout, const struct tt_opts *o)
 {
 	struct output *out = pout ? *pout : NULL;
 	struct chan_counts oc, cc;
-	long long left;
 	int lost;
 
 	(void)o;
@@ -332,8 +334,7 @@ int output_finish(struct output **pout, const struct tt_opts *o)
 	chan_drain(out->cap, 0);
 	chan_close(&out->cap, 0, &cc);
 	chan_drain(out->out, out->deadline);
-	left = (out->deadline - clock_boot_now()) / 1000000;
-	chan_close(&out->out, left > 0 ? (int)left : 0, &oc);
+	chan_close(&out->out, 0, &oc);
 	lost = out->has_sum ? report(out, &oc, &cc) : out->lost > 0;
 	ob_free(&out->ob);
 	free(out);

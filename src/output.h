@@ -38,9 +38,10 @@ void output_flush(struct output *out, int force);
 void output_reopen(struct output *out);
 /* stdout was closed by the reader (| head): end quietly. */
 int output_closed(const struct output *out);
-/* Flushes and closes (stdout's reader gets half a second, then what it did
- * not take is counted as lost); after output_summary(), prints the summary
- * line on stderr. Returns 1 if anything was lost, 0 if not. NULL-safe. */
+/* Flushes and closes (stdout's reader gets up to 0.6 s while it takes
+ * records, 0.2 s if it takes none; what it did not take is counted as
+ * lost); after output_summary(), prints the summary line on stderr.
+ * Returns 1 if anything was lost, 0 if not. NULL-safe. */
 int output_finish(struct output **out, const struct tt_opts *o);
 
 /* Replay: records read back from a capture (see output.c). */
