@@ -73,6 +73,13 @@ static int open_channel(struct channel **c, struct sink *s, int json,
 	return err;
 }
 
+#define STDOUT_BUF_MAX (256UL << 20)
+
+static size_t stdout_buffer(const struct tt_opts *o)
+{
+	return o->ring_size > STDOUT_BUF_MAX / 2 ? STDOUT_BUF_MAX : 2 * o->ring_size;
+}
+
 int output_open(struct output **pout, const struct tt_opts *o)
 {
 	struct output *out = calloc(1, sizeof(*out));
@@ -93,8 +100,11 @@ int output_open(struct output **pout, const struct tt_opts *o)
 	if (err)
 		goto cleanup;
 	if (!o->quiet) {
-		/* a replay has no kernel side to keep draining: it may wait */
-		err = sink_open_stdout(&s, o->read != NULL);
+		/* A replay has no kernel side to keep draining: it may wait. A
+		 * live run keeps draining the ring whatever stdout's reader does,
+		 * so stdout holds as much as the ring would have: a formatted
+		 * record is about twice an event's size in the ring. */
+		err = sink_open_stdout(&s, o->read != NULL, stdout_buffer(o));
 		if (!err)
 			err = open_channel(&out->out, s, o->json, &out->fo, "stdout");
 		if (err)

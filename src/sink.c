@@ -24,7 +24,8 @@
 
 #define SINK_BUF_SIZE (64 * 1024)
 /* stdout's reader may pause (a pager, jq on a busy CPU): what it does not
- * take at once waits here, not in the BPF ring, which then keeps draining */
+ * take at once waits here, not in the BPF ring, which then keeps draining.
+ * The least; the caller usually asks for more (output.c). */
 #define SINK_STDOUT_BUF (1024 * 1024)
 #define SINK_ZBUF_SIZE (64 * 1024)
 /* Level 1: at 200k records/s (~30 MB/s of text) the default level 6 would
@@ -51,11 +52,13 @@ struct sink {
 	bool need_trailer;  /* a failure cut a gzip member that holds data */
 	int err;            /* -errno of the last push that did not complete */
 	char *path;
+	/* buf[head, len) is buffered, buf[head, woff) already written; the
+	 * records rhead..nrec-1 end at rend[] (offsets into buf) */
 	char *buf;
-	size_t cap, len, woff;      /* woff: bytes of buf already written */
-	size_t *rend;               /* end offset of each buffered record */
+	size_t cap, head, len, woff;
+	size_t *rend;
 	unsigned char *rtag;
-	size_t nrec, rcap;
+	size_t rhead, nrec, rcap;
 	unsigned char *zbuf;
 	z_stream zs;
 	off_t off;                  /* bytes in the file: we are its only writer */
@@ -133,36 +136,54 @@ static int cut_back(struct sink *s, off_t off)
 	return 0;
 }
 
-/* Forgets the records that are wholly written and moves the rest to the front. */
+/* Forgets the records that are wholly written. */
 static void retire(struct sink *s)
 {
-	size_t k = 0, base;
+	size_t k = s->rhead;
 
 	if (s->woff == s->len) {
-		s->st.bytes_written += s->len;
-		s->len = s->woff = s->nrec = 0;
+		s->st.bytes_written += s->len - s->head;
+		s->head = s->len = s->woff = s->rhead = s->nrec = 0;
 		return;
 	}
 	while (k < s->nrec && s->rend[k] <= s->woff)
 		k++;
-	if (!k)
+	if (k == s->rhead)
 		return;
-	base = s->rend[k - 1];
-	s->st.bytes_written += base;
-	memmove(s->buf, s->buf + base, s->len - base);
-	s->len -= base;
-	s->woff -= base;
-	for (size_t i = k; i < s->nrec; i++) {
-		s->rend[i - k] = s->rend[i] - base;
-		s->rtag[i - k] = s->rtag[i];
+	s->st.bytes_written += s->rend[k - 1] - s->head;
+	s->head = s->rend[k - 1];
+	s->rhead = k;
+}
+
+/*
+ * Moves what is buffered to the front. Only once a quarter of the buffer
+ * is free at the front: a slow reader takes a little at a time, and moving
+ * 16 MiB for each little would cost more than the records are worth. Each
+ * byte is then moved at most three times over, on average.
+ */
+static void compact(struct sink *s, size_t need)
+{
+	size_t n = s->nrec - s->rhead;
+
+	if (s->cap - s->len >= need || !s->head || (s->head < s->cap / 4 && s->cap > SINK_BUF_SIZE))
+		return;
+	memmove(s->buf, s->buf + s->head, s->len - s->head);
+	for (size_t i = 0; i < n; i++) {
+		s->rend[i] = s->rend[s->rhead + i] - s->head;
+		s->rtag[i] = s->rtag[s->rhead + i];
 	}
-	s->nrec -= k;
+	s->len -= s->head;
+	s->woff -= s->head;
+	s->head = s->rhead = 0;
+	s->nrec = n;
 }
 
 /* The next write to a pipe: whole records up to PIPE_BUF bytes, which the
  * kernel writes whole or not at all; a longer record goes alone. */
 static size_t fifo_chunk(const struct sink *s, size_t *k)
 {
+	if (*k < s->rhead)
+		*k = s->rhead;
 	while (*k < s->nrec && s->rend[*k] <= s->woff)
 		(*k)++;
 	if (*k >= s->nrec)
@@ -188,11 +209,11 @@ static int push_plain(struct sink *s)
 			break;
 	}
 	if (err && err != -EAGAIN) {
-		size_t b = 0;
+		size_t b = s->head;
 
 		/* a file ending in half a record while the disk is full would
 		 * be damaged if the process died now: end it at the last whole one */
-		for (k = 0; k < s->nrec && s->rend[k] <= s->woff; k++)
+		for (k = s->rhead; k < s->nrec && s->rend[k] <= s->woff; k++)
 			b = s->rend[k];
 		if (s->woff > b && !cut_back(s, s->off - (off_t)(s->woff - b)))
 			s->woff = b;
@@ -239,10 +260,10 @@ static int push_gzip(struct sink *s, int mode)
 			return err;
 	}
 	/* A sync flush with no new input would still emit an empty block. */
-	if (!s->len && mode != Z_FINISH)
+	if (s->len == s->head && mode != Z_FINISH)
 		return 0;
-	s->zs.next_in = (unsigned char *)s->buf;
-	s->zs.avail_in = (uInt)s->len;
+	s->zs.next_in = (unsigned char *)s->buf + s->head;
+	s->zs.avail_in = (uInt)(s->len - s->head);
 	do {
 		s->zs.next_out = s->zbuf;
 		s->zs.avail_out = SINK_ZBUF_SIZE;
@@ -376,7 +397,7 @@ static void pick_mode(struct sink *s)
 		s->wmode = W_POLL;
 }
 
-int sink_open_stdout(struct sink **out, int blocking)
+int sink_open_stdout(struct sink **out, int blocking, size_t size)
 {
 	struct sink *s = NULL;
 	struct stat st;
@@ -385,7 +406,11 @@ int sink_open_stdout(struct sink **out, int blocking)
 	if (!out)
 		return -EINVAL;
 	*out = NULL;
-	err = sink_alloc(&s, SINK_STDOUT, "-", blocking ? SINK_BUF_SIZE : SINK_STDOUT_BUF);
+	if (blocking)
+		size = SINK_BUF_SIZE;
+	else if (size < SINK_STDOUT_BUF)
+		size = SINK_STDOUT_BUF;
+	err = sink_alloc(&s, SINK_STDOUT, "-", size);
 	if (err)
 		return err;
 	s->fd = STDOUT_FILENO;
@@ -416,7 +441,7 @@ int sink_open(struct sink **out, const char *path)
 		return -EINVAL;
 	*out = NULL;
 	if (!path || !strcmp(path, "-"))
-		return sink_open_stdout(out, 0);
+		return sink_open_stdout(out, 0, 0);
 	if (!*path)
 		return -ENOENT;
 	kind = is_gz_path(path) ? SINK_GZIP : SINK_FILE;
@@ -473,8 +498,11 @@ int sink_write(struct sink *s, const char *buf, size_t len, unsigned tag)
 	/* A failing or slow sink is retried by sink_flush() on the caller's
 	 * schedule, not once per record: a full disk must cost no more than
 	 * counting. */
-	if (s->cap - s->len < len && !s->err)
+	compact(s, len);
+	if (s->cap - s->len < len && !s->err) {
 		push(s, Z_SYNC_FLUSH);
+		compact(s, len);
+	}
 	if (s->cap - s->len < len)
 		return s->err ? s->err : -ENOBUFS;
 	if (s->nrec == s->rcap) {
@@ -520,10 +548,10 @@ size_t sink_pending(const struct sink *s)
 /* Gives up every buffered record, counted per tag. */
 static void drop_all(struct sink *s)
 {
-	for (size_t i = 0; i < s->nrec; i++)
+	for (size_t i = s->rhead; i < s->nrec; i++)
 		s->st.dropped[s->rtag[i]]++;
-	s->st.bytes_dropped += s->len;
-	s->len = s->woff = s->nrec = 0;
+	s->st.bytes_dropped += s->len - s->head;
+	s->head = s->len = s->woff = s->rhead = s->nrec = 0;
 }
 
 /* The last push into the current fd; what it could not write stays
@@ -576,7 +604,7 @@ int sink_reopen(struct sink *s)
 	finish_fd(s, 0);
 	if (s->broken)
 		drop_all(s);
-	s->woff = 0;
+	s->woff = s->head;
 	s->fd = fd;
 	s->off = s->good_off = s->member_start = 0;
 	s->need_trailer = s->broken = false;
@@ -608,7 +636,7 @@ int sink_close_wait(struct sink **sp, int wait_ms, struct sink_stats *st)
 	}
 	s = *sp;
 	err = finish_fd(s, wait_ms);
-	if (s->len)
+	if (s->len > s->head)
 		drop_all(s);
 	if (st)
 		*st = s->st;

@@ -36,13 +36,14 @@ enum sink_kind { SINK_STDOUT, SINK_FILE, SINK_GZIP };
 
 struct sink;
 
-/* Opens path for writing. "-" or NULL means stdout (written without
- * blocking; sink_open_stdout(.., 1) for blocking writes). A path ending in
- * ".gz" is written as gzip. Files are always created new, mode 0600 (before
- * umask), and a symlink is never followed: an existing file or symlink at
- * path gives -EEXIST (or -ELOOP). Returns 0 or -errno. */
+/* Opens path for writing. "-" or NULL means stdout, written without
+ * blocking (sink_open_stdout: blocking, or with a buffer of size bytes, at
+ * least 1 MiB, which a stalled reader may fill). A path ending in ".gz" is
+ * written as gzip. Files are always created new, mode 0600 (before umask),
+ * and a symlink is never followed: an existing file or symlink at path
+ * gives -EEXIST (or -ELOOP). Returns 0 or -errno. */
 int sink_open(struct sink **out, const char *path);
-int sink_open_stdout(struct sink **out, int blocking);
+int sink_open_stdout(struct sink **out, int blocking, size_t size);
 
 /* Wraps an already open fd (a pipe, /dev/full in tests, an inherited fd).
  * On success the sink owns fd and closes it in sink_close(); on failure the

@@ -596,6 +596,92 @@ static void test_stdout_sink(void **state)
 }
 
 /*
+ * A big stdout buffer and a reader that takes a little now and then: the
+ * records taken arrive whole, in order, none twice, whatever moves inside
+ * the buffer to make room; the ones refused are exactly the ones missing.
+ */
+static void test_stdout_big_buffer_slow_reader(void **state)
+{
+	struct sink *s = NULL;
+	struct sink_stats st;
+	char rec[64], *got = malloc(8 << 20);
+	size_t glen = 0;
+	ssize_t r;
+	int pfd[2], saved, fl;
+	unsigned char *taken = calloc(100000, 1);
+	int ntaken = 0;
+
+	(void)state;
+	assert_non_null(got);
+	assert_non_null(taken);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(dup2(pfd[1], STDOUT_FILENO), STDOUT_FILENO);
+	close(pfd[1]);
+	fl = fcntl(pfd[0], F_GETFL);
+	assert_int_equal(fcntl(pfd[0], F_SETFL, fl | O_NONBLOCK), 0);
+	assert_int_equal(sink_open_stdout(&s, 0, 1 << 20), 0);
+	for (int i = 0; i < 100000; i++) {
+		int n = snprintf(rec, sizeof(rec), "record %06d %.*s\n", i, i % 40, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+
+		if (!sink_write(s, rec, (size_t)n, 0)) {
+			taken[i] = 1;
+			ntaken++;
+		}
+		if (i % 1000 == 999) {
+			sink_flush(s);
+			/* the reader takes 32 KiB, now and then: the buffer
+			 * fills, and room is made a little at a time */
+			if (i % 2000 == 1999 && (r = read(pfd[0], got + glen, 32768)) > 0)
+				glen += (size_t)r;
+		}
+	}
+	for (;;) {
+		int err = sink_flush(s);
+
+		r = read(pfd[0], got + glen, (8 << 20) - glen);
+		if (r > 0)
+			glen += (size_t)r;
+		if (!err && r <= 0)
+			break;
+	}
+	assert_int_equal(sink_close_wait(&s, 0, &st), 0);
+	while ((r = read(pfd[0], got + glen, (8 << 20) - glen)) > 0)
+		glen += (size_t)r;
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(pfd[0]);
+	assert_true(ntaken > 10000 && ntaken < 100000);
+	assert_true(st.bytes_written > (3u << 19));   /* more than the buffer went through it */
+	assert_int_equal(st.bytes_written, glen);
+	assert_int_equal(st.dropped[0], 0);
+	/* line by line: the records taken, in order */
+	{
+		char *p = got, *end = got + glen;
+		int i = -1;
+
+		for (int k = 0; k < ntaken; k++) {
+			char *nl = memchr(p, '\n', (size_t)(end - p));
+			int want;
+
+			assert_non_null(nl);
+			do
+				i++;
+			while (!taken[i]);
+			want = snprintf(rec, sizeof(rec), "record %06d %.*s\n", i, i % 40,
+					"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+			assert_int_equal(nl + 1 - p, want);
+			assert_memory_equal(p, rec, (size_t)want);
+			p = nl + 1;
+		}
+		assert_true(p == end);
+	}
+	free(got);
+	free(taken);
+}
+
+/*
  * A disk that fills and frees again, without root: RLIMIT_FSIZE makes a
  * write past the limit fail (EFBIG) as ENOSPC would. The file must end on
  * a whole record (plain) or a complete gzip flush while it fails, keep no
@@ -749,6 +835,7 @@ int main(void)
 		cmocka_unit_test(test_epipe_reported),
 		cmocka_unit_test(test_stalled_pipe_whole_lines),
 		cmocka_unit_test(test_stdout_sink),
+		cmocka_unit_test(test_stdout_big_buffer_slow_reader),
 		cmocka_unit_test_teardown(test_disk_fills_and_frees_plain, restore_limits),
 		cmocka_unit_test_teardown(test_disk_fills_and_frees_gzip, restore_limits),
 		cmocka_unit_test_teardown(test_reopen_moves_kept_records, restore_limits),
