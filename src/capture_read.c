@@ -232,49 +232,6 @@ static int get_state(struct pctx *c, const char *k, unsigned *st)
 	return 0;
 }
 
-static int digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
-int cr_parse_rfc3339(const char *s, size_t len, long long *ns)
-{
-	int y, mo, d, h, mi, se, frac_hi, frac_lo;
-	struct tm tm = { 0 }, back;
-	time_t t;
-
-	/* exactly what clock_fmt_rfc3339 prints: 2024-01-31T07:31:42.640324000Z */
-	if (len != 30 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-	    s[16] != ':' || s[19] != '.' || s[29] != 'Z')
-		return -EINVAL;
-	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
-	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se) ||
-	    digits(s + 20, 4, &frac_hi) || digits(s + 24, 5, &frac_lo))
-		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
-		return -EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	t = timegm(&tm);
-	/* timegm normalises Feb 31 to Mar 3: a date that does not come back is invalid */
-	if (!gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != mo - 1)
-		return -EINVAL;
-	if (t <= -(NS_MAX / 1000000000) || t >= NS_MAX / 1000000000)
-		return -EINVAL;
-	*ns = (long long)t * 1000000000LL + frac_hi * 100000LL + frac_lo;
-	return 0;
-}
-
 static int get_endpoints(struct pctx *c, unsigned *family, unsigned char *la, unsigned *lp,
 			 unsigned char *ra, unsigned *rp)
 {
@@ -692,72 +649,18 @@ static int parse_summary(struct pctx *c, struct cr_record *r)
 	return 0;
 }
 
-/* Whether the integer literal s[0..n) fits 64 bits (signed when negative). */
-static int int_fits(const char *s, size_t n)
+/* json-c clamps an integer beyond 64 bits to the nearest limit without a
+ * word: refuse the line, naming the field when its key is a plain word. */
+static int check_int_literals(struct pctx *c, const char *line, size_t len)
 {
-	const char *lim = "18446744073709551615";
-	size_t ll;
+	const char *key;
+	size_t klen;
 
-	if (*s == '-') {
-		lim = "9223372036854775808";
-		s++;
-		n--;
-	}
-	ll = strlen(lim);
-	return n < ll || (n == ll && memcmp(s, lim, n) <= 0);
-}
-
-/*
- * json-c clamps an integer beyond 64 bits to the nearest limit without a
- * word, so "seq":1000000000000000000000 would replay as 2^64-1. The line is
- * valid JSON here: a small scan finds its integer literals and their keys.
- */
-static int check_int_literals(struct pctx *c, const char *p, size_t len)
-{
-	const char *str = "", *key = "";
-	size_t slen = 0, klen = 0;
-	char prev = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char ch = p[i];
-
-		if (ch == '"') {
-			size_t j = i + 1;
-
-			while (j < len && p[j] != '"')
-				j += p[j] == '\\' ? 2 : 1;
-			str = p + i + 1;
-			slen = j - i - 1;
-			i = j;
-			prev = '"';
-			continue;
-		}
-		if (ch == ':' && prev == '"') {
-			key = str;
-			klen = slen;
-		}
-		if (ch == '-' || (ch >= '0' && ch <= '9')) {
-			size_t j = i;
-			int integer = 1;
-
-			while (j < len && memchr("+-0123456789.eE", p[j], 15)) {
-				integer &= p[j] != '.' && p[j] != 'e' && p[j] != 'E';
-				j++;
-			}
-			if (integer && !int_fits(p + i, j - i)) {
-				if (!klen || klen > 31 || strspn(key, LOWER_WORD) < klen)
-					return fail(c, "an integer is out of range (more than 64 bits)");
-				return fail(c, "field \"%.*s\" is out of range (more than 64 bits)",
-					    (int)klen, key);
-			}
-			i = j - 1;
-			prev = '0';
-			continue;
-		}
-		if (ch != ' ' && ch != '\t' && ch != '\r' && ch != '\n')
-			prev = ch;
-	}
-	return 0;
+	if (!cr_int_literals_fit(line, len, &key, &klen))
+		return 0;
+	if (!klen || klen > 31 || strspn(key, LOWER_WORD) < klen)
+		return fail(c, "an integer is out of range (more than 64 bits)");
+	return fail(c, "field \"%.*s\" is out of range (more than 64 bits)", (int)klen, key);
 }
 
 static int known_type(const char *type)

@@ -87,7 +87,12 @@ int cr_parse_line(struct cr_parser *p, const char *line, size_t len,
 unsigned cr_state_of(const char *name);
 
 /* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (clock_fmt_rfc3339) to ns since the
- * epoch. Returns 0 or -EINVAL. */
+ * epoch. Returns 0 or -EINVAL. (capture_scan.c) */
 int cr_parse_rfc3339(const char *s, size_t len, long long *ns);
+
+/* The line (valid JSON) holds no integer literal beyond 64 bits: 0, or
+ * -ERANGE with the key of the first one (not NUL-terminated, klen 0 when
+ * none). (capture_scan.c) */
+int cr_int_literals_fit(const char *line, size_t len, const char **key, size_t *klen);
 
 #endif /* TT_CAPTURE_READ_H */

@@ -5,92 +5,7 @@
  * what was printed where, and the return code main() turns into the exit
  * status (0 run, 1 --help/--version, -EINVAL usage error).
  */
-#include <errno.h>
-#include <getopt.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <cmocka.h>
-
-#include "opts.h"
-
-struct res {
-	int rc;
-	struct tt_opts o;
-	char *out;      /* what opts_parse printed on its out FILE* */
-	char *err;      /* and on its err FILE* */
-};
-
-/*
- * glibc keeps the position inside a cluster of short options ("-4x") in
- * hidden state that only optind = 0 resets. opts_parse sets optind = 1, so
- * a test that stops inside a cluster would leak into the next one; this
- * resets it so that each test stands alone (test_reparse_after_error checks
- * opts_parse's own behaviour without this help).
- */
-static void reset_getopt(void)
-{
-	char *argv[] = { "reset", NULL };
-
-	optind = 0;
-	opterr = 0;
-	while (getopt(1, argv, "") != -1)
-		;
-}
-
-static void res_free(struct res *r)
-{
-	free(r->out);
-	free(r->err);
-	r->out = r->err = NULL;
-}
-
-/* argv must be NULL-terminated; argv[0] is the program name. */
-static void parse_v(struct res *r, char **argv, int reset)
-{
-	size_t outlen = 0, errlen = 0;
-	FILE *out, *err;
-	int argc = 0;
-
-	while (argv[argc])
-		argc++;
-	memset(r, 0, sizeof(*r));
-	out = open_memstream(&r->out, &outlen);
-	err = open_memstream(&r->err, &errlen);
-	assert_non_null(out);
-	assert_non_null(err);
-	if (reset)
-		reset_getopt();
-	r->rc = opts_parse(argc, argv, &r->o, out, err);
-	assert_int_equal(fclose(out), 0);
-	assert_int_equal(fclose(err), 0);
-}
-
-#define PARSE(r, ...) parse_v((r), (char *[]){ "tcptrail", __VA_ARGS__, NULL }, 1)
-#define PARSE0(r) parse_v((r), (char *[]){ "tcptrail", NULL }, 1)
-
-/* A usage error: -EINVAL, nothing on out, a message on err naming what. */
-static void expect_usage_error(struct res *r, const char *mention)
-{
-	assert_int_equal(r->rc, -EINVAL);
-	assert_string_equal(r->out, "");
-	assert_true(strlen(r->err) > 0);
-	if (mention && !strstr(r->err, mention))
-		fail_msg("error output does not mention '%s':\n%s", mention, r->err);
-	res_free(r);
-}
-
-static void expect_ok(struct res *r)
-{
-	if (r->rc != 0)
-		fail_msg("opts_parse returned %d, stderr:\n%s", r->rc, r->err);
-	assert_string_equal(r->out, "");
-	assert_string_equal(r->err, "");
-}
+#include "opts_test_util.h"
 
 static void test_defaults(void **state)
 {
@@ -572,95 +487,6 @@ static void test_unknown_and_stray(void **state)
 	res_free(&r);
 }
 
-/* Every usage error: exactly one line naming it, then GNU's pointer to
- * --help, and nothing on stdout (main() turns -EINVAL into exit 2). */
-static void check_hint(struct res *r, const char *args)
-{
-	const char *hint = "Try 'tcptrail --help' for more information.\n";
-	const char *nl = strchr(r->err, '\n');
-
-	if (r->rc != -EINVAL || *r->out || !nl || strcmp(nl + 1, hint))
-		fail_msg("%s: rc %d, stdout '%s', stderr:\n%s", args, r->rc, r->out, r->err);
-	if (strstr(r->err, "Usage:"))
-		fail_msg("%s: the whole usage was printed:\n%s", args, r->err);
-	res_free(r);
-}
-
-static void test_usage_errors_are_two_lines(void **state)
-{
-	struct res r;
-
-	(void)state;
-	PARSE(&r, "--bogus");
-	check_hint(&r, "--bogus");
-	PARSE(&r, "-x");
-	check_hint(&r, "-x");
-	PARSE(&r, "-P");
-	check_hint(&r, "-P");
-	PARSE(&r, "-P", "0");
-	check_hint(&r, "-P 0");
-	PARSE(&r, "-4", "extra");
-	check_hint(&r, "-4 extra");
-	PARSE(&r, "--no-snapshot", "--snapshot-only");
-	check_hint(&r, "--no-snapshot --snapshot-only");
-	PARSE(&r, "-q");
-	check_hint(&r, "-q");
-	PARSE(&r, "-r", "a", "-o", "b");
-	check_hint(&r, "-r a -o b");
-	PARSE(&r, "-o", "a.gz", "-o", "b.gz");
-	check_hint(&r, "-o a.gz -o b.gz");
-	PARSE(&r, "--stats=1e-9");
-	check_hint(&r, "--stats=1e-9");
-	PARSE(&r, "--verify");
-	check_hint(&r, "--verify");
-}
-
-/* -o twice: the first would be dropped without a word. -r too. */
-static void test_file_options_once(void **state)
-{
-	struct res r;
-
-	(void)state;
-	PARSE(&r, "-o", "a.gz", "-o", "b.gz");
-	expect_usage_error(&r, "twice");
-	PARSE(&r, "-o", "a.gz", "--output=b.gz");
-	expect_usage_error(&r, "'a.gz'");
-	PARSE(&r, "-r", "a.gz", "-r", "b.gz");
-	expect_usage_error(&r, "twice");
-	PARSE(&r, "-o", "a.gz", "-q");
-	expect_ok(&r);
-	assert_string_equal(r.o.output, "a.gz");
-	res_free(&r);
-}
-
-static void test_verify_args(void **state)
-{
-	struct res r;
-
-	(void)state;
-	PARSE(&r, "--verify", "a.jsonl.gz", "b.jsonl");
-	expect_ok(&r);
-	assert_int_equal(r.o.verify, 1);
-	assert_int_equal(r.o.nfiles, 2);
-	assert_string_equal(r.o.files[0], "a.jsonl.gz");
-	assert_string_equal(r.o.files[1], "b.jsonl");
-	res_free(&r);
-	/* getopt permutes: the files may come first */
-	PARSE(&r, "a.jsonl", "--verify");
-	expect_ok(&r);
-	assert_int_equal(r.o.nfiles, 1);
-	res_free(&r);
-	PARSE(&r, "--verify");
-	expect_usage_error(&r, "at least one");
-	PARSE(&r, "--verify", "-P", "22", "a.jsonl");
-	expect_usage_error(&r, "only capture files");
-	PARSE(&r, "--verify", "-o", "x", "a.jsonl");
-	expect_usage_error(&r, "only capture files");
-	/* without --verify, a file operand is still a stray argument */
-	PARSE(&r, "a.jsonl");
-	expect_usage_error(&r, "'a.jsonl'");
-}
-
 /* The message must name the bad option even inside a cluster of short
  * options: "tcptrail -x4" should not blame "tcptrail". */
 static void test_unknown_in_cluster(void **state)
@@ -831,9 +657,6 @@ int main(void)
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_conflicts),
 		cmocka_unit_test(test_unknown_and_stray),
-		cmocka_unit_test(test_usage_errors_are_two_lines),
-		cmocka_unit_test(test_file_options_once),
-		cmocka_unit_test(test_verify_args),
 		cmocka_unit_test(test_unknown_in_cluster),
 		cmocka_unit_test(test_reparse_after_error),
 		cmocka_unit_test(test_help_version),
