@@ -33,6 +33,8 @@ struct channel {
 	struct tt_lost seg;           /* the open write loss */
 	char seg_error[32];
 	long long pushed;
+	const volatile sig_atomic_t *patient;   /* wait for the reader until this is set */
+	long long patient_idle;                 /* and (if not 0) while it takes records */
 	struct chan_counts n;
 	/* the stderr notices: one loss episode from its start to the output's recovery */
 	int episode, report_due, ep_err;
@@ -274,6 +276,33 @@ static int pay_owed(struct channel *c)
 	return 1;
 }
 
+/* A patient output waits for a slow reader, as long as it is not told to
+ * stop and (with patient_idle) the reader takes records: the snapshot,
+ * which no ring waits behind. */
+static int wait_room(struct channel *c, unsigned tag, const char *rec, size_t len)
+{
+	long long idle_until = clock_boot_now() + c->patient_idle;
+	size_t left = sink_pending(c->s);
+	int err = -EAGAIN;
+
+	while (!*c->patient && (!c->patient_idle || clock_boot_now() < idle_until)) {
+		sink_wait(c->s, 50);
+		err = sink_flush(c->s);
+		if (err && err != -EAGAIN)
+			break;
+		err = sink_write(c->s, rec, len, tag);
+		if (err != -EAGAIN && err != -ENOBUFS)
+			break;
+		if (sink_pending(c->s) < left)
+			idle_until = clock_boot_now() + c->patient_idle;
+		left = sink_pending(c->s);
+	}
+	/* a reader that took nothing for that long is stalled: no more waiting */
+	if (err && c->patient_idle)
+		c->patient = NULL;
+	return err;
+}
+
 void chan_put(struct channel *c, unsigned tag, unsigned long long seq, const char *rec, size_t len)
 {
 	int err;
@@ -292,6 +321,8 @@ void chan_put(struct channel *c, unsigned tag, unsigned long long seq, const cha
 		return;
 	}
 	err = sink_write(c->s, rec, len, tag);
+	if ((err == -EAGAIN || err == -ENOBUFS) && c->patient)
+		err = wait_room(c, tag, rec, len);
 	if (err) {
 		refuse(c, tag, seq, err);
 		return;
@@ -382,13 +413,25 @@ int chan_drain(struct channel *c, long long deadline_ns)
 		if (sink_pending(c->s) < left)
 			idle_until = clock_boot_now() + DRAIN_IDLE_NS;
 		left = sink_pending(c->s);
-		if (clock_boot_now() >= deadline_ns || clock_boot_now() >= idle_until) {
+		if ((clock_boot_now() >= deadline_ns || clock_boot_now() >= idle_until) &&
+		    (!c->patient || c->patient_idle || *c->patient)) {
 			err = err ? err : -EAGAIN;
 			break;
 		}
-		usleep(2000);
+		if (c->patient)
+			sink_wait(c->s, 50);
+		else
+			usleep(2000);
 	}
 	return err;
+}
+
+void chan_patience(struct channel *c, const volatile sig_atomic_t *stop, int idle_ms)
+{
+	if (!c)
+		return;
+	c->patient = stop;
+	c->patient_idle = idle_ms * 1000000LL;
 }
 
 int chan_reopen(struct channel *c)

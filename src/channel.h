@@ -2,6 +2,8 @@
 #ifndef TT_CHANNEL_H
 #define TT_CHANNEL_H
 
+#include <signal.h>
+
 #include "format.h"
 #include "sink.h"
 
@@ -48,10 +50,15 @@ void chan_mark(struct channel *c, const struct tt_lost *l, int skipped);
 void chan_flush(struct channel *c, int force);
 /* At the end: pushes and writes what is owed, waiting for a slow reader
  * until deadline (CLOCK_BOOTTIME ns) as long as it takes records (200 ms
- * without one is a stalled reader), never for a failing disk. 0 when all
- * of it was written. */
+ * without one is a stalled reader), never for a failing disk; a patient
+ * output without an idle limit waits until told to stop. 0 when all of it
+ * was written. */
 int chan_drain(struct channel *c, long long deadline_ns);
 int chan_reopen(struct channel *c);
+/* stop != NULL: records wait for a slow reader (never for a failing disk)
+ * until *stop is set and, with idle_ms, while it takes a record at least
+ * every idle_ms, instead of being refused at once; NULL: never wait. */
+void chan_patience(struct channel *c, const volatile sig_atomic_t *stop, int idle_ms);
 /* stdout's reader went away (EPIPE): nothing more is written or counted. */
 int chan_closed(const struct channel *c);
 int chan_json(const struct channel *c);

@@ -181,8 +181,13 @@ void output_meta(struct output *out, const struct tt_meta *m)
 	EMIT(out, CHAN_OTHER, 0, (void)0, fmt_json_meta(&out->ob, m, &out->fo));
 }
 
-void output_snapshot(struct output *out, const struct snapshot *s)
+void output_snapshot(struct output *out, const struct snapshot *s,
+		     const volatile sig_atomic_t *stop)
 {
+	/* Nothing drains the ring while the rows are written: stdout's reader
+	 * may take its time (a pager), until a signal ends the run; in a live
+	 * run, while it takes a record a second, so that -d still holds. */
+	chan_patience(out->out, stop, out->o->snapshot_only ? 0 : 1000);
 	EMIT(out, CHAN_OTHER, 0, fmt_text_snapshot_header(&out->ob, out->o->listening), (void)0);
 	for (size_t i = 0; i < s->n; i++) {
 		EMIT(out, CHAN_SNAPSHOT, 0, fmt_text_snapshot(&out->ob, &s->recs[i], &out->fo),
@@ -190,6 +195,8 @@ void output_snapshot(struct output *out, const struct snapshot *s)
 		out->snapshot_rows++;
 	}
 	output_flush(out, 1);
+	if (!out->o->snapshot_only)
+		chan_patience(out->out, NULL, 0);
 }
 
 void output_live_header(struct output *out)

@@ -2,6 +2,8 @@
 #ifndef TT_OUTPUT_H
 #define TT_OUTPUT_H
 
+#include <signal.h>
+
 #include "format.h"
 #include "opts.h"
 
@@ -19,7 +21,9 @@ void output_abandon(struct output *out);
 const struct tt_clock *output_clock(const struct output *out);
 
 void output_meta(struct output *out, const struct tt_meta *m);
-void output_snapshot(struct output *out, const struct snapshot *s);
+/* stdout waits for its reader while the rows are written, until *stop. */
+void output_snapshot(struct output *out, const struct snapshot *s,
+		     const volatile sig_atomic_t *stop);
 void output_live_header(struct output *out);
 void output_event(struct output *out, const struct tt_event *e);
 /* A lost record; a skipped record (events the snapshot already shows). */

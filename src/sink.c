@@ -535,6 +535,15 @@ int sink_flush(struct sink *s)
 	return push(s, Z_SYNC_FLUSH);
 }
 
+int sink_wait(struct sink *s, int ms)
+{
+	struct pollfd pfd = { .fd = s ? s->fd : -1, .events = POLLOUT };
+
+	if (!s || s->wmode == W_BLOCK)
+		return 0;
+	return poll(&pfd, 1, ms) < 0 ? -errno : 0;
+}
+
 int sink_error(const struct sink *s)
 {
 	return s ? s->err : -EINVAL;

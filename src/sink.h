@@ -66,6 +66,10 @@ int sink_write(struct sink *s, const char *buf, size_t len, unsigned tag);
  * are kept for the next try). */
 int sink_flush(struct sink *s);
 
+/* Waits up to ms for the reader of a non-blocking sink to make room (or
+ * a signal); returns at once for a file. 0 or -errno (-EINTR). */
+int sink_wait(struct sink *s, int ms);
+
 /* The -errno of the last push that did not complete, 0 after one did. */
 int sink_error(const struct sink *s);
 /* Bytes buffered, not yet written. */

@@ -266,7 +266,7 @@ static int run_snapshot(struct run *r)
 		fprintf(stderr, "tcptrail: cannot seed the owner table: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	output_snapshot(r->out, s);
+	output_snapshot(r->out, s, &exiting);
 	for (size_t i = 0; r->stats && i < s->n; i++)
 		stats_snapshot(r->stats, &s->recs[i]);
 cleanup:
