@@ -434,6 +434,11 @@ void chan_patience(struct channel *c, const volatile sig_atomic_t *stop, int idl
 	c->patient_idle = idle_ms * 1000000LL;
 }
 
+int chan_poll_fd(const struct channel *c)
+{
+	return c && !c->closed ? sink_poll_fd(c->s) : -1;
+}
+
 int chan_reopen(struct channel *c)
 {
 	return c ? sink_reopen(c->s) : -EINVAL;

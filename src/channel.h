@@ -55,6 +55,8 @@ void chan_flush(struct channel *c, int force);
  * was written. */
 int chan_drain(struct channel *c, long long deadline_ns);
 int chan_reopen(struct channel *c);
+/* The fd that becomes writable when a slow reader made room, or -1. */
+int chan_poll_fd(const struct channel *c);
 /* stop != NULL: records wait for a slow reader (never for a failing disk)
  * until *stop is set and, with idle_ms, while it takes a record at least
  * every idle_ms, instead of being refused at once; NULL: never wait. */

@@ -82,7 +82,7 @@ void opts_usage(FILE *f, const char *prog)
 "What to show:\n"
 "      --no-snapshot        skip the snapshot of existing sockets\n"
 "      --snapshot-only      print the snapshot like netstat -antp and exit\n"
-"  -s, --stats[=SECONDS]    per-state counts every SECONDS (default 1, at least 0.1)\n"
+"  -s, --stats[=SECONDS]    per-state counts every SECONDS (default 1, min 0.1)\n"
 "  -d, --duration SECONDS   stop after SECONDS\n"
 "  -w, --wide               never truncate addresses (netstat -W)\n"
 "      --color[=WHEN]       colour states: auto (default), always, never; NO_COLOR is honoured\n"
@@ -113,12 +113,12 @@ void opts_usage(FILE *f, const char *prog)
 "  %s --json | jq 'select(.state==\"TIME_WAIT\")'\n"
 "  %s -q -o /var/log/tcptrail/capture.jsonl.gz   forensic capture\n"
 "  %s -r capture.jsonl.gz -P 22                replay, filtered\n"
-"  %s --verify capture.1.jsonl.gz capture.jsonl.gz   is the evidence whole?\n"
+"  %s --verify cap.1.jsonl.gz cap.jsonl.gz       is the capture whole?\n"
 "\n"
-"Exit status: 0 success, 1 runtime error, 2 usage error, 3 events lost with\n"
-"--fail-on-loss. Needs root, or CAP_BPF and CAP_PERFMON (plus CAP_SYSLOG to\n"
-"follow TIME_WAIT and half-open sockets, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH\n"
-"to name owners).\n",
+"Exit status: 0 success, 1 runtime error (--verify: not whole), 2 usage error,\n"
+"3 events lost with --fail-on-loss. Needs root, or CAP_BPF and CAP_PERFMON\n"
+"(plus CAP_SYSLOG to follow TIME_WAIT and half-open sockets, CAP_SYS_PTRACE and\n"
+"CAP_DAC_READ_SEARCH to name owners).\n",
 		prog, prog, prog, prog, prog, prog, prog, prog, prog);
 }
 

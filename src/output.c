@@ -320,6 +320,17 @@ void output_flush(struct output *out, int force)
 	chan_flush(out->cap, force);
 }
 
+void output_pump(struct output *out)
+{
+	if (chan_poll_fd(out->out) >= 0)
+		chan_flush(out->out, 1);
+}
+
+int output_poll_fd(const struct output *out)
+{
+	return chan_poll_fd(out->out);
+}
+
 void output_reopen(struct output *out)
 {
 	int err;

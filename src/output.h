@@ -40,6 +40,12 @@ void output_count_filtered(struct output *out);
 
 void output_flush(struct output *out, int force);
 void output_reopen(struct output *out);
+/* stdout's reader may have made room: push to it now (one non-blocking
+ * write), as the event loop does between batches of events. */
+void output_pump(struct output *out);
+/* The fd to watch for POLLOUT beside the ring (stdout has records its
+ * reader has not taken yet), or -1. */
+int output_poll_fd(const struct output *out);
 /* stdout was closed by the reader (| head): end quietly. */
 int output_closed(const struct output *out);
 /* Flushes and closes (stdout's reader gets up to 0.6 s while it takes

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -51,6 +52,7 @@ struct sink {
 	bool z_init;
 	bool need_trailer;  /* a failure cut a gzip member that holds data */
 	int err;            /* -errno of the last push that did not complete */
+	size_t pipe_size;   /* a pipe's capacity in bytes, 0 if unknown */
 	char *path;
 	/* buf[head, len) is buffered, buf[head, woff) already written; the
 	 * records rhead..nrec-1 end at rend[] (offsets into buf) */
@@ -178,19 +180,30 @@ static void compact(struct sink *s, size_t need)
 	s->nrec = n;
 }
 
-/* The next write to a pipe: whole records up to PIPE_BUF bytes, which the
- * kernel writes whole or not at all; a longer record goes alone. */
-static size_t fifo_chunk(const struct sink *s, size_t *k)
+/*
+ * The next write to a pipe, whole records only, of a size the kernel takes
+ * whole or not at all: into an empty pipe, up to the pipe's size (every
+ * slot is free); else up to PIPE_BUF. So a reader never holds half a line,
+ * even when it stops reading for good, and a reader as fast as the events
+ * still gets big writes (a PIPE_BUF write wakes it each time). A record
+ * longer than that goes alone.
+ */
+static size_t fifo_chunk(struct sink *s, size_t *k)
 {
+	size_t max = PIPE_BUF;
+	int unread;
+
 	if (*k < s->rhead)
 		*k = s->rhead;
 	while (*k < s->nrec && s->rend[*k] <= s->woff)
 		(*k)++;
 	if (*k >= s->nrec)
 		return s->len - s->woff;
-	if (s->rend[*k] - s->woff > PIPE_BUF)
+	if (s->pipe_size > PIPE_BUF && !ioctl(s->fd, FIONREAD, &unread) && !unread)
+		max = s->pipe_size;
+	if (s->rend[*k] - s->woff > max)
 		return s->rend[*k] - s->woff;
-	while (*k + 1 < s->nrec && s->rend[*k + 1] - s->woff <= PIPE_BUF)
+	while (*k + 1 < s->nrec && s->rend[*k + 1] - s->woff <= max)
 		(*k)++;
 	return s->rend[*k] - s->woff;
 }
@@ -387,6 +400,11 @@ static void pick_mode(struct sink *s)
 	if (fstat(s->fd, &st))
 		return;
 	s->fifo = S_ISFIFO(st.st_mode);
+	if (s->fifo) {
+		int sz = fcntl(s->fd, F_GETPIPE_SZ);
+
+		s->pipe_size = sz > 0 ? (size_t)sz : 0;
+	}
 	s->rollback = s->has_path && S_ISREG(st.st_mode);
 	fl = fcntl(s->fd, F_GETFL);
 	if (S_ISSOCK(st.st_mode))
@@ -542,6 +560,13 @@ int sink_wait(struct sink *s, int ms)
 	if (!s || s->wmode == W_BLOCK)
 		return 0;
 	return poll(&pfd, 1, ms) < 0 ? -errno : 0;
+}
+
+int sink_poll_fd(const struct sink *s)
+{
+	if (!s || s->wmode == W_BLOCK || s->broken || s->len == s->woff)
+		return -1;
+	return s->fd;
 }
 
 int sink_error(const struct sink *s)

@@ -70,6 +70,10 @@ int sink_flush(struct sink *s);
  * a signal); returns at once for a file. 0 or -errno (-EINTR). */
 int sink_wait(struct sink *s, int ms);
 
+/* The fd to poll for POLLOUT: a non-blocking sink with records waiting
+ * for its reader; else -1. */
+int sink_poll_fd(const struct sink *s);
+
 /* The -errno of the last push that did not complete, 0 after one did. */
 int sink_error(const struct sink *s);
 /* Bytes buffered, not yet written. */

@@ -5,6 +5,7 @@
  * and the filters to the outputs, until a signal or --duration.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,9 +99,30 @@ static int on_ring(void *ctx, void *data, size_t size)
 	 * move once its port is reused (seen with a slow pipe reader). A clock
 	 * read per 256 records bounds the delay without costing per event.
 	 */
-	if (!(r->received & 255) && clock_boot_now() >= r->yield_at)
-		return RING_YIELD;
+	if (!(r->received & 255)) {
+		/* a reader that took what stdout had gets more without waiting
+		 * for the end of the batch */
+		output_pump(r->out);
+		if (clock_boot_now() >= r->yield_at)
+			return RING_YIELD;
+	}
 	return 0;
+}
+
+/*
+ * Waits for the ring (a forced wakeup) or for stdout's reader to make room,
+ * at most POLL_MS: the ring's epoll fd and stdout in one poll(), so that a
+ * reader as fast as the events is fed as fast as it reads.
+ */
+static int wait_ring_or_stdout(struct run *r)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = ring_buffer__epoll_fd(loader_ring(r->b)), .events = POLLIN },
+		{ .fd = output_poll_fd(r->out), .events = POLLOUT },
+	};
+	int n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, POLL_MS);
+
+	return n < 0 ? -errno : 0;
 }
 
 /* Consumes what the ring holds, to the end. */
@@ -342,14 +364,14 @@ int trace_run(const struct tt_opts *o)
 	start = last_flush_pending = last_clock = last_stats = last_recursion = clock_boot_now();
 	while (!exiting && !output_closed(r.out)) {
 		r.yield_at = last_flush_pending + PENDING_FLUSH_NS;
-		err = ring_buffer__poll(loader_ring(r.b), POLL_MS);
+		err = wait_ring_or_stdout(&r);
+		/* events are sent without a wakeup: collect what there is */
+		if (!err || err == -EINTR)
+			err = ring_buffer__consume(loader_ring(r.b));
 		if (err < 0 && err != -EINTR && err != RING_YIELD) {
 			fprintf(stderr, "tcptrail: reading the ring buffer failed: %s\n", strerror(-err));
 			goto cleanup;
 		}
-		/* events are sent without a wakeup: collect what the timer found */
-		if (err != RING_YIELD)
-			ring_buffer__consume(loader_ring(r.b));
 		seqtrack_settle(r.st, 0);
 		now = clock_boot_now();
 		if (now - last_recursion > RECURSION_CHECK_NS) {

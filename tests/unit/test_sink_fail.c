@@ -128,6 +128,71 @@ static void test_stalled_pipe_whole_lines(void **state)
 	close(pfd[0]);
 }
 
+/*
+ * A pipe of the default size: an empty one takes a big write, a full one
+ * takes PIPE_BUF at most. Whichever it got, each time the reader stops,
+ * what it has ends with a whole line, and all of it comes in order.
+ */
+static void test_pipe_writes_whole_records(void **state)
+{
+	char rec[4000], *got = malloc(16 << 20), *want = malloc(16 << 20);
+	struct sink *s = NULL;
+	size_t glen = 0, wlen = 0;
+	int pfd[2], stops = 0;
+	ssize_t r;
+
+	(void)state;
+	assert_non_null(got);
+	assert_non_null(want);
+	assert_int_equal(pipe2(pfd, O_NONBLOCK), 0);
+	assert_int_equal(sink_open_fd(&s, pfd[1], 0), 0);
+	for (int i = 0; i < 20000; i++) {
+		/* records of 20 to 3019 bytes */
+		int n = 20 + (i * 7919) % 3000;
+
+		memset(rec, 'a' + i % 26, (size_t)n - 1);
+		rec[n - 1] = '\n';
+		if (!sink_write(s, rec, (size_t)n, 0)) {
+			memcpy(want + wlen, rec, (size_t)n);
+			wlen += (size_t)n;
+		}
+		if (i % 100 == 99 && sink_flush(s) == -EAGAIN) {
+			size_t before = glen;
+
+			/* now and then the reader takes 10 KB only: the pipe
+			 * stays part full for the next write */
+			if (i % 300 == 99) {
+				r = read(pfd[0], got + glen, 10000);
+				glen += r > 0 ? (size_t)r : 0;
+				continue;
+			}
+			/* else all there is, then stops: a whole line */
+			while ((r = read(pfd[0], got + glen, (16 << 20) - glen)) > 0)
+				glen += (size_t)r;
+			if (glen > before) {
+				assert_int_equal(got[glen - 1], '\n');
+				stops++;
+			}
+		}
+	}
+	for (;;) {
+		int err = sink_flush(s);
+
+		r = read(pfd[0], got + glen, (16 << 20) - glen);
+		if (r > 0)
+			glen += (size_t)r;
+		if (!err && r <= 0)
+			break;
+	}
+	assert_true(stops > 10);
+	assert_int_equal(glen, wlen);
+	assert_memory_equal(got, want, wlen);
+	sink_close(&s);
+	close(pfd[0]);
+	free(got);
+	free(want);
+}
+
 /* stdout goes through a descriptor of its own, non-blocking: a reader that
  * never reads costs what did not fit, counted at close, and close returns
  * when the time given is up. */
@@ -414,6 +479,7 @@ int main(void)
 		cmocka_unit_test(test_full_disk_gzip),
 		cmocka_unit_test(test_epipe_reported),
 		cmocka_unit_test(test_stalled_pipe_whole_lines),
+		cmocka_unit_test(test_pipe_writes_whole_records),
 		cmocka_unit_test(test_stdout_sink),
 		cmocka_unit_test(test_stdout_big_buffer_slow_reader),
 		cmocka_unit_test_teardown(test_disk_fills_and_frees_plain, restore_limits),
