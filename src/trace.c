@@ -321,7 +321,7 @@ int trace_run(const struct tt_opts *o)
 		.noticed = -LOSS_NOTICE_NS,
 		.notices = o->quiet || !isatty(STDOUT_FILENO),
 	};
-	long long start, last_flush_pending, last_clock, last_stats, last_recursion, now;
+	long long start, last_flush_pending, last_clock, last_stats, last_recursion, last_settle, now;
 	int err, lost_any;
 
 	hup_reopens = o->output != NULL;
@@ -361,7 +361,8 @@ int trace_run(const struct tt_opts *o)
 	output_live_header(r.out);
 	output_flush(r.out, 1);
 
-	start = last_flush_pending = last_clock = last_stats = last_recursion = clock_boot_now();
+	start = last_flush_pending = last_clock = last_stats = last_recursion = last_settle =
+		clock_boot_now();
 	while (!exiting && !output_closed(r.out)) {
 		r.yield_at = last_flush_pending + PENDING_FLUSH_NS;
 		err = wait_ring_or_stdout(&r);
@@ -372,8 +373,15 @@ int trace_run(const struct tt_opts *o)
 			fprintf(stderr, "tcptrail: reading the ring buffer failed: %s\n", strerror(-err));
 			goto cleanup;
 		}
-		seqtrack_settle(r.st, 0);
+		skip_flush(&r);   /* a run of skipped events is not held back */
 		now = clock_boot_now();
+		/* A hole waits two settles for its event (two CPUs can commit out
+		 * of order): at least POLL_MS apart, however often stdout's
+		 * reader wakes the loop. */
+		if (now - last_settle >= POLL_MS * 1000000LL) {
+			seqtrack_settle(r.st, 0);
+			last_settle = now;
+		}
 		if (now - last_recursion > RECURSION_CHECK_NS) {
 			check_recursion(&r);
 			last_recursion = now;
