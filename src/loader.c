@@ -547,3 +547,17 @@ int loader_seed_req(struct tt_bpf *b, const struct tt_tuple *t, __u64 req, const
 		return errno == EEXIST || errno == E2BIG ? 0 : -errno;
 	return 0;
 }
+
+/* The id the program gave a request it saw before the snapshot seeded it
+ * (its entry wins): the snapshot row must show the id the events carry. */
+int loader_req_id(const struct tt_bpf *b, const struct tt_tuple *t, __u64 req, __u64 *id)
+{
+	struct tt_req v;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.req_by_tuple), t, &v))
+		return -errno;
+	if (v.req != req)
+		return -ENOENT;
+	*id = v.c.id;
+	return 0;
+}

@@ -145,9 +145,15 @@ def t_slow_reader():
     check(os.access(LOADGEN, os.X_OK), "%s is missing: make integration builds it" % LOADGEN)
     port = pick_port()
     with Netns() as ns:
-        # 64 lines per 3 ms: ~20k lines/s, a tenth of what the churn makes
+        # Ports are reused (TIME_WAIT -> CLOSE) from early in the run
+        # whatever the machine's speed: one destination address, 10000
+        # local ports, 8000 connections a second at most (fewer would
+        # leave no TIME_WAIT old enough to reuse: tcp_tw_reuse waits 1 s).
+        ns.sysctl("net.ipv4.ip_local_port_range", "40000 49999")
+        # 64 lines per 3 ms: ~20k lines/s, a quarter of what the churn makes
         tr = ns.tracer("-P", str(port), read_pause=0.003)
-        out = ns.sh([LOADGEN, "churn", "-t", "1", "-d", "3", "-p", str(port)], timeout=60).stdout
+        out = ns.sh([LOADGEN, "churn", "-t", "1", "-a", "1", "-r", "8000", "-d", "3", "-p", str(port)],
+                    timeout=60).stdout
         line = out.strip().splitlines()[-1]
         # Then the reader catches up, so that the summary reaches it: at its
         # stop tcptrail gives a slow reader at most 0.6 s, and what is still
