@@ -102,8 +102,11 @@ static int queue(struct channel *c, const struct tt_lost *l, int skipped)
 {
 	struct owed *o;
 
-	if (c->qhead && c->qhead == c->qn)
-		c->qhead = c->qn = 0;
+	if (c->qhead && c->qn == c->qcap) {   /* paid in part: reuse the front */
+		memmove(c->q, c->q + c->qhead, (c->qn - c->qhead) * sizeof(*c->q));
+		c->qn -= c->qhead;
+		c->qhead = 0;
+	}
 	if (c->qn == c->qcap) {
 		size_t nc = c->qcap ? c->qcap * 2 : 16;
 		struct owed *nq = realloc(c->q, nc * sizeof(*nq));
@@ -116,11 +119,11 @@ static int queue(struct channel *c, const struct tt_lost *l, int skipped)
 	o = &c->q[c->qn++];
 	o->l = *l;
 	o->skipped = skipped;
-	/* the strings may live in a replayed record that is about to change */
+	/* the strings may live in a replayed record that is about to change;
+	 * the entry points to its copies only when it is written (it moves) */
 	snprintf(o->reason, sizeof(o->reason), "%s", l->reason ? l->reason : "");
 	snprintf(o->error, sizeof(o->error), "%s", l->error ? l->error : "");
-	o->l.reason = o->reason;
-	o->l.error = l->error ? o->error : NULL;
+	o->l.reason = o->l.error = NULL;
 	return 0;
 }
 
@@ -249,6 +252,8 @@ static int pay_owed(struct channel *c)
 	while (c->qhead < c->qn) {
 		struct owed *o = &c->q[c->qhead];
 
+		o->l.reason = o->reason;
+		o->l.error = o->error[0] ? o->error : NULL;
 		format_owed(c, &o->l, o->skipped);
 		if (c->ob.oom)
 			return 0;

@@ -274,6 +274,42 @@ static void test_disk_full_then_free(void **state)
 	free(data);
 }
 
+/* Many ring gaps while the disk is full: every one kept, in order, each
+ * between two exact write losses, however long the list of what is owed. */
+static void test_many_gaps_while_full(void **state)
+{
+	struct ctx *c = *state;
+	struct sink *s = NULL;
+	struct chan_counts n;
+	size_t len;
+	char *data;
+
+	assert_int_equal(sink_open(&s, c->path), 0);
+	assert_int_equal(chan_new(&c->ch, s, 1, &c->fo, c->path), 0);
+	fsize(20000);
+	for (int i = 0; i < 500; i++)
+		put_event(c);
+	chan_flush(c->ch, 1);
+	for (int g = 0; g < 100; g++) {
+		put_gap(c, 1 + g % 5, 0);
+		for (int i = 0; i < 3; i++)
+			put_event(c);
+	}
+	fsize(fsize_limit.rlim_cur);
+	chan_flush(c->ch, 1);
+	chan_flush(c->ch, 1);
+	for (int i = 0; i < 10; i++)
+		put_event(c);
+	chan_close(&c->ch, 0, &n);
+	data = slurp(c->path, &len);
+	check_output(c, data, len);
+	assert_int_equal(c->nring, 100);
+	assert_int_equal(c->nwrite, 101);
+	assert_int_equal(n.written + n.lost_write, 810);
+	assert_int_equal(n.written, c->events);
+	free(data);
+}
+
 /* The disk never frees: what the output took but could not write is given
  * up at close, counted, and the file still ends on a whole record. */
 static void test_disk_never_frees(void **state)
@@ -346,6 +382,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_disk_full_then_free, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_gaps_while_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_disk_never_frees, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stalled_reader, setup, teardown),
 	};
