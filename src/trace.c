@@ -275,7 +275,13 @@ static int run_snapshot(struct run *r)
 
 	err = snapshot_take(&s, r->b, r->o);
 	if (err) {
-		fprintf(stderr, "tcptrail: cannot read the existing sockets: %s\n", strerror(-err));
+		if (err == -EMFILE)
+			fprintf(stderr, "tcptrail: cannot read the existing sockets: too many open files: "
+				"the open-file limit (ulimit -n) is %ld: raise it (ulimit -n 1024)\n",
+				sysconf(_SC_OPEN_MAX));
+		else
+			fprintf(stderr, "tcptrail: cannot read the existing sockets: %s\n",
+				strerror(-err));
 		return err;
 	}
 	/* the join model serves the live stream only */
