@@ -232,49 +232,6 @@ static int get_state(struct pctx *c, const char *k, unsigned *st)
 	return 0;
 }
 
-static int digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 0;
-}
-
-int cr_parse_rfc3339(const char *s, size_t len, long long *ns)
-{
-	int y, mo, d, h, mi, se, frac_hi, frac_lo;
-	struct tm tm = { 0 }, back;
-	time_t t;
-
-	/* exactly what clock_fmt_rfc3339 prints: 2024-01-31T07:31:42.640324000Z */
-	if (len != 30 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-	    s[16] != ':' || s[19] != '.' || s[29] != 'Z')
-		return -EINVAL;
-	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
-	    digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se) ||
-	    digits(s + 20, 4, &frac_hi) || digits(s + 24, 5, &frac_lo))
-		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 59)
-		return -EINVAL;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = se;
-	t = timegm(&tm);
-	/* timegm normalises Feb 31 to Mar 3: a date that does not come back is invalid */
-	if (!gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != mo - 1)
-		return -EINVAL;
-	if (t <= -(NS_MAX / 1000000000) || t >= NS_MAX / 1000000000)
-		return -EINVAL;
-	*ns = (long long)t * 1000000000LL + frac_hi * 100000LL + frac_lo;
-	return 0;
-}
-
 static int get_endpoints(struct pctx *c, unsigned *family, unsigned char *la, unsigned *lp,
 			 unsigned char *ra, unsigned *rp)
 {
@@ -576,21 +533,36 @@ static int parse_event(struct pctx *c, struct cr_record *r, unsigned kind)
 	return 0;
 }
 
-static int parse_lost(struct pctx *c, struct cr_record *r)
+/* A plain word of the given characters, copied to dst[size]. */
+static int get_word(struct pctx *c, const char *k, int flags, const char *chars,
+		    char *dst, size_t size)
 {
-	struct tt_lost *l = &r->lost;
 	const char *s = NULL;
 	size_t len = 0;
-	int err, no_from, no_to;   /* 1: absent */
+	int err = raw_str(c, k, flags, &s, &len);
 
-	l->boot_ns = r->boot_ns;
-	err = get_u64(c, "count", F_REQ, ULLONG_MAX, &l->count);
 	if (err)
 		return err;
-	no_from = get_u64(c, "from_seq", F_OPT, ULLONG_MAX, &l->from_seq);
+	/* the text form prints it raw: nothing but a word */
+	if (!len || len >= size || strspn(s, chars) != len)
+		return fail(c, "field \"%s\" is not a word of [%s]", k,
+			    chars[0] == 'a' ? "a-z0-9_" : "A-Z0-9_");
+	memcpy(dst, s, len + 1);
+	return 0;
+}
+
+#define LOWER_WORD "abcdefghijklmnopqrstuvwxyz0123456789_"
+#define UPPER_WORD "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+
+/* from_seq and to_seq: both (range), or neither (no range: from > to). */
+static int get_range(struct pctx *c, struct tt_lost *l, int flags)
+{
+	int no_from, no_to;   /* 1: absent */
+
+	no_from = get_u64(c, "from_seq", flags, ULLONG_MAX, &l->from_seq);
 	if (no_from < 0)
 		return no_from;
-	no_to = get_u64(c, "to_seq", F_OPT, ULLONG_MAX, &l->to_seq);
+	no_to = get_u64(c, "to_seq", flags, ULLONG_MAX, &l->to_seq);
 	if (no_to < 0)
 		return no_to;
 	if (no_from != no_to)
@@ -602,13 +574,50 @@ static int parse_lost(struct pctx *c, struct cr_record *r)
 	} else if (l->from_seq > l->to_seq) {
 		return fail(c, "field \"from_seq\" is greater than \"to_seq\"");
 	}
-	/* the text form prints the reason raw: accept only a plain word */
-	err = raw_str(c, "reason", F_REQ, &s, &len);
+	return 0;
+}
+
+static int parse_lost(struct pctx *c, struct cr_record *r)
+{
+	struct tt_lost *l = &r->lost;
+	int err;
+
+	l->boot_ns = r->boot_ns;
+	err = get_u64(c, "count", F_REQ, ULLONG_MAX, &l->count);
+	if (!err)
+		err = get_range(c, l, F_OPT);
+	if (!err)
+		err = get_word(c, "reason", F_REQ, LOWER_WORD, r->reason, sizeof(r->reason));
 	if (err)
 		return err;
-	if (!len || len >= sizeof(r->reason) || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") != len)
-		return fail(c, "field \"reason\" is not a word of [a-z0-9_]");
-	memcpy(r->reason, s, len + 1);
+	l->reason = r->reason;
+	/* a write loss also counts the rows and other records, and names the error */
+	err = get_u64(c, "snapshot", F_OPT, ULLONG_MAX, &l->snapshot);
+	if (err < 0)
+		return err;
+	err = get_u64(c, "other", F_OPT, ULLONG_MAX, &l->other);
+	if (err < 0)
+		return err;
+	err = get_word(c, "error", F_OPT, UPPER_WORD, r->error, sizeof(r->error));
+	if (err < 0)
+		return err;
+	l->error = err ? NULL : r->error;
+	return 0;
+}
+
+static int parse_skipped(struct pctx *c, struct cr_record *r)
+{
+	struct tt_lost *l = &r->lost;
+	int err;
+
+	l->boot_ns = r->boot_ns;
+	err = get_u64(c, "count", F_REQ, ULLONG_MAX, &l->count);
+	if (!err)
+		err = get_range(c, l, F_REQ);
+	if (!err)
+		err = get_word(c, "reason", F_REQ, LOWER_WORD, r->reason, sizeof(r->reason));
+	if (err)
+		return err;
 	l->reason = r->reason;
 	return 0;
 }
@@ -621,15 +630,58 @@ static int parse_summary(struct pctx *c, struct cr_record *r)
 		{ "lost", &s->lost }, { "lost_ring", &s->lost_ring },
 		{ "lost_recursion", &s->lost_recursion }, { "lost_write", &s->lost_write },
 		{ "filtered", &s->filtered },
+	}, acc[] = {
+		{ "skipped", &s->skipped }, { "summarized", &s->summarized },
+		{ "snapshot_lost", &s->snapshot_lost },
 	};
+	int got = 0, err;
 
 	s->boot_ns = r->boot_ns;
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		int err = get_u64(c, f[i].k, F_REQ, ULLONG_MAX, f[i].v);
-
+		err = get_u64(c, f[i].k, F_REQ, ULLONG_MAX, f[i].v);
 		if (err)
 			return err;
 	}
+	err = get_u64(c, "timer_hooks_missed", F_OPT, ULLONG_MAX, &s->timer_misses);
+	if (err < 0)
+		return err;
+	/* the full accounting: absent from captures of earlier versions */
+	for (size_t i = 0; i < sizeof(acc) / sizeof(acc[0]); i++) {
+		err = get_u64(c, acc[i].k, F_OPT, ULLONG_MAX, acc[i].v);
+		if (err < 0)
+			return err;
+		got += !err;
+	}
+	if (got && got != 3)
+		return fail(c, "fields \"skipped\", \"summarized\" and \"snapshot_lost\" come together");
+	s->has_accounting = got == 3;
+	return 0;
+}
+
+/* json-c clamps an integer beyond 64 bits to the nearest limit without a
+ * word: refuse the line, naming the field when its key is a plain word. */
+static int check_int_literals(struct pctx *c, const char *line, size_t len)
+{
+	const char *key;
+	size_t klen;
+
+	if (!cr_int_literals_fit(line, len, &key, &klen))
+		return 0;
+	if (!klen || klen > 31 || strspn(key, LOWER_WORD) < klen)
+		return fail(c, "an integer is out of range (more than 64 bits)");
+	return fail(c, "field \"%.*s\" is out of range (more than 64 bits)", (int)klen, key);
+}
+
+static int known_type(const char *type)
+{
+	static const char *const known[] = {
+		"meta", "snapshot", "transition", "rcvq_full", "sndbuf_full", "lost", "clock",
+		"summary", "skipped",
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(type, known[i]))
+			return 1;
 	return 0;
 }
 
@@ -683,13 +735,16 @@ int cr_parse_line(struct cr_parser *p, const char *line, size_t len,
 		ret = get_ns(&c, "boot_ns", &rec->boot_ns);
 	if (ret) {
 		/* an unknown type may lay its fields out differently */
-		if (strcmp(type, "meta") && strcmp(type, "snapshot") && strcmp(type, "transition") &&
-		    strcmp(type, "rcvq_full") && strcmp(type, "sndbuf_full") && strcmp(type, "lost") &&
-		    strcmp(type, "clock") && strcmp(type, "summary"))
+		if (!known_type(type))
 			goto unknown;
 		goto cleanup;
 	}
 
+	if (!known_type(type))
+		goto unknown;
+	ret = check_int_literals(&c, line, len);
+	if (ret)
+		goto cleanup;
 	if (!strcmp(type, "meta")) {
 		rec->type = CR_META;
 		ret = parse_meta(&c, rec);
@@ -715,7 +770,8 @@ int cr_parse_line(struct cr_parser *p, const char *line, size_t len,
 		rec->type = CR_SUMMARY;
 		ret = parse_summary(&c, rec);
 	} else {
-		goto unknown;
+		rec->type = CR_SKIPPED;
+		ret = parse_skipped(&c, rec);
 	}
 	goto cleanup;
 unknown:

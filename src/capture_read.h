@@ -12,7 +12,9 @@
  *     unesc_text, so the formatters re-escape them to the same bytes;
  *   - ports 0..65535, state names netstat's, counters non-negative
  *     integers, boot_ns and the clock anchor within 0..2^62 (146 years: the
- *     wall-time arithmetic of clock.c cannot overflow below that);
+ *     wall-time arithmetic of clock.c cannot overflow below that); an
+ *     integer written with a fraction or an exponent, or beyond 64 bits
+ *     (which json-c would quietly clamp), is refused;
  *   - fields that are not known are ignored, and a record whose "type" is
  *     not known gives CR_UNKNOWN (not an error), so that a capture written
  *     by a newer tcptrail stays readable; the caller counts them.
@@ -41,6 +43,7 @@ enum cr_type {
 	CR_LOST,
 	CR_CLOCK,
 	CR_SUMMARY,
+	CR_SKIPPED,       /* events left out because the snapshot shows them */
 };
 
 /*
@@ -54,14 +57,14 @@ struct cr_record {
 	struct tt_meta meta;         /* CR_META */
 	struct tt_snaprec snap;      /* CR_SNAPSHOT */
 	struct tt_event ev;          /* CR_EVENT */
-	struct tt_lost lost;         /* CR_LOST */
+	struct tt_lost lost;         /* CR_LOST, CR_SKIPPED */
 	struct tt_summary summary;   /* CR_SUMMARY */
 	long long clock_real_ns;     /* CR_CLOCK: real_ns (the anchor is boot_ns, real_ns) */
 	char type_name[32];          /* CR_UNKNOWN: the type, escaped, for messages */
 
 	char comm[CR_SNAP_COMM_MAX + 1];
 	char owner[CR_SNAP_COMM_MAX + 16];
-	char reason[32];
+	char reason[32], error[32];
 	char version[CR_META_STR_MAX], hostname[CR_META_STR_MAX], kernel[CR_META_STR_MAX];
 	char boot_id[CR_META_STR_MAX], attach[CR_META_STR_MAX], cmdline[CR_CMDLINE_MAX];
 	char features[CR_META_STR_MAX], features_missing[CR_META_STR_MAX];
@@ -85,7 +88,12 @@ int cr_parse_line(struct cr_parser *p, const char *line, size_t len,
 unsigned cr_state_of(const char *name);
 
 /* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (clock_fmt_rfc3339) to ns since the
- * epoch. Returns 0 or -EINVAL. */
+ * epoch. Returns 0 or -EINVAL. (capture_scan.c) */
 int cr_parse_rfc3339(const char *s, size_t len, long long *ns);
+
+/* The line (valid JSON) holds no integer literal beyond 64 bits: 0, or
+ * -ERANGE with the key of the first one (not NUL-terminated, klen 0 when
+ * none). (capture_scan.c) */
+int cr_int_literals_fit(const char *line, size_t len, const char **key, size_t *klen);
 
 #endif /* TT_CAPTURE_READ_H */

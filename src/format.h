@@ -34,10 +34,19 @@ struct tt_snaprec {
 	long long boot_ns;           /* when the snapshot was read */
 };
 
+/*
+ * A "lost" record: events that are not in the output, and why. With reason
+ * "write" (the output could not take them: a full disk, a stalled reader)
+ * it also counts the snapshot rows and other records that were not
+ * written, and names the error. Also a "skipped" record (fmt_json_skipped):
+ * events left out on purpose because the snapshot already shows them.
+ */
 struct tt_lost {
 	unsigned long long from_seq, to_seq;   /* inclusive; from > to: no range */
-	unsigned long long count;
-	const char *reason;                    /* "ring_full", "recursion", "write_error" */
+	unsigned long long count;              /* events */
+	unsigned long long snapshot, other;    /* "write": rows and other records */
+	const char *reason;                    /* "ring_full", "recursion", "write"; skipped: "snapshot" */
+	const char *error;                     /* "write": the errno name, or NULL */
 	long long boot_ns;
 };
 
@@ -51,9 +60,14 @@ struct tt_meta {
 	long long boot_ns, real_ns;            /* the clock anchor */
 };
 
+/* One output's summary; the invariants it keeps are in the README
+ * ("Losing nothing silently"). */
 struct tt_summary {
 	unsigned long long seen, written, lost, filtered, lost_write, lost_ring, lost_recursion;
-	unsigned long long snapshot;
+	unsigned long long skipped;        /* events the snapshot already showed */
+	unsigned long long summarized;     /* events only counted by --stats */
+	unsigned long long snapshot, snapshot_lost;
+	int has_accounting;                /* skipped, summarized, snapshot_lost were read (replay) */
 	unsigned long long timer_misses;   /* skipped timer hooks: see loader.h */
 	long long boot_ns;
 };
@@ -68,6 +82,7 @@ void fmt_json_meta(struct outbuf *ob, const struct tt_meta *m, const struct fmt_
 void fmt_json_snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct fmt_opts *fo);
 void fmt_json_event(struct outbuf *ob, const struct tt_event *e, const struct fmt_opts *fo);
 void fmt_json_lost(struct outbuf *ob, const struct tt_lost *l, const struct fmt_opts *fo);
+void fmt_json_skipped(struct outbuf *ob, const struct tt_lost *l, const struct fmt_opts *fo);
 void fmt_json_clock(struct outbuf *ob, const struct fmt_opts *fo);
 void fmt_json_summary(struct outbuf *ob, const struct tt_summary *s, const struct fmt_opts *fo);
 

@@ -201,6 +201,22 @@ void fmt_json_lost(struct outbuf *ob, const struct tt_lost *l, const struct fmt_
 		ku64(ob, "to_seq", l->to_seq);
 	}
 	kstr(ob, "reason", l->reason);
+	if (l->reason && !strcmp(l->reason, "write")) {
+		ku64(ob, "snapshot", l->snapshot);
+		ku64(ob, "other", l->other);
+		if (l->error)
+			kstr(ob, "error", l->error);
+	}
+	ob_puts(ob, "}\n");
+}
+
+void fmt_json_skipped(struct outbuf *ob, const struct tt_lost *l, const struct fmt_opts *fo)
+{
+	begin(ob, "skipped", l->boot_ns, fo);
+	ku64(ob, "count", l->count);
+	ku64(ob, "from_seq", l->from_seq);
+	ku64(ob, "to_seq", l->to_seq);
+	kstr(ob, "reason", l->reason);
 	ob_puts(ob, "}\n");
 }
 
@@ -223,5 +239,11 @@ void fmt_json_summary(struct outbuf *ob, const struct tt_summary *s, const struc
 	ku64(ob, "lost_write", s->lost_write);
 	ku64(ob, "filtered", s->filtered);
 	ku64(ob, "timer_hooks_missed", s->timer_misses);
+	/* absent from captures of earlier versions: a replay leaves them out */
+	if (s->has_accounting) {
+		ku64(ob, "skipped", s->skipped);
+		ku64(ob, "summarized", s->summarized);
+		ku64(ob, "snapshot_lost", s->snapshot_lost);
+	}
 	ob_puts(ob, "}\n");
 }

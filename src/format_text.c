@@ -209,7 +209,22 @@ void fmt_text_lost(struct outbuf *ob, const struct tt_lost *l)
 		}
 		ob_putc(ob, ')');
 	}
+	if (l->snapshot) {
+		ob_puts(ob, ", ");
+		ob_u64(ob, l->snapshot);
+		ob_puts(ob, l->snapshot == 1 ? " snapshot row" : " snapshot rows");
+	}
+	if (l->other) {
+		ob_puts(ob, ", ");
+		ob_u64(ob, l->other);
+		ob_puts(ob, l->other == 1 ? " other record" : " other records");
+	}
 	ob_puts(ob, ": ");
 	ob_puts(ob, l->reason);
+	if (l->error) {
+		ob_puts(ob, " (");
+		ob_puts(ob, l->error);
+		ob_putc(ob, ')');
+	}
 	ob_puts(ob, " ---\n");
 }

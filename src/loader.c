@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -181,8 +182,31 @@ static struct tcptrail_bpf *open_skel(int compat, const char *btf_path)
 	return skel;
 }
 
+/* Each BPF program, map and link is a file descriptor: a low open-file
+ * limit fails the start-up in whichever step runs out, and the kernel's
+ * EMFILE says nothing of the limit. Returns 1 when it explained err. */
+static int explain_fd_limit(int err, const char *what)
+{
+	struct rlimit rl;
+
+	if (err != -EMFILE && err != -ENFILE)
+		return 0;
+	if (err == -ENFILE || getrlimit(RLIMIT_NOFILE, &rl))
+		fail("cannot %s: %s (the system's open-file table is full: see fs.file-max)",
+		     what, strerror(-err));
+	else
+		fail("cannot %s: too many open files: the open-file limit (ulimit -n) is %llu, "
+		     "and the BPF programs, maps and links need about 40 descriptors: raise it "
+		     "(ulimit -n 1024)", what, (unsigned long long)rl.rlim_cur);
+	return 1;
+}
+
 static void explain_load_error(int err)
 {
+	if (explain_fd_limit(err, "load the BPF program"))
+		return;
+	if (explain_fd_limit(err, "load the BPF program"))
+		return;
 	if (err == -EPERM || err == -EACCES)
 		fail("loading the BPF program was refused (%s): "
 			"needs CAP_BPF and CAP_PERFMON: run as root", strerror(-err));
@@ -288,6 +312,8 @@ static int attach_all(struct tt_bpf *b, unsigned have)
 		if ((prog_uses[i].need & have) != prog_uses[i].need || !prog_uses[i].hook)
 			continue;
 		err = attach_one(b, prog_at(b, i), *prog_uses[i].hook ? prog_uses[i].hook : NULL);
+		if (err && explain_fd_limit(err, "attach the tracepoints"))
+			return err;
 		if (err) {
 			fail("cannot attach %s to %s: %s (rerun with -v for "
 				"libbpf's log)", bpf_program__name(prog_at(b, i)),
@@ -418,7 +444,8 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), (ring_buffer_sample_fn)fn, ctx, NULL);
 	if (!b->rb) {
 		err = -errno;
-		fail("cannot map the ring buffer: %s", strerror(-err));
+		if (!explain_fd_limit(err, "map the ring buffer"))
+			fail("cannot map the ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
 	*out = b;
@@ -670,5 +697,19 @@ int loader_seed_req(struct tt_bpf *b, const struct tt_tuple *t, __u64 req, const
 	 * tool stopped. */
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.req_by_tuple), t, &v, BPF_NOEXIST))
 		return errno == EEXIST || errno == E2BIG ? 0 : -errno;
+	return 0;
+}
+
+/* The id the program gave a request it saw before the snapshot seeded it
+ * (its entry wins): the snapshot row must show the id the events carry. */
+int loader_req_id(const struct tt_bpf *b, const struct tt_tuple *t, __u64 req, __u64 *id)
+{
+	struct tt_req v;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.req_by_tuple), t, &v))
+		return -errno;
+	if (v.req != req)
+		return -ENOENT;
+	*id = v.c.id;
 	return 0;
 }

@@ -64,5 +64,8 @@ int loader_snapshot(struct tt_bpf *b, struct tt_snap **rows, size_t *n);
 int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c);
 int loader_seed_req(struct tt_bpf *b, const struct tt_tuple *t, __u64 req,
 		    const struct tt_conn *c);
+/* The id in the request table for request req at t (0, or -ENOENT when
+ * another request or none holds the tuple). */
+int loader_req_id(const struct tt_bpf *b, const struct tt_tuple *t, __u64 req, __u64 *id);
 
 #endif

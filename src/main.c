@@ -5,6 +5,7 @@
 #include "opts.h"
 #include "replay.h"
 #include "trace.h"
+#include "verify.h"
 
 int main(int argc, char **argv)
 {
@@ -14,7 +15,7 @@ int main(int argc, char **argv)
 	err = opts_parse(argc, argv, &o, stdout, stderr);
 	if (err)
 		return err > 0 ? 0 : 2;
-	err = o.read ? replay_run(&o) : trace_run(&o);
+	err = o.verify ? verify_run(&o) : o.read ? replay_run(&o) : trace_run(&o);
 	if (err == TT_EXIT_LOST)
 		return TT_EXIT_LOST;
 	return err ? 1 : 0;

@@ -22,6 +22,7 @@ enum {
 	OPT_QUEUE_THRESHOLD,
 	OPT_COLOR,
 	OPT_STATE_ONLY,
+	OPT_VERIFY,
 };
 
 static const struct option long_opts[] = {
@@ -41,6 +42,7 @@ static const struct option long_opts[] = {
 	{ "stats", optional_argument, NULL, 's' },
 	{ "all-netns", no_argument, NULL, OPT_ALL_NETNS },
 	{ "state-only", no_argument, NULL, OPT_STATE_ONLY },
+	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
 	{ "fail-on-loss", no_argument, NULL, OPT_FAIL_ON_LOSS },
 	{ "keep-caps", no_argument, NULL, OPT_KEEP_CAPS },
@@ -55,7 +57,7 @@ static const struct option long_opts[] = {
 const char *const opts_long_names[] = {
 	"ipv4", "ipv6", "port", "pid", "no-snapshot", "snapshot-only", "duration",
 	"json", "output", "read", "quiet", "wide", "listening", "stats", "all-netns", "state-only",
-	"ring-size", "fail-on-loss", "keep-caps", "queue-threshold", "color",
+	"ring-size", "fail-on-loss", "keep-caps", "queue-threshold", "color", "verify",
 	"verbose", "version", "help", NULL,
 };
 
@@ -63,6 +65,7 @@ void opts_usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 "Usage: %s [OPTION]...\n"
+"  or:  %s --verify FILE...\n"
 "Show every TCP state change as it happens, with the process that owns the\n"
 "socket, after a snapshot of the existing sockets printed as netstat -antp.\n"
 "\n"
@@ -79,7 +82,7 @@ void opts_usage(FILE *f, const char *prog)
 "What to show:\n"
 "      --no-snapshot        skip the snapshot of existing sockets\n"
 "      --snapshot-only      print the snapshot like netstat -antp and exit\n"
-"  -s, --stats[=SECONDS]    per-state counts every SECONDS (default 1)\n"
+"  -s, --stats[=SECONDS]    per-state counts every SECONDS (default 1, min 0.1)\n"
 "  -d, --duration SECONDS   stop after SECONDS\n"
 "  -w, --wide               never truncate addresses (netstat -W)\n"
 "      --color[=WHEN]       colour states: auto (default), always, never; NO_COLOR is honoured\n"
@@ -92,6 +95,9 @@ void opts_usage(FILE *f, const char *prog)
 "                           FILE must not exist; SIGHUP reopens it\n"
 "  -q, --quiet              nothing on stdout (with -o)\n"
 "  -r, --read FILE          replay a capture (plain or .gz) through the filters\n"
+"      --verify FILE...     check that a capture, or its rotated files in order,\n"
+"                           is whole: every seq in a record or a lost record,\n"
+"                           counts that match its summary\n"
 "      --fail-on-loss       exit with status 3 if any event was lost\n"
 "      --ring-size BYTES    BPF ring buffer size, a power of two (default 8M)\n"
 "      --keep-caps          keep capabilities after start-up instead of exiting\n"
@@ -107,12 +113,13 @@ void opts_usage(FILE *f, const char *prog)
 "  %s --json | jq 'select(.state==\"TIME_WAIT\")'\n"
 "  %s -q -o /var/log/tcptrail/capture.jsonl.gz   forensic capture\n"
 "  %s -r capture.jsonl.gz -P 22                replay, filtered\n"
+"  %s --verify cap.1.jsonl.gz cap.jsonl.gz       is the capture whole?\n"
 "\n"
-"Exit status: 0 success, 1 runtime error, 2 usage error, 3 events lost with\n"
-"--fail-on-loss. Needs root, or CAP_BPF and CAP_PERFMON (plus CAP_SYSLOG to\n"
-"follow TIME_WAIT and half-open sockets, CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH\n"
-"to name owners).\n",
-		prog, prog, prog, prog, prog, prog, prog);
+"Exit status: 0 success, 1 runtime error (--verify: not whole), 2 usage error,\n"
+"3 events lost with --fail-on-loss. Needs root, or CAP_BPF and CAP_PERFMON\n"
+"(plus CAP_SYSLOG to follow TIME_WAIT and half-open sockets, CAP_SYS_PTRACE and\n"
+"CAP_DAC_READ_SEARCH to name owners).\n",
+		prog, prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 int opts_port_selected(const struct tt_opts *o, unsigned lport, unsigned rport)
@@ -223,18 +230,31 @@ static void build_cmdline(struct tt_opts *o, int argc, char **argv)
 		o->cmdline[sizeof(o->cmdline) - 1] = '\0';
 }
 
+/* A usage error is one line that names it, then this one (GNU style). */
+static int usage_hint(FILE *err, const char *prog)
+{
+	fprintf(err, "Try '%s --help' for more information.\n", prog);
+	return -EINVAL;
+}
+
 static int bad(FILE *err, const char *prog, const char *what, const char *val)
 {
 	fprintf(err, "%s: invalid %s: '%s'\n", prog, what, val ? val : "");
-	fprintf(err, "Try '%s --help' for more information.\n", prog);
-	return -EINVAL;
+	return usage_hint(err, prog);
+}
+
+/* Given twice, a file option would silently keep the last one: refuse. */
+static int twice(FILE *err, const char *prog, const char *opt, const char *first)
+{
+	fprintf(err, "%s: %s given twice (first '%s'): one capture per run\n", prog, opt, first);
+	return usage_hint(err, prog);
 }
 
 int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err)
 {
 	const char *prog = "tcptrail";
 	unsigned long v;
-	int c;
+	int c, nopts = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->ring_size = TT_DEFAULT_RING;
@@ -243,6 +263,7 @@ int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err)
 	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":46P:p:d:o:r:qwls::vVh", long_opts, NULL)) != -1) {
+		nopts += c != OPT_VERIFY;
 		switch (c) {
 		case '4':
 			o->family = AF_INET;
@@ -266,11 +287,15 @@ int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err)
 		case 'o':
 			if (!*optarg)
 				return bad(err, prog, "output file", optarg);
+			if (o->output)
+				return twice(err, prog, "-o/--output", o->output);
 			o->output = optarg;
 			break;
 		case 'r':
 			if (!*optarg)
 				return bad(err, prog, "capture file", optarg);
+			if (o->read)
+				return twice(err, prog, "-r/--read", o->read);
 			o->read = optarg;
 			break;
 		case 'q':
@@ -284,8 +309,9 @@ int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err)
 			break;
 		case 's':
 			o->stats = 1;
-			if (optarg && opts_parse_seconds(optarg, &o->stats_interval))
-				return bad(err, prog, "stats interval (seconds > 0)", optarg);
+			if (optarg && (opts_parse_seconds(optarg, &o->stats_interval) ||
+				       o->stats_interval < TT_MIN_STATS_INTERVAL))
+				return bad(err, prog, "stats interval (seconds, at least 0.1)", optarg);
 			break;
 		case 'v':
 			o->verbose = 1;
@@ -310,6 +336,9 @@ int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err)
 			break;
 		case OPT_STATE_ONLY:
 			o->state_only = 1;
+			break;
+		case OPT_VERIFY:
+			o->verify = 1;
 			break;
 		case OPT_RING_SIZE:
 			if (opts_parse_size(optarg, &o->ring_size) || o->ring_size < 4096 ||
@@ -338,33 +367,43 @@ int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err)
 			break;
 		case ':':
 			fprintf(err, "%s: option '%s' needs a value\n", prog, argv[optind - 1]);
-			fprintf(err, "Try '%s --help' for more information.\n", prog);
-			return -EINVAL;
+			return usage_hint(err, prog);
 		default:
 			if (optopt > 0 && optopt < 256)
 				fprintf(err, "%s: unknown option '-%c'\n", prog, optopt);
 			else
 				fprintf(err, "%s: unknown option '%s'\n", prog, argv[optind - 1]);
-			opts_usage(err, prog);
-			return -EINVAL;
+			return usage_hint(err, prog);
 		}
+	}
+	if (o->verify) {
+		if (nopts) {
+			fprintf(err, "%s: --verify takes only capture files\n", prog);
+			return usage_hint(err, prog);
+		}
+		if (optind >= argc) {
+			fprintf(err, "%s: --verify needs at least one capture file\n", prog);
+			return usage_hint(err, prog);
+		}
+		o->files = (const char *const *)argv + optind;
+		o->nfiles = argc - optind;
+		return 0;
 	}
 	if (optind < argc) {
 		fprintf(err, "%s: unexpected argument '%s'\n", prog, argv[optind]);
-		fprintf(err, "Try '%s --help' for more information.\n", prog);
-		return -EINVAL;
+		return usage_hint(err, prog);
 	}
 	if (o->no_snapshot && o->snapshot_only) {
 		fprintf(err, "%s: --no-snapshot and --snapshot-only exclude each other\n", prog);
-		return -EINVAL;
+		return usage_hint(err, prog);
 	}
 	if (o->quiet && !o->output && !o->read) {
 		fprintf(err, "%s: --quiet needs --output FILE, or nothing would be written\n", prog);
-		return -EINVAL;
+		return usage_hint(err, prog);
 	}
 	if (o->read && (o->output || o->snapshot_only)) {
 		fprintf(err, "%s: --read replays a capture; it takes neither --output nor --snapshot-only\n", prog);
-		return -EINVAL;
+		return usage_hint(err, prog);
 	}
 	return 0;
 }

@@ -6,6 +6,8 @@
 
 #define TT_MAX_PORTS 64
 #define TT_DEFAULT_RING (8UL << 20)
+/* -s: ten reports a second are the most a reader can use */
+#define TT_MIN_STATS_INTERVAL 0.1
 
 enum tt_color { TT_COLOR_AUTO = 0, TT_COLOR_ALWAYS, TT_COLOR_NEVER };
 
@@ -30,6 +32,9 @@ struct tt_opts {
 	double duration;            /* seconds, 0: until a signal */
 	const char *output;         /* -o: JSON Lines capture file */
 	const char *read;           /* -r: replay a capture */
+	int verify;                 /* --verify FILE... */
+	const char *const *files;   /* its files, in order */
+	int nfiles;
 	unsigned long ring_size;    /* bytes, a power of two */
 	unsigned long queue_threshold;
 	enum tt_color color;

@@ -21,23 +21,13 @@
 #include <zlib.h>
 
 #include "capture_read.h"
+#include "lines.h"
 #include "netstat_fmt.h"
 #include "output.h"
 #include "replay.h"
 #include "trace.h"
 
-#define READ_CHUNK (64 * 1024)
 #define FLUSH_EVERY 1024
-
-/* Line splitter over gzread: gzgets cannot report a NUL byte or how long
- * a line is, and a damaged file may hold either. */
-struct lines {
-	gzFile f;
-	char *buf;
-	size_t cap, start, end, scanned;
-	int eof;
-	unsigned long lineno;     /* of the last line returned */
-};
 
 enum { SEC_NONE, SEC_SNAPSHOT, SEC_LIVE };
 
@@ -51,67 +41,6 @@ struct replay {
 	unsigned long long records, unknown, snap_filtered;
 	struct cr_record rec;
 };
-
-/*
- * Next line without its '\n'. Returns 1 (a whole line), 2 (the rest of the
- * file, which has no '\n': cut short), 0 at the end, or -errno: -E2BIG for
- * a line over CR_LINE_MAX, -EIO when zlib or read(2) failed (the stream is
- * then damaged at the current line; gzerror tells why).
- */
-static int next_line(struct lines *l, const char **line, size_t *len)
-{
-	for (;;) {
-		char *nl = memchr(l->buf + l->scanned, '\n', l->end - l->scanned);
-		int n;
-
-		if (nl) {
-			*line = l->buf + l->start;
-			*len = (size_t)(nl - *line);
-			l->start = l->scanned = (size_t)(nl - l->buf) + 1;
-			l->lineno++;
-			return 1;
-		}
-		l->scanned = l->end;
-		if (l->end - l->start > CR_LINE_MAX) {
-			l->lineno++;
-			return -E2BIG;
-		}
-		if (l->eof) {
-			if (l->start == l->end)
-				return 0;
-			*line = l->buf + l->start;
-			*len = l->end - l->start;
-			l->start = l->scanned = l->end;
-			l->lineno++;
-			return 2;
-		}
-		/* make room: move the partial line to the front, grow if it fills the buffer */
-		if (l->start) {
-			memmove(l->buf, l->buf + l->start, l->end - l->start);
-			l->end -= l->start;
-			l->scanned -= l->start;
-			l->start = 0;
-		}
-		if (l->cap - l->end < READ_CHUNK) {
-			size_t nc = l->cap * 2;
-			char *nb = realloc(l->buf, nc);
-
-			if (!nb)
-				return -ENOMEM;
-			l->buf = nb;
-			l->cap = nc;
-		}
-		n = gzread(l->f, l->buf + l->end, (unsigned)(l->cap - l->end));
-		if (n < 0) {
-			l->lineno++;
-			return -EIO;
-		}
-		if (n == 0)
-			l->eof = 1;
-		l->end += (size_t)n;
-	}
-}
-
 
 /* The live filters, as snapshot.c applies them to the rows */
 static int snap_selected(const struct tt_opts *o, const struct tt_snaprec *r)
@@ -208,6 +137,10 @@ static void play(struct replay *r)
 		enter_section(r, SEC_LIVE);
 		output_lost(r->out, &c->lost);
 		break;
+	case CR_SKIPPED:
+		ensure_anchor(r);
+		output_skipped(r->out, &c->lost);
+		break;
 	case CR_SUMMARY:
 		ensure_anchor(r);
 		output_summary_record(r->out, &c->summary);
@@ -216,40 +149,6 @@ static void play(struct replay *r)
 		r->unknown++;
 		break;
 	}
-}
-
-static gzFile open_capture(const char *path)
-{
-	gzFile f;
-	int fd;
-
-	if (strcmp(path, "-"))
-		return gzopen(path, "rbe");
-	/* gzclose closes the fd it was given: hand it a copy of stdin */
-	fd = dup(STDIN_FILENO);
-	if (fd < 0)
-		return NULL;
-	f = gzdopen(fd, "rb");
-	if (!f)
-		close(fd);
-	return f;
-}
-
-/* The reason the stream failed, from zlib or errno. */
-static const char *stream_error(struct replay *r, int *zerr)
-{
-	const char *msg = gzerror(r->in.f, zerr);
-
-	size_t plen = strlen(r->path);
-
-	if (*zerr == Z_ERRNO)
-		return strerror(errno);
-	if (!msg || !*msg)
-		return "unknown error";
-	/* zlib prefixes the path, which the message already names */
-	if (!strncmp(msg, r->path, plen) && !strncmp(msg + plen, ": ", 2))
-		msg += plen + 2;
-	return msg;
 }
 
 static void damaged(struct replay *r, const char *why)
@@ -263,12 +162,12 @@ static void damaged(struct replay *r, const char *why)
 static int replay_lines(struct replay *r)
 {
 	char why[CR_ERR_SIZE + 96], perr[CR_ERR_SIZE];
-	const char *line;
+	const char *line, *bad;
 	size_t len;
-	int ret, zerr;
+	int ret;
 
 	while (!output_closed(r->out)) {
-		ret = next_line(&r->in, &line, &len);
+		ret = lines_next(&r->in, CR_LINE_MAX, &line, &len);
 		if (ret == 1) {
 			if (cr_parse_line(r->parser, line, len, &r->rec, perr, sizeof(perr))) {
 				damaged(r, perr);
@@ -289,16 +188,9 @@ static int replay_lines(struct replay *r)
 			return -EBADMSG;
 		}
 		/* the end, clean or not: zlib knows whether the stream was whole */
-		gzerror(r->in.f, &zerr);
-		if (ret == -EIO || (zerr != Z_OK && zerr != Z_STREAM_END)) {
-			const char *msg = stream_error(r, &zerr);
-
-			if (ret != -EIO && ret != 2)
-				r->in.lineno++;   /* the damage is where the next line would start */
-			snprintf(why, sizeof(why), "%s (%s)",
-				 zerr == Z_ERRNO ? "read error" :
-				 "compressed data is truncated or corrupted", msg);
-			damaged(r, why);
+		bad = lines_damage(&r->in, ret, why, sizeof(why));
+		if (bad) {
+			damaged(r, bad);
 			return -EBADMSG;
 		}
 		if (ret == 2) {
@@ -323,21 +215,12 @@ int replay_run(const struct tt_opts *o)
 	r->path = o->read;
 	/* | head closes stdout: end quietly, as live mode does */
 	signal(SIGPIPE, SIG_IGN);
-	r->in.cap = 4 * READ_CHUNK;
-	r->in.buf = malloc(r->in.cap);
-	if (!r->in.buf) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	errno = 0;
-	r->in.f = open_capture(o->read);
-	if (!r->in.f) {
-		err = errno ? -errno : -ENOMEM;
+	err = lines_open(&r->in, o->read);
+	if (err) {
 		fprintf(stderr, "tcptrail: cannot open capture '%s': %s (check the path and "
 			"the permissions)\n", o->read, strerror(-err));
 		goto cleanup;
 	}
-	gzbuffer(r->in.f, 128 * 1024);
 	err = cr_parser_new(&r->parser);
 	if (err)
 		goto cleanup;
@@ -355,9 +238,7 @@ int replay_run(const struct tt_opts *o)
 cleanup:
 	lost_any = output_finish(&r->out, o);
 	cr_parser_free(&r->parser);
-	if (r->in.f)
-		gzclose(r->in.f);
-	free(r->in.buf);
+	lines_close(&r->in);
 	free(r);
 	if (!err && lost_any && o->fail_on_loss)
 		return TT_EXIT_LOST;

@@ -79,9 +79,10 @@ static void skip_hole(struct seqtrack *st)
 void seqtrack_push(struct seqtrack *st, const struct tt_event *e)
 {
 	if (e->seq < st->next) {
-		/* its hole was already reported: show it anyway, never drop it */
+		/* Its hole was already reported, and the lost record that covers
+		 * it may be written: showing it too would put its seq in two
+		 * records. It stays counted in that gap. */
 		st->late++;
-		st->cb.deliver(st->cb.ctx, e);
 		return;
 	}
 	if (e->seq == st->next && !st->held) {

@@ -11,6 +11,9 @@
  * their events in the opposite order, and a failed reservation leaves a
  * number that never arrives. Events wait here only while a hole below them
  * may still fill (one poll round); a hole that stays is reported as lost.
+ * Every number is delivered or reported in a gap exactly once, in order: an
+ * event that arrives after its gap was reported (late) is counted, not
+ * delivered.
  */
 struct seqtrack;
 

@@ -251,45 +251,53 @@ cleanup:
 	return err;
 }
 
-int snapshot_seed(const struct snapshot *s, struct tt_bpf *b, struct model *m)
+int snapshot_seed(struct snapshot *s, struct tt_bpf *b, struct model *m)
 {
 	for (size_t i = 0; i < s->n; i++) {
-		const struct tt_snaprec *r = &s->recs[i];
+		struct tt_snaprec *r = &s->recs[i];
 		struct tt_conn c = {};
-		int err;
+		int err = 0;
 
+		if (b && s->sk[i]) {
+			c.id = r->sock_id;
+			c.state = r->row.state;
+			c.flags = (r->flags & TT_F_REQ) ? TT_F_REQ : (r->flags & TT_F_TW) ? TT_CONN_TW : 0;
+			if (r->owner_known) {
+				c.owner.known = 1;
+				c.owner.pid = r->pid;
+				if (r->comm)
+					strncpy(c.owner.comm, r->comm, sizeof(c.owner.comm) - 1);
+			}
+		}
+		if (b && s->sk[i] && (r->flags & TT_F_REQ)) {
+			struct tt_tuple t = {
+				.netns = r->netns, .family = r->row.family,
+				.lport = r->row.lport, .rport = r->row.rport,
+			};
+			__u64 id;
+
+			memcpy(t.laddr, r->row.laddr, sizeof(t.laddr));
+			memcpy(t.raddr, r->row.raddr, sizeof(t.raddr));
+			c.state = TT_SYN_RECV;
+			err = loader_seed_req(b, &t, s->sk[i], &c);
+			/* A SYN-ACK retransmission between the attach and now made
+			 * the program take the request for a new one, with an id of
+			 * its own, and send CLOSE -> SYN_RECV: the row takes that id,
+			 * so the request's events match it and the join drops that
+			 * event, which the row shows. */
+			if (!err && !loader_req_id(b, &t, s->sk[i], &id))
+				r->sock_id = id;
+		} else if (b && s->sk[i]) {
+			err = loader_seed(b, s->sk[i], &c);
+		}
+		if (err)
+			return err;
 		if (m) {
 			err = model_add_snapshot(m, r->sock_id, s->seq[i], r->row.state,
 						 r->owner_known, r->pid, r->comm);
 			if (err)
 				return err;
 		}
-		if (!b || !s->sk[i])
-			continue;
-		c.id = r->sock_id;
-		c.state = r->row.state;
-		c.flags = (r->flags & TT_F_REQ) ? TT_F_REQ : (r->flags & TT_F_TW) ? TT_CONN_TW : 0;
-		if (r->owner_known) {
-			c.owner.known = 1;
-			c.owner.pid = r->pid;
-			if (r->comm)
-				strncpy(c.owner.comm, r->comm, sizeof(c.owner.comm) - 1);
-		}
-		if (r->flags & TT_F_REQ) {
-			struct tt_tuple t = {
-				.netns = r->netns, .family = r->row.family,
-				.lport = r->row.lport, .rport = r->row.rport,
-			};
-
-			memcpy(t.laddr, r->row.laddr, sizeof(t.laddr));
-			memcpy(t.raddr, r->row.raddr, sizeof(t.raddr));
-			c.state = TT_SYN_RECV;
-			err = loader_seed_req(b, &t, s->sk[i], &c);
-		} else {
-			err = loader_seed(b, s->sk[i], &c);
-		}
-		if (err)
-			return err;
 	}
 	return 0;
 }

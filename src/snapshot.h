@@ -28,7 +28,7 @@ struct snapshot {
  */
 int snapshot_take(struct snapshot **out, struct tt_bpf *b, const struct tt_opts *o);
 /* Seeds the BPF owner table and the user-space join model. */
-int snapshot_seed(const struct snapshot *s, struct tt_bpf *b, struct model *m);
+int snapshot_seed(struct snapshot *s, struct tt_bpf *b, struct model *m);
 void snapshot_free(struct snapshot **s);
 
 #endif

@@ -5,6 +5,7 @@
  * and the filters to the outputs, until a signal or --duration.
  */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,22 +57,26 @@ static int install_signals(void)
 	return 0;
 }
 
-struct loss {
-	unsigned long long from, to, count;
-	const char *reason;
-	long long last_ns;
-};
+/* Loss notices on stderr: at most one a second, each covering every loss
+ * since the last, so that a flood meant to blind the tool cannot also flood
+ * its stderr. The records mark each gap exactly; these only tell a user
+ * who watches stderr (-q, or stdout not a terminal) that it happens. */
+#define LOSS_NOTICE_NS 1000000000LL
 
 struct run {
 	const struct tt_opts *o;
-	struct loss ring_loss, recursion_loss;
 	unsigned long long state_misses, timer_misses;
 	struct output *out;
 	struct tt_bpf *b;
 	struct seqtrack *st;
 	struct model *model;
 	struct stats *stats;        /* -s, else NULL */
-	unsigned long long received, lost_gap, late;
+	unsigned long long received, lost_gap, summarized;
+	struct tt_lost skip;        /* the run of events the snapshot showed, not yet written */
+	unsigned long long skipped;
+	unsigned long long notice_ring, notice_recursion;
+	long long noticed;
+	int notices;                /* stderr is where the user looks */
 	long long yield_at;         /* the periodic work is due: stop consuming */
 };
 
@@ -94,9 +99,30 @@ static int on_ring(void *ctx, void *data, size_t size)
 	 * move once its port is reused (seen with a slow pipe reader). A clock
 	 * read per 256 records bounds the delay without costing per event.
 	 */
-	if (!(r->received & 255) && clock_boot_now() >= r->yield_at)
-		return RING_YIELD;
+	if (!(r->received & 255)) {
+		/* a reader that took what stdout had gets more without waiting
+		 * for the end of the batch */
+		output_pump(r->out);
+		if (clock_boot_now() >= r->yield_at)
+			return RING_YIELD;
+	}
 	return 0;
+}
+
+/*
+ * Waits for the ring (a forced wakeup) or for stdout's reader to make room,
+ * at most POLL_MS: the ring's epoll fd and stdout in one poll(), so that a
+ * reader as fast as the events is fed as fast as it reads.
+ */
+static int wait_ring_or_stdout(struct run *r)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = ring_buffer__epoll_fd(loader_ring(r->b)), .events = POLLIN },
+		{ .fd = output_poll_fd(r->out), .events = POLLOUT },
+	};
+	int n = poll(pfd, pfd[1].fd >= 0 ? 2 : 1, POLL_MS);
+
+	return n < 0 ? -errno : 0;
 }
 
 /* Consumes what the ring holds, to the end. */
@@ -110,74 +136,88 @@ static int consume_all(struct run *r)
 	return err < 0 ? err : 0;
 }
 
+/* A skipped record covers consecutive seqs; anything else that takes a
+ * seq (an event written, a gap) ends the run first, so records stay in seq
+ * order. */
+static void skip_flush(struct run *r)
+{
+	if (!r->skip.count)
+		return;
+	r->skip.reason = "snapshot";
+	r->skip.boot_ns = clock_boot_now();
+	output_skipped(r->out, &r->skip);
+	r->skip.count = 0;
+}
+
+static void skip_add(struct run *r, unsigned long long seq)
+{
+	if (r->skip.count && seq != r->skip.to_seq + 1)
+		skip_flush(r);
+	if (!r->skip.count)
+		r->skip.from_seq = seq;
+	r->skip.to_seq = seq;
+	r->skip.count++;
+	r->skipped++;
+}
+
 static void deliver(void *ctx, const struct tt_event *ev)
 {
 	struct run *r = ctx;
 	struct tt_event e = *ev;
 
 	if (model_apply(r->model, &e)) {
-		output_count_joined(r->out);
+		skip_add(r, e.seq);
 		return;
 	}
+	skip_flush(r);
 	if (r->stats) {   /* -s: counted, not printed */
 		stats_event(r->stats, &e);
+		r->summarized++;
 		return;
 	}
 	output_event(r->out, &e);
 }
 
-/*
- * Loss notices are rate-limited to one a second per reason, so that a flood
- * meant to blind the tool cannot also flood its output; the notice that is
- * written covers every gap since the last one, so the counts stay exact.
- */
-#define LOSS_NOTICE_NS 1000000000LL
+static void loss_notice(struct run *r, int force)
+{
+	long long now = clock_boot_now();
 
-static void loss_flush(struct run *r, struct loss *q)
+	if (!r->notice_ring && !r->notice_recursion)
+		return;
+	if (!force && now - r->noticed < LOSS_NOTICE_NS)
+		return;
+	if (r->notices)
+		fprintf(stderr, "tcptrail: %llu events lost since the last notice (ring buffer full: %llu, "
+			"nested hooks: %llu); lost records mark them; a larger --ring-size helps with "
+			"bursts\n", r->notice_ring + r->notice_recursion, r->notice_ring,
+			r->notice_recursion);
+	r->notice_ring = r->notice_recursion = 0;
+	r->noticed = now;
+}
+
+static void lost(struct run *r, unsigned long long from, unsigned long long to,
+		 unsigned long long count, const char *reason)
 {
 	struct tt_lost l = {
-		.from_seq = q->from, .to_seq = q->to, .count = q->count,
-		.reason = q->reason, .boot_ns = clock_boot_now(),
+		.from_seq = from, .to_seq = to, .count = count,
+		.reason = reason, .boot_ns = clock_boot_now(),
 	};
 
-	if (!q->count)
-		return;
+	skip_flush(r);
+	if (r->stats)
+		stats_lost(r->stats, count);
 	output_lost(r->out, &l);
-	q->count = 0;
-	q->last_ns = l.boot_ns;
+	loss_notice(r, 0);
 }
 
-static void loss_tick(struct run *r, struct loss *q, long long now)
-{
-	if (q->count && now - q->last_ns >= LOSS_NOTICE_NS)
-		loss_flush(r, q);
-}
-
-static void loss_add(struct run *r, struct loss *q, unsigned long long from,
-		     unsigned long long to, unsigned long long count)
-{
-	if (!q->count) {
-		q->from = from;
-		q->to = to;
-	} else if (from <= to) {
-		if (q->from > q->to || from < q->from)
-			q->from = from;
-		if (q->from > q->to || to > q->to)
-			q->to = to;
-	}
-	q->count += count;
-	if (clock_boot_now() - q->last_ns >= LOSS_NOTICE_NS)
-		loss_flush(r, q);
-}
-
+/* One lost record per gap, at the gap: it is the evidence. */
 static void gap(void *ctx, unsigned long long from, unsigned long long to)
 {
 	struct run *r = ctx;
 
 	r->lost_gap += to - from + 1;
-	if (r->stats)
-		stats_lost(r->stats, to - from + 1);
-	loss_add(r, &r->ring_loss, from, to, to - from + 1);
+	r->notice_ring += to - from + 1;
+	lost(r, from, to, to - from + 1, "ring_full");
 }
 
 /* Hooks the kernel skipped because another ran on the same CPU leave no
@@ -188,9 +228,8 @@ static void check_recursion(struct run *r)
 
 	loader_recursion_misses(r->b, &state, &timers);
 	if (state > r->state_misses) {
-		if (r->stats)
-			stats_lost(r->stats, state - r->state_misses);
-		loss_add(r, &r->recursion_loss, 1, 0, state - r->state_misses);
+		r->notice_recursion += state - r->state_misses;
+		lost(r, 1, 0, state - r->state_misses, "recursion");
 		r->state_misses = state;
 	}
 	r->timer_misses = timers;
@@ -237,7 +276,13 @@ static int run_snapshot(struct run *r)
 
 	err = snapshot_take(&s, r->b, r->o);
 	if (err) {
-		fprintf(stderr, "tcptrail: cannot read the existing sockets: %s\n", strerror(-err));
+		if (err == -EMFILE)
+			fprintf(stderr, "tcptrail: cannot read the existing sockets: too many open files: "
+				"the open-file limit (ulimit -n) is %ld: raise it (ulimit -n 1024)\n",
+				sysconf(_SC_OPEN_MAX));
+		else
+			fprintf(stderr, "tcptrail: cannot read the existing sockets: %s\n",
+				strerror(-err));
 		return err;
 	}
 	/* the join model serves the live stream only */
@@ -250,7 +295,7 @@ static int run_snapshot(struct run *r)
 		fprintf(stderr, "tcptrail: cannot seed the owner table: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	output_snapshot(r->out, s);
+	output_snapshot(r->out, s, &exiting);
 	for (size_t i = 0; r->stats && i < s->n; i++)
 		stats_snapshot(r->stats, &s->recs[i]);
 cleanup:
@@ -261,16 +306,17 @@ cleanup:
 static void summary(struct run *r)
 {
 	struct tt_summary s = {
-		.seen = r->received,
+		.seen = r->received - seqtrack_late(r->st),
 		.lost_ring = r->lost_gap,
 		.lost_recursion = r->state_misses,
 		.timer_misses = r->timer_misses,
 		.filtered = loader_counter(r->b, TT_CNT_FILTERED),
+		.skipped = r->skipped,
+		.summarized = r->summarized,
 		.boot_ns = clock_boot_now(),
 	};
 
-	loss_flush(r, &r->ring_loss);
-	loss_flush(r, &r->recursion_loss);
+	skip_flush(r);
 	output_summary(r->out, &s);
 }
 
@@ -279,10 +325,10 @@ int trace_run(const struct tt_opts *o)
 	struct seqtrack_cb cb = { .deliver = deliver, .gap = gap };
 	struct run r = {
 		.o = o,
-		.ring_loss = { .reason = "ring_full", .last_ns = -LOSS_NOTICE_NS },
-		.recursion_loss = { .reason = "recursion", .last_ns = -LOSS_NOTICE_NS },
+		.noticed = -LOSS_NOTICE_NS,
+		.notices = o->quiet || !isatty(STDOUT_FILENO),
 	};
-	long long start, last_flush_pending, last_clock, last_stats, last_recursion, now;
+	long long start, last_flush_pending, last_clock, last_stats, last_recursion, last_settle, now;
 	int err, lost_any;
 
 	hup_reopens = o->output != NULL;
@@ -327,27 +373,34 @@ int trace_run(const struct tt_opts *o)
 	output_live_header(r.out);
 	output_flush(r.out, 1);
 
-	start = last_flush_pending = last_clock = last_stats = last_recursion = clock_boot_now();
+	start = last_flush_pending = last_clock = last_stats = last_recursion = last_settle =
+		clock_boot_now();
 	while (!exiting && !output_closed(r.out)) {
 		r.yield_at = last_flush_pending + PENDING_FLUSH_NS;
-		err = ring_buffer__poll(loader_ring(r.b), POLL_MS);
+		err = wait_ring_or_stdout(&r);
+		/* events are sent without a wakeup: collect what there is */
+		if (!err || err == -EINTR)
+			err = ring_buffer__consume(loader_ring(r.b));
 		if (err < 0 && err != -EINTR && err != RING_YIELD) {
 			fprintf(stderr, "tcptrail: reading the ring buffer failed: %s\n", strerror(-err));
 			goto cleanup;
 		}
-		/* events are sent without a wakeup: collect what the timer found */
-		if (err != RING_YIELD)
-			ring_buffer__consume(loader_ring(r.b));
-		seqtrack_settle(r.st, 0);
+		skip_flush(&r);   /* a run of skipped events is not held back */
 		now = clock_boot_now();
+		/* A hole waits two settles for its event (two CPUs can commit out
+		 * of order): at least POLL_MS apart, however often stdout's
+		 * reader wakes the loop. */
+		if (now - last_settle >= POLL_MS * 1000000LL) {
+			seqtrack_settle(r.st, 0);
+			last_settle = now;
+		}
 		if (now - last_recursion > RECURSION_CHECK_NS) {
 			check_recursion(&r);
 			last_recursion = now;
 		}
 		if (now - last_flush_pending > PENDING_FLUSH_NS) {
 			loader_flush_pending(r.b);
-			loss_tick(&r, &r.ring_loss, now);
-			loss_tick(&r, &r.recursion_loss, now);
+			loss_notice(&r, 0);
 			last_flush_pending = now;
 		}
 		if (now - last_clock > CLOCK_RECORD_NS) {
@@ -379,7 +432,7 @@ int trace_run(const struct tt_opts *o)
 	}
 	err = 0;
 cleanup:
-	if (r.b && !o->snapshot_only)
+	if (r.b && r.st && !o->snapshot_only)
 		summary(&r);
 	lost_any = output_finish(&r.out, o);
 	loader_stop(&r.b);

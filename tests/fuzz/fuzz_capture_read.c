@@ -31,6 +31,7 @@ static void to_json(struct outbuf *ob, struct cr_record *r)
 	case CR_SNAPSHOT: fmt_json_snapshot(ob, &r->snap, &fo); break;
 	case CR_EVENT: fmt_json_event(ob, &r->ev, &fo); break;
 	case CR_LOST: fmt_json_lost(ob, &r->lost, &fo); break;
+	case CR_SKIPPED: fmt_json_skipped(ob, &r->lost, &fo); break;
 	case CR_CLOCK:
 		clock_set_anchor(&ck, r->boot_ns, r->clock_real_ns);
 		fmt_json_clock(ob, &fo);

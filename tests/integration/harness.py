@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -260,11 +261,8 @@ class Tracer:
         while time.monotonic() < deadline:
             if self.proc.p.poll() is not None:
                 break
-            try:
-                with open(self.capture) as f:
-                    first = f.readline()
-            except FileNotFoundError:
-                first = ""
+            first = self._capture_text().partition("\n")
+            first = first[0] + first[1]
             if first.endswith("\n"):
                 rec = json.loads(first)
                 check(rec.get("type") == "meta", "first capture record is not meta: %r" % first)
@@ -273,11 +271,33 @@ class Tracer:
         raise TestFailure("tcptrail did not write its meta record to %s; stderr: %s"
                           % (self.capture, "\n".join(self.proc.err_lines)))
 
+    def _capture_text(self):
+        """The capture as far as it can be read now (a .gz one may end in
+        the middle of a member: what zcat would recover)."""
+        try:
+            with open(self.capture, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return ""
+        if self.capture.endswith(".gz"):
+            out = b""
+            while data:
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                try:
+                    out += d.decompress(data)
+                except zlib.error:
+                    break
+                if not d.eof:
+                    break
+                data = d.unused_data
+            data = out
+        return data.decode("utf-8")
+
     def _lines(self):
         if not self.capture:
             return list(self.proc.lines)
-        with open(self.capture) as f:
-            return f.read().splitlines()
+        text = self._capture_text()
+        return text[:text.rfind("\n") + 1].splitlines()
 
     def seen(self):
         out = []

@@ -13,6 +13,7 @@ import test_load  # noqa: E402,F401
 import test_cli  # noqa: E402,F401
 import test_stats  # noqa: E402,F401
 import test_forensic  # noqa: E402,F401
+import test_loss  # noqa: E402,F401
 import test_everyday  # noqa: E402,F401
 
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
-"""Forensic capture (-o/-r): crash safety of .gz, disk full, planted paths,
-SIGHUP rotation, damaged captures, dropped privileges, hostile names.
+"""Forensic capture (-o/-r): crash safety of .gz, planted paths, SIGHUP
+rotation, damaged captures, dropped privileges, hostile names. A full disk,
+gaps and --verify: test_loss.py.
 
 Every tracer runs in the test's own namespace; temporary directories and
 the tmpfs are removed in finally blocks.
@@ -21,8 +22,6 @@ from harness import (PYTHON, TCPTRAIL, Netns, TestFailure, check, pick_port, run
                      transitions)
 from test_states import has
 
-SUMMARY = re.compile(r"^tcptrail: (\d+) events seen, (\d+) written, (\d+) lost, (\d+) filtered"
-                     r"(?: \(ring full: (\d+), nested hooks: (\d+), write errors: (\d+) lines\))?$")
 ARROW = re.compile(r"\b([A-Z_0-9]+) -> ([A-Z_0-9]+)\b")
 
 
@@ -58,13 +57,6 @@ def gunzip_tolerant(data):
 def raw_ctl(data):
     """Offsets and values of control bytes other than the line feed, and DEL."""
     return [(i, b) for i, b in enumerate(data) if (b < 0x20 and b != 0x0a) or b == 0x7f]
-
-
-def summary_line(err_lines):
-    s = [SUMMARY.match(l) for l in err_lines]
-    s = [m for m in s if m]
-    check(len(s) == 1, "expected one summary line on stderr, got: %r" % err_lines)
-    return s[0]
 
 
 class RawProc:
@@ -203,75 +195,6 @@ def t_crash():
               % (len(transitions(zrecs)), len(early)))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-# ---- 2: disk full ------------------------------------------------------
-
-def disk_full_run(ns, port, path, fail_on_loss, nconn):
-    args = ["-P", str(port), "-o", path] + (["--fail-on-loss"] if fail_on_loss else [])
-    tr = ns.tracer(*args)
-    srv, cli = ns.peer("server"), ns.peer("client")
-    srv.cmd("listen 4 127.0.0.1 %d" % port)
-    srv.cmd("serve %d" % nconn)
-    cli.cmd("bulk 4 127.0.0.1 %d %d" % (port, nconn), timeout=60)
-    srv.expect("done serve", timeout=60)
-    srv.cmd("close_listener")
-    tr.wait_for(lambda t: len(t) >= 2 + 10 * nconn, timeout=60, what="all transitions")
-    os.kill(tr.proc.pid, signal.SIGINT)
-    rc = tr.proc.wait(20)
-    out = [json.loads(l) for l in tr.proc.lines if l.strip()]
-    srv.quit()
-    cli.quit()
-    return rc, out, tr.proc.err_lines
-
-
-def check_disk_full(label, path, rc, out, err, want_rc):
-    check(rc == want_rc, "%s: exit %d, expected %d; stderr %r" % (label, rc, want_rc, err))
-    check(out and out[-1]["type"] == "summary", "%s: no summary on stdout" % label)
-    summ = out[-1]
-    m = summary_line(err)
-    check(int(m.group(3)) > 0 and m.group(7) is not None and int(m.group(7)) > 0,
-          "%s: the disk filled but stderr reports no write loss: %r" % (label, m.group(0)))
-    check(summ["lost_write"] > 0 and summ["lost"] >= summ["lost_write"],
-          "%s: summary record %s" % (label, summ))
-    check(int(m.group(7)) == summ["lost_write"], "%s: stderr and summary disagree: %r vs %s"
-          % (label, m.group(0), summ))
-    with open(path, "rb") as f:
-        data = f.read()
-    recs, tail = parse_jsonl(data, path, allow_partial_tail=True)
-    check(recs and recs[0]["type"] == "meta", "%s: the file does not start with meta" % label)
-    # every record given to the capture is either a whole line in the file
-    # or counted as lost (a line cut by ENOSPC is lost too)
-    emitted = len(out) - 1   # meta, transitions, lost records; not the summary
-    whole = len(recs)
-    check(whole + summ["lost_write"] + (1 if tail else 0) == emitted,
-          "%s: %d whole lines in the file + %d lines counted lost%s != %d records written "
-          "to stdout before the summary" % (label, whole, summ["lost_write"],
-                                            " + 1 cut line" if tail else "", emitted))
-    check(whole < emitted, "%s: nothing was lost, the tmpfs did not fill (%d records)"
-          % (label, whole))
-
-
-@test("21_disk_full_counts_loss")
-def t_disk_full():
-    port = pick_port()
-    mnt = tempfile.mkdtemp(prefix="tt-full.")
-    mounted = False
-    try:
-        run(["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt])
-        mounted = True
-        with Netns() as ns:
-            p1 = os.path.join(mnt, "a.jsonl")
-            rc, out, err = disk_full_run(ns, port, p1, True, 300)
-            check_disk_full("--fail-on-loss", p1, rc, out, err, 3)
-            os.unlink(p1)
-            p2 = os.path.join(mnt, "b.jsonl")
-            rc, out, err = disk_full_run(ns, port, p2, False, 200)
-            check_disk_full("without --fail-on-loss", p2, rc, out, err, 0)
-    finally:
-        if mounted:
-            subprocess.run(["umount", mnt], stderr=subprocess.DEVNULL)
-        shutil.rmtree(mnt, ignore_errors=True)
 
 
 # ---- 3: planted path ---------------------------------------------------

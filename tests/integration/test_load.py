@@ -145,19 +145,35 @@ def t_churn():
 
 @test("13c_slow_reader_still_sees_time_wait")
 def t_slow_reader():
-    """A reader far slower than the events (the ring fills and losses are
-    reported, as they should be). The tool's loop must still run its 50 ms
-    FIN_WAIT2 check: when it did not, the client sockets that went to a
-    FIN_WAIT2 timewait socket stayed FIN_WAIT2 in its table, and their end
-    at port reuse showed FIN_WAIT2 -> CLOSE instead of TIME_WAIT -> CLOSE."""
+    """A reader far slower than the events (stdout's queue fills and what it
+    cannot take is reported lost, as it should be). The tool's loop must
+    still run its 50 ms FIN_WAIT2 check: when a blocking write kept it from
+    doing so, the client sockets that went to a FIN_WAIT2 timewait socket
+    stayed FIN_WAIT2 in its table, and their end at port reuse showed
+    FIN_WAIT2 -> CLOSE instead of TIME_WAIT -> CLOSE."""
     check(os.access(LOADGEN, os.X_OK), "%s is missing: make integration builds it" % LOADGEN)
     port = pick_port()
     with Netns() as ns:
-        # 64 lines per 3 ms: ~20k lines/s, a tenth of what the churn makes
+        # Ports are reused (TIME_WAIT -> CLOSE) from early in the run
+        # whatever the machine's speed: one destination address, 10000
+        # local ports, 8000 connections a second at most (fewer would
+        # leave no TIME_WAIT old enough to reuse: tcp_tw_reuse waits 1 s).
+        ns.sysctl("net.ipv4.ip_local_port_range", "40000 49999")
+        # 64 lines per 3 ms: ~20k lines/s, a quarter of what the churn makes
         tr = ns.tracer("-P", str(port), read_pause=0.003)
-        out = ns.sh([LOADGEN, "churn", "-t", "1", "-d", "3", "-p", str(port)], timeout=60).stdout
+        out = ns.sh([LOADGEN, "churn", "-t", "1", "-a", "1", "-r", "8000", "-d", "3", "-p", str(port)],
+                    timeout=60).stdout
         line = out.strip().splitlines()[-1]
-        time.sleep(0.5)
+        # Then the reader catches up, so that the summary reaches it: at its
+        # stop tcptrail gives a slow reader at most 0.6 s, and what is still
+        # queued for stdout then is counted, not delivered (README, "A
+        # stalled reader"). The backlog depends on the machine's speed.
+        tr.proc.read_pause = 0
+        n, still = -1, time.monotonic()
+        while time.monotonic() < still + 0.5:
+            if len(tr.proc.lines) != n:
+                n, still = len(tr.proc.lines), time.monotonic()
+            time.sleep(0.05)
         trs = tr.stop(defer_loss=True)
         summ = [r for r in tr.records if r["type"] == "summary"][0]
         stale = [r for r in trs if (r["old_state"], r["state"]) == ("FIN_WAIT2", "CLOSE")

@@ -418,6 +418,106 @@ static void test_unknown_type(void **state)
 	}
 }
 
+/*
+ * Numbers beyond what the field holds: json-c parses an integer literal
+ * beyond 64 bits as the nearest limit without a word, so without a check
+ * "seq":1000000000000000000000 replayed as 18446744073709551615. An integer
+ * field written with a fraction or an exponent is not an integer either.
+ */
+static void test_number_ranges(void **state)
+{
+	struct ctx *c = *state;
+	char *s;
+
+	refuse_sub(c, "\"seq\":42", "\"seq\":1e40", "\"seq\" is not an integer");
+	refuse_sub(c, "\"seq\":42", "\"seq\":42.0", "\"seq\" is not an integer");
+	refuse_sub(c, "\"seq\":42", "\"seq\":4.2E1", "\"seq\" is not an integer");
+	refuse_sub(c, "\"seq\":42", "\"seq\":18446744073709551616",
+		   "\"seq\" is out of range (more than 64 bits)");
+	refuse_sub(c, "\"seq\":42", "\"seq\":1000000000000000000000000000000000000000",
+		   "\"seq\" is out of range (more than 64 bits)");
+	refuse_sub(c, "\"seq\":42", "\"seq\":-9223372036854775809",
+		   "\"seq\" is out of range (more than 64 bits)");
+	refuse_sub(c, "\"lport\":1025", "\"lport\":80.5", "\"lport\" is not an integer");
+	refuse_sub(c, "\"rport\":65535", "\"rport\":1e2", "\"rport\" is not an integer");
+	refuse_sub(c, "\"tx_bytes\":18446744073709551615", "\"tx_bytes\":99999999999999999999",
+		   "\"tx_bytes\" is out of range");
+	/* an unknown field's number is checked too: it is in a known record */
+	refuse_sub(c, "\"seq\":42", "\"seq\":42,\"future\":[1,123456789012345678901]",
+		   "\"future\" is out of range");
+	/* a key that is not a plain word is not quoted back */
+	refuse_sub(c, "\"seq\":42", "\"seq\":42,\"\\u001b\":123456789012345678901",
+		   "an integer is out of range");
+	/* the limits themselves, and numbers inside strings, are fine */
+	s = event_with(c, "\"seq\":42", "\"seq\":18446744073709551615,\"note\":\"99999999999999999999999\"");
+	assert_int_equal(parse(c, s), 0);
+	assert_true(c->rec.ev.seq == 18446744073709551615ULL);
+	free(s);
+	s = event_with(c, "\"seq\":42", "\"seq\":42,\"x\":-9223372036854775808");
+	assert_int_equal(parse(c, s), 0);
+	free(s);
+}
+
+/* write losses and skipped records, and the summary's full accounting */
+static void test_write_loss_skipped_accounting(void **state)
+{
+	struct ctx *c = *state;
+	struct tt_lost l = { .from_seq = 10, .to_seq = 19, .count = 10, .snapshot = 3, .other = 2,
+			     .reason = "write", .error = "ENOSPC", .boot_ns = BOOT0 + 1 };
+	struct tt_summary s = { .seen = 40, .written = 20, .lost = 10, .lost_write = 10,
+				.skipped = 7, .summarized = 3, .snapshot = 5, .snapshot_lost = 3,
+				.has_accounting = 1, .timer_misses = 9, .boot_ns = BOOT0 + 2 };
+	const char *t = "\"time\":\"2023-11-14T22:13:20.000000000Z\",\"boot_ns\":5000000000";
+	char buf[512];
+
+	ob_reset(&c->ob);
+	fmt_json_lost(&c->ob, &l, &c->fo);
+	assert_int_equal(parse(c, line(c)), 0);
+	assert_int_equal(c->rec.type, CR_LOST);
+	assert_string_equal(c->rec.lost.reason, "write");
+	assert_string_equal(c->rec.lost.error, "ENOSPC");
+	assert_int_equal(c->rec.lost.snapshot, 3);
+	assert_int_equal(c->rec.lost.other, 2);
+	assert_int_equal(c->rec.lost.count, 10);
+
+	ob_reset(&c->ob);
+	fmt_json_skipped(&c->ob, &l, &c->fo);
+	assert_int_equal(parse(c, line(c)), 0);
+	assert_int_equal(c->rec.type, CR_SKIPPED);
+	assert_int_equal(c->rec.lost.from_seq, 10);
+	assert_int_equal(c->rec.lost.to_seq, 19);
+	assert_int_equal(c->rec.lost.count, 10);
+
+	ob_reset(&c->ob);
+	fmt_json_summary(&c->ob, &s, &c->fo);
+	assert_int_equal(parse(c, line(c)), 0);
+	assert_int_equal(c->rec.summary.has_accounting, 1);
+	assert_int_equal(c->rec.summary.skipped, 7);
+	assert_int_equal(c->rec.summary.summarized, 3);
+	assert_int_equal(c->rec.summary.snapshot_lost, 3);
+	assert_int_equal(c->rec.summary.timer_misses, 9);
+	/* a summary of an earlier version: no accounting, read as such */
+	s.has_accounting = 0;
+	ob_reset(&c->ob);
+	fmt_json_summary(&c->ob, &s, &c->fo);
+	assert_null(strstr(ob_cstr(&c->ob), "skipped"));
+	assert_int_equal(parse(c, line(c)), 0);
+	assert_int_equal(c->rec.summary.has_accounting, 0);
+
+	snprintf(buf, sizeof(buf), "{\"type\":\"skipped\",%s,\"count\":3,\"reason\":\"snapshot\"}", t);
+	refuse(c, buf, strlen(buf), "\"from_seq\" is missing");
+	snprintf(buf, sizeof(buf), "{\"type\":\"lost\",%s,\"count\":3,\"reason\":\"write\","
+		 "\"error\":\"\\u001b\"}", t);
+	refuse(c, buf, strlen(buf), "\"error\" is not a word");
+	snprintf(buf, sizeof(buf), "{\"type\":\"lost\",%s,\"count\":3,\"reason\":\"write\","
+		 "\"snapshot\":-1}", t);
+	refuse(c, buf, strlen(buf), "\"snapshot\" is negative");
+	snprintf(buf, sizeof(buf), "{\"type\":\"summary\",%s,\"snapshot\":0,\"seen\":0,"
+		 "\"written\":0,\"lost\":0,\"lost_ring\":0,\"lost_recursion\":0,\"lost_write\":0,"
+		 "\"filtered\":0,\"skipped\":0}", t);
+	refuse(c, buf, strlen(buf), "come together");
+}
+
 static void test_rfc3339(void **state)
 {
 	long long ns = 0;
@@ -447,6 +547,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_types_other_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_type, setup, teardown),
 		cmocka_unit_test(test_rfc3339),
+		cmocka_unit_test_setup_teardown(test_number_ranges, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_loss_skipped_accounting, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

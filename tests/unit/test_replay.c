@@ -447,6 +447,98 @@ static void test_corrupt_record(void **state)
 	free(head);
 }
 
+/* A number beyond 64 bits, or with a fraction where an integer belongs:
+ * damage at its line, like a negative port, never a clamped value. */
+static void test_number_out_of_range(void **state)
+{
+	struct ctx *c = *state;
+	struct tt_opts o = { .json = 1 };
+	static const struct { const char *from, *to, *why; } cases[] = {
+		{ "\"seq\":2,", "\"seq\":100000000000000000000,", "field \"seq\" is out of range" },
+		{ "\"seq\":2,", "\"seq\":1e40,", "field \"seq\" is not an integer" },
+		{ "\"rport\":1025", "\"rport\":1025.5", "field \"rport\" is not an integer" },
+	};
+	char where[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *cap, *at;
+
+		build_capture(c);
+		cap = strdup(ob_cstr(&c->cap));
+		at = strstr(cap, cases[i].from);   /* line 6: the second transition */
+		assert_non_null(at);
+		assert_true(asprintf(&at, "%.*s%s%s", (int)(at - cap), cap, cases[i].to,
+				     at + strlen(cases[i].from)) > 0);
+		write_file(c->path, at, strlen(at));
+		assert_int_not_equal(replay(c, c->path, &o), 0);
+		snprintf(where, sizeof(where), "%s:6: %s", c->path, cases[i].why);
+		if (!strstr(c->err, where))
+			fail_msg("want '%s' in:\n%s", where, c->err);
+		/* the five records before it were replayed, nothing after */
+		assert_int_equal(count(c->out, "\n"), 5);
+		free(at);
+		free(cap);
+	}
+}
+
+/*
+ * A capture that survived a full disk: the stream in two gzip members, a
+ * write loss (with the snapshot row it cost) and a skipped run. Replay
+ * reads all of it, reproduces it byte for byte, and reports the loss the
+ * summary reports.
+ */
+static void test_full_disk_capture(void **state)
+{
+	struct ctx *c = *state;
+	struct tt_opts o = { .json = 1 };
+	struct tt_clock ck;
+	struct fmt_opts fo = { .clock = &ck, .addr_width = 23 };
+	struct tt_lost skip = { .from_seq = 8, .to_seq = 9, .count = 2, .reason = "snapshot",
+				.boot_ns = BOOT0 + 62 * SEC };
+	struct tt_lost w = { .from_seq = 10, .to_seq = 109, .count = 100, .snapshot = 1, .other = 1,
+			     .reason = "write", .error = "ENOSPC", .boot_ns = BOOT0 + 63 * SEC };
+	struct tt_summary sum = { .seen = 107, .written = 4, .skipped = 2, .lost = 103,
+				  .lost_ring = 3, .lost_write = 100, .snapshot = 3, .snapshot_lost = 1,
+				  .has_accounting = 1, .boot_ns = BOOT0 + 64 * SEC };
+	char *all, *cut;
+	gzFile z;
+
+	build_capture(c);
+	/* drop the summary: the capture goes on with the new records */
+	all = strdup(ob_cstr(&c->cap));
+	cut = strstr(all, "{\"type\":\"summary\"");
+	assert_non_null(cut);
+	*cut = '\0';
+	ob_reset(&c->cap);
+	clock_set_anchor(&ck, BOOT0 + 60 * SEC, REAL0 + 3660 * SEC);
+	fmt_json_skipped(&c->cap, &skip, &fo);
+	fmt_json_lost(&c->cap, &w, &fo);
+	fmt_json_summary(&c->cap, &sum, &fo);
+	z = gzopen(c->gzpath, "wb");
+	assert_non_null(z);
+	gzputs(z, all);
+	assert_int_equal(gzclose(z), Z_OK);
+	z = gzopen(c->gzpath, "ab");   /* a second member, as after the disk recovered */
+	assert_non_null(z);
+	gzputs(z, ob_cstr(&c->cap));
+	assert_int_equal(gzclose(z), Z_OK);
+	assert_int_equal(replay(c, c->gzpath, &o), 0);
+	assert_int_equal(strncmp(c->out, all, strlen(all)), 0);
+	assert_string_equal(c->out + strlen(all), ob_cstr(&c->cap));
+	/* ring 3 + write 100: the summary's lost */
+	if (!strstr(c->err, "4 events written, 0 filtered, 103 lost"))
+		fail_msg("stderr: %s", c->err);
+	assert_int_equal(sum.lost_ring + sum.lost_write, 103);
+	/* as text: the write loss line, the skipped record not shown */
+	o.json = 0;
+	assert_int_equal(replay(c, c->gzpath, &o), 0);
+	if (!strstr(c->out, "--- lost 100 events (seq 10-109), 1 snapshot row, 1 other record: "
+		    "write (ENOSPC) ---\n"))
+		fail_msg("stdout: %s", c->out);
+	assert_null(strstr(c->out, "skipped"));
+	free(all);
+}
+
 static void test_gzip_truncated(void **state)
 {
 	struct ctx *c = *state;
@@ -572,6 +664,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unknown_type_skipped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_meta, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fail_on_loss, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_number_out_of_range, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk_capture, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
