@@ -1,0 +1,173 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# scripts/kernel-vm.sh NAME COMMAND [ARG...]: boots kernel NAME of
+# scripts/kernels.list under qemu, runs COMMAND inside as root, prints its
+# output (stdout and stderr together) and exits with its status.
+#
+# The guest is a VM with its own kernel, processes and sockets; it sees the
+# host's root filesystem read-only, tmpfs on /tmp, /run, /var/tmp, and one
+# writable directory, TT_VM_DIR (default build/kernels/vm/NAME), at the same
+# path as on the host: the command's files and the logs go there
+# (console.log: the kernel's console; dmesg.log; out.log: the output; rc).
+# The command runs in the current directory (it must be visible in the
+# guest: not under /tmp), with the host's PATH and every TT_* variable.
+#
+# Environment: TT_VM_MEM (MiB, 4096), TT_VM_CPUS (2), TT_VM_TIMEOUT (s, 3600),
+# TT_VM_ACCEL (tcg; "kvm" tries KVM first and falls back to TCG).
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+
+die() { echo "kernel-vm: $*" >&2; exit 125; }
+
+[ $# -ge 2 ] || die "usage: scripts/kernel-vm.sh NAME COMMAND [ARG...] (NAME from scripts/kernels.list)"
+name=$1
+shift
+[ "$(id -u)" = 0 ] || die "must run as root (virtiofsd serves the host's files as root): sudo scripts/kernel-vm.sh"
+qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 is missing: sudo scripts/install-deps.sh test-kernels"
+virtiofsd=/usr/lib/qemu/virtiofsd
+[ -x $virtiofsd ] || die "$virtiofsd is missing (Debian's qemu-system-common): sudo scripts/install-deps.sh test-kernels"
+[ -x /bin/busybox ] && /bin/busybox --list | grep -qx cpio ||
+	die "a static busybox is needed for the guest's initramfs: sudo scripts/install-deps.sh test-kernels"
+[ -x /sbin/modprobe ] || [ -x /usr/sbin/modprobe ] ||
+	die "modprobe is missing (the guest uses the host's, from kmod): sudo scripts/install-deps.sh test-kernels"
+
+kdir=$("$here/kernel-fetch.sh" "$name") || exit 125
+kver=$(basename "$kdir")
+mem=${TT_VM_MEM:-4096}
+cpus=${TT_VM_CPUS:-2}
+limit=${TT_VM_TIMEOUT:-3600}
+vmdir=${TT_VM_DIR:-$root/build/kernels/vm/$name}
+mkdir -p "$vmdir"
+vmdir=$(cd "$vmdir" && pwd)
+case $vmdir in /tmp/* | /run/* | /var/tmp/* | /proc/* | /sys/* | /dev/*)
+	die "TT_VM_DIR=$vmdir is hidden by the guest's own /tmp, /run...: choose a directory elsewhere" ;;
+esac
+rm -f "$vmdir"/{cmd,rc,started,time,out.log,console.log,dmesg.log,virtiofsd.log}
+
+tmp=$(mktemp -d /tmp/tt-vm.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- the initramfs: busybox, the init script, the modules virtiofs needs
+ird=$tmp/initrd
+mkdir -p "$ird"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,modules}
+cp /bin/busybox "$ird/bin/busybox"
+ln -s busybox "$ird/bin/sh"
+cp "$here/kernel-vm-init.sh" "$ird/init"
+chmod 755 "$ird/init"
+: > "$ird/modules/order"
+# modprobe -d wants ROOT/lib/modules/VERSION: give it a view of the cache
+mkdir -p "$tmp/kroot/lib/modules"
+ln -s "$kdir/modules" "$tmp/kroot/lib/modules/$kver"
+for m in virtio_pci virtiofs overlay; do
+	modprobe -d "$tmp/kroot" -S "$kver" --show-depends "$m" ||
+		die "the $kver modules lack $m (virtiofs and overlay are how the guest reaches the host's files)"
+done | awk '$1 == "insmod" && !seen[$2]++ { print $2 }' > "$tmp/deps"
+while read -r ko; do
+	base=$(basename "$ko")
+	# busybox insmod reads plain .ko only
+	case $base in
+	*.ko.xz) /bin/busybox xz -dc "$ko" > "$ird/modules/${base%.xz}"; base=${base%.xz} ;;
+	*.ko.gz) /bin/busybox gzip -dc "$ko" > "$ird/modules/${base%.gz}"; base=${base%.gz} ;;
+	*.ko) cp "$ko" "$ird/modules/$base" ;;
+	*) die "$ko: a compression busybox cannot undo; add it here" ;;
+	esac
+	echo "$base" >> "$ird/modules/order"
+done < "$tmp/deps"
+(cd "$ird" && find . | /bin/busybox cpio -o -H newc 2>/dev/null | gzip -1) > "$tmp/initrd.img"
+
+# --- the command, as a script the guest's /bin/sh runs in the chroot
+{
+	echo "cd $(printf %q "$PWD") || { echo 'kernel-vm: $(printf %q "$PWD") is not visible in the guest' >&2; exit 125; }"
+	printf 'export PATH=%q HOME=/root TT_VM_DIR=%q TT_VM_KERNEL=%q\n' "$PATH" "$vmdir" "$name"
+	env | grep -E '^(TT_[A-Za-z0-9_]*|LANG|LC_ALL)=' | grep -Ev '^TT_VM_(DIR|KERNEL)=' |
+		while IFS='=' read -r k v; do printf 'export %s=%q\n' "$k" "$v"; done
+	# created by the guest, stamped by the host's clock: boot time = its mtime - start
+	echo ': > "$TT_VM_DIR/started"'
+	printf 'exec'
+	printf ' %q' "$@"
+	echo
+} > "$vmdir/cmd"
+
+# --- the shares: one virtiofsd each, stopped with qemu
+# The root share is a read-only bind of the host's filesystems in a mount
+# namespace of its own: a guest cannot write to the host's files even by
+# remounting. Pseudo filesystems and /run, /tmp are left out: the guest has its own.
+share_root() {
+	local sock=$1 mnt=$tmp/root t
+	mkdir "$mnt"
+	unshare -m --propagation private /bin/sh -c '
+		mnt=$1; shift
+		mount --bind / "$mnt" && mount -o remount,bind,ro "$mnt" || exit 1
+		findmnt -rn -o TARGET,SOURCE | while read -r t s; do
+			case $t in / | /proc* | /sys* | /dev* | /run* | /tmp* | /var/tmp*) continue ;; esac
+			case $s in /dev/*) ;; *) continue ;; esac
+			mount --bind "$t" "$mnt$t" && mount -o remount,bind,ro "$mnt$t"
+		done
+		exec "$@"' sh "$mnt" $virtiofsd --socket-path="$sock" -o source="$mnt" \
+		-o cache=always -o log_level=err 2>>"$vmdir/virtiofsd.log" &
+	pids+=($!)
+}
+share() {
+	$virtiofsd --socket-path="$1" -o source="$2" -o cache="$3" -o log_level=err 2>>"$vmdir/virtiofsd.log" &
+	pids+=($!)
+}
+share_root "$tmp/root.sock"
+share "$tmp/kernel.sock" "$kdir" always
+share "$tmp/run.sock" "$vmdir" none
+for s in root kernel run; do
+	for _ in $(seq 100); do [ -S "$tmp/$s.sock" ] && break; sleep 0.05; done
+	[ -S "$tmp/$s.sock" ] || die "virtiofsd for the $s share did not start"
+done
+
+accel="tcg,thread=multi"
+if [ "${TT_VM_ACCEL:-tcg}" = kvm ] && [ -w /dev/kvm ]; then accel="kvm:tcg,thread=multi"; fi
+fs_args=()
+for s in root kernel run; do
+	fs_args+=(-chardev "socket,id=$s,path=$tmp/$s.sock"
+		-device "vhost-user-fs-pci,chardev=$s,tag=$s")
+done
+start=$(date +%s.%N)
+# -no-reboot: the guest ends the VM by rebooting; panic=-1 makes a panic do the same
+"$qemu" -nodefaults -no-user-config -display none -no-reboot \
+	-accel "$accel" -cpu max -smp "$cpus" -m "$mem" \
+	-object "memory-backend-memfd,id=mem,size=${mem}M,share=on" -machine pc,memory-backend=mem \
+	-kernel "$kdir/vmlinuz" -initrd "$tmp/initrd.img" \
+	-append "console=ttyS0 quiet panic=-1 tt_run=$vmdir" \
+	-serial "file:$vmdir/console.log" -serial "file:$vmdir/out.log" \
+	"${fs_args[@]}" &
+qpid=$!
+pids+=($qpid)
+# shows the output as it comes; ends when qemu does
+tail -n +1 -s 0.2 -F --pid=$qpid "$vmdir/out.log" 2>/dev/null &
+tpid=$!
+pids+=($tpid)
+( sleep "$limit" && : > "$tmp/timeout" && kill "$qpid" 2>/dev/null ) &
+wpid=$!
+pids+=($wpid)
+qrc=0
+wait $qpid || qrc=$?
+kill $wpid 2>/dev/null || true
+wait $tpid 2>/dev/null || true
+end=$(date +%s.%N)
+echo "$start $end" > "$vmdir/time"
+
+if [ -e "$tmp/timeout" ]; then
+	echo "kernel-vm: $name ($kver): stopped after TT_VM_TIMEOUT=${limit}s; the kernel's console is in $vmdir/console.log" >&2
+	exit 124
+fi
+if [ ! -s "$vmdir/rc" ]; then
+	echo "kernel-vm: $name ($kver): the guest ended without the command's status (qemu exit $qrc);" \
+		"the kernel's console is in $vmdir/console.log:" >&2
+	tail -n 20 "$vmdir/console.log" >&2 || true
+	exit 125
+fi
+exit "$(cat "$vmdir/rc")"
