@@ -27,8 +27,9 @@ shift
 qemu=$(command -v qemu-system-x86_64) || die "qemu-system-x86_64 is missing: sudo scripts/install-deps.sh test-kernels"
 virtiofsd=/usr/lib/qemu/virtiofsd
 [ -x $virtiofsd ] || die "$virtiofsd is missing (Debian's qemu-system-common): sudo scripts/install-deps.sh test-kernels"
-[ -x /bin/busybox ] && /bin/busybox --list | grep -qx cpio ||
-	die "a static busybox is needed for the guest's initramfs: sudo scripts/install-deps.sh test-kernels"
+# the initramfs has no libc: busybox must be Debian's static build
+[ -x /bin/busybox ] && ! ldd /bin/busybox >/dev/null 2>&1 && /bin/busybox --list | grep -qx cpio ||
+	die "a static busybox is needed for the guest's initramfs: apt-get install busybox-static"
 [ -x /sbin/modprobe ] || [ -x /usr/sbin/modprobe ] ||
 	die "modprobe is missing (the guest uses the host's, from kmod): sudo scripts/install-deps.sh test-kernels"
 

@@ -1,0 +1,174 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""The kernel x test table of `make test-kernels`.
+
+  kernel-matrix.py --list [DIR]      names of the integration tests (TT_ONLY applies)
+  kernel-matrix.py [--counts FILE] RESULTS NAME...
+                                     the markdown table from RESULTS/NAME/{out.log,info};
+                                     FILE gets "passed failed skipped" (not run = failed)
+
+out.log is tests/integration/run.sh's output: "PASS name (Ns)", "FAIL name
+(Ns)" followed by the message indented by two spaces, "SKIP name: reason".
+info holds key=value lines written by scripts/test-kernels.sh.
+A test that a kernel did not report is shown as "not run", with the reason
+the suite gave (tcptrail did not load, the VM stopped...).
+"""
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+INTEGRATION = os.path.join(os.path.dirname(HERE), "tests", "integration")
+
+RESULT = re.compile(r"^(PASS|FAIL) (\S+) \(([0-9.]+)s\)$")
+SKIP = re.compile(r"^SKIP (\S+): (.*)$")
+
+
+def list_tests(where):
+    sys.path.insert(0, where)
+    import main  # noqa: F401  registers every test module
+    import harness
+    only = [a for a in os.environ.get("TT_ONLY", "").split(",") if a]
+    for name, _fn, _slow in harness.TESTS:
+        if not only or any(o in name for o in only):
+            print(name)
+
+
+def parse(path):
+    """{test: (status, seconds, message lines)}, and the lines outside any test."""
+    results, loose, cur = {}, [], None
+    try:
+        with open(path, errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        m = RESULT.match(line)
+        if m:
+            cur = m.group(2)
+            results[cur] = (m.group(1), float(m.group(3)), [])
+            continue
+        m = SKIP.match(line)
+        if m:
+            results[m.group(1)] = ("SKIP", None, [m.group(2)])
+            cur = None
+            continue
+        if cur and line.startswith("  "):
+            results[cur][2].append(line[2:])
+            continue
+        cur = None
+        loose.append(line)
+    return results, loose
+
+
+def read_info(path):
+    info = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                k, _, v = line.rstrip("\n").partition("=")
+                info[k] = v
+    except OSError:
+        pass
+    return info
+
+
+def why_not_run(info, loose):
+    """One line: why the suite did not report every test on this kernel."""
+    if info.get("note"):
+        return info["note"]
+    text = [l for l in loose if l.strip()]
+    for i, line in enumerate(text):
+        if "cannot load its BPF programs" in line:
+            before = [l for l in text[:i] if not l.startswith("integration:")]
+            return "tcptrail did not load: " + (before[-1] if before else line)
+    for line in reversed(text):
+        if line.startswith("integration:") or line.startswith("kernel-vm"):
+            return line
+    return "the suite stopped before this test (see the log)"
+
+
+def secs(v):
+    try:
+        return "%d s" % round(float(v))
+    except (TypeError, ValueError):
+        return "—"
+
+
+def table(results_dir, names, tests):
+    cols = []
+    for name in names:
+        d = os.path.join(results_dir, name)
+        info = read_info(os.path.join(d, "info"))
+        res, loose = parse(os.path.join(d, "out.log"))
+        cols.append((name, info, res, loose))
+    out = []
+    head = ["test"] + ["%s<br>`%s`" % (n, i.get("kernel", "?")) for n, i, _, _ in cols]
+    out.append("| " + " | ".join(head) + " |")
+    out.append("|" + "---|" * len(head))
+    out.append("| boot | " + " | ".join(secs(i.get("boot")) for _, i, _, _ in cols) + " |")
+    out.append("| suite | " + " | ".join(secs(i.get("suite")) for _, i, _, _ in cols) + " |")
+    notes, failures = [], []
+    for t in tests:
+        row = [t]
+        for name, info, res, loose in cols:
+            if t not in res:
+                row.append("not run")
+                continue
+            status, dt, msg = res[t]
+            if status == "SKIP":
+                row.append("SKIP: " + (msg[0] if msg else "?"))
+            else:
+                row.append(status if dt is None else "%s (%.0f s)" % (status, dt))
+                if status == "FAIL":
+                    failures.append((name, t, msg))
+        out.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    totals = []
+    for name, info, res, loose in cols:
+        st = [res[t][0] for t in tests if t in res]
+        n_run = len(st)
+        totals.append("%d / %d / %d" % (st.count("PASS"), st.count("FAIL"), st.count("SKIP"))
+                      + ("" if n_run == len(tests) else ", %d not run" % (len(tests) - n_run)))
+        if n_run < len(tests):
+            notes.append("- **%s**: %d of %d tests not run: %s"
+                         % (name, len(tests) - n_run, len(tests), why_not_run(info, loose)))
+    out.append("| passed / failed / skipped | " + " | ".join(totals) + " |")
+    counts = [0, 0, 0]   # a test that did not run counts as failed
+    for name, info, res, loose in cols:
+        for t in tests:
+            st = res[t][0] if t in res else "FAIL"
+            counts[("PASS", "FAIL", "SKIP").index(st)] += 1
+    if notes:
+        out += ["", "Not run:", ""] + notes
+    if failures:
+        out += ["", "Failures (first lines of each message):", ""]
+        for name, t, msg in failures:
+            first = [l for l in msg if l.strip()][:3] or ["(no message)"]
+            out.append("- **%s** `%s`:" % (name, t))
+            out += ["      " + l for l in first]
+    return "\n".join(out) + "\n", counts
+
+
+def main():
+    if len(sys.argv) in (2, 3) and sys.argv[1] == "--list":
+        list_tests(sys.argv[2] if len(sys.argv) == 3 else INTEGRATION)
+        return 0
+    args = sys.argv[1:]
+    counts_file = None
+    if len(args) > 2 and args[0] == "--counts":
+        counts_file, args = args[1], args[2:]
+    if len(args) < 2:
+        print("usage: kernel-matrix.py --list [DIR] | [--counts FILE] RESULTS_DIR NAME... (< test names)",
+              file=sys.stderr)
+        return 2
+    tests = [l.strip() for l in sys.stdin if l.strip()]
+    text, counts = table(args[0], args[1:], tests)
+    sys.stdout.write(text)
+    if counts_file:
+        with open(counts_file, "w") as f:
+            f.write("%d %d %d\n" % tuple(counts))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
