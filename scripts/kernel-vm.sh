@@ -138,7 +138,7 @@ for s in root kernel run; do
 done
 start=$(date +%s.%N)
 # -no-reboot: the guest ends the VM by rebooting; panic=-1 makes a panic do the same
-"$qemu" -nodefaults -no-user-config -display none -no-reboot \
+timeout "$limit" "$qemu" -nodefaults -no-user-config -display none -no-reboot \
 	-accel "$accel" -cpu max -smp "$cpus" -m "$mem" \
 	-object "memory-backend-memfd,id=mem,size=${mem}M,share=on" -machine pc,memory-backend=mem \
 	-kernel "$kdir/vmlinuz" -initrd "$tmp/initrd.img" \
@@ -151,17 +151,13 @@ pids+=($qpid)
 tail -n +1 -s 0.2 -F --pid=$qpid "$vmdir/out.log" 2>/dev/null &
 tpid=$!
 pids+=($tpid)
-( sleep "$limit" && : > "$tmp/timeout" && kill "$qpid" 2>/dev/null ) &
-wpid=$!
-pids+=($wpid)
 qrc=0
 wait $qpid || qrc=$?
-kill $wpid 2>/dev/null || true
 wait $tpid 2>/dev/null || true
 end=$(date +%s.%N)
 echo "$start $end" > "$vmdir/time"
 
-if [ -e "$tmp/timeout" ]; then
+if [ $qrc = 124 ]; then
 	echo "kernel-vm: $name ($kver): stopped after TT_VM_TIMEOUT=${limit}s; the kernel's console is in $vmdir/console.log" >&2
 	exit 124
 fi

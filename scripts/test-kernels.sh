@@ -92,7 +92,7 @@ for k in $kernels; do
 			125) echo "note=$(grep -m1 '^kernel-vm' "$r/vm.err" || echo "the VM failed: see $vmdir/console.log")" ;;
 			esac
 		} > "$r/info"
-		grep -E '^\[ *[0-9.]+\] (BUG|WARNING|Oops|general protection|RIP:)' "$vmdir/dmesg.log" "$vmdir/console.log" \
+		grep -E '^\[ *[0-9.]+\] (BUG|WARNING|Oops|general protection|Kernel panic)' "$vmdir/dmesg.log" "$vmdir/console.log" \
 			2>/dev/null | sed "s|^|test-kernels: $k kernel log: |" | head -n 10 || true
 	fi
 	[ "$rc" = 0 ] || failed_kernels="$failed_kernels $k"
