@@ -138,8 +138,11 @@ def table(results_dir, names, tests):
         for t in tests:
             st = res[t][0] if t in res else "FAIL"
             counts[("PASS", "FAIL", "SKIP").index(st)] += 1
+    events = ["- **%s**: %s" % (name, info["event"]) for name, info, _, _ in cols if info.get("event")]
     if notes:
         out += ["", "Not run:", ""] + notes
+    if events:
+        out += ["", "VM events:", ""] + events
     if failures:
         out += ["", "Failures (first lines of each message):", ""]
         for name, t, msg in failures:

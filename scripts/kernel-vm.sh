@@ -10,10 +10,12 @@
 # path as on the host: the command's files and the logs go there
 # (console.log: the kernel's console; dmesg.log; out.log: the output; rc).
 # The command runs in the current directory (it must be visible in the
-# guest: not under /tmp), with the host's PATH and every TT_* variable.
+# guest: TT_VM_DIR or a directory not under /tmp, /run, /var/tmp), with the
+# host's PATH and every TT_* variable.
 #
 # Environment: TT_VM_MEM (MiB, 4096), TT_VM_CPUS (2), TT_VM_TIMEOUT (s, 3600),
-# TT_VM_ACCEL (tcg; "kvm" tries KVM first and falls back to TCG).
+# TT_VM_ACCEL (tcg; "kvm" tries KVM first, where /dev/kvm is there, then TCG),
+# TT_VM_TCG (multi: one host thread per guest CPU; single: one for all).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -41,9 +43,8 @@ limit=${TT_VM_TIMEOUT:-3600}
 vmdir=${TT_VM_DIR:-$root/build/kernels/vm/$name}
 mkdir -p "$vmdir"
 vmdir=$(cd "$vmdir" && pwd)
-case $vmdir in /tmp/* | /run/* | /var/tmp/* | /proc/* | /sys/* | /dev/*)
-	die "TT_VM_DIR=$vmdir is hidden by the guest's own /tmp, /run...: choose a directory elsewhere" ;;
-esac
+# mounted after the guest's own /tmp and /run: any directory but these will do
+case $vmdir in /proc/* | /sys/* | /dev/*) die "TT_VM_DIR=$vmdir: choose a directory of a real filesystem" ;; esac
 rm -f "$vmdir"/{cmd,rc,started,time,out.log,console.log,dmesg.log,virtiofsd.log}
 
 tmp=$(mktemp -d /tmp/tt-vm.XXXXXX)
@@ -129,8 +130,10 @@ for s in root kernel run; do
 	[ -S "$tmp/$s.sock" ] || die "virtiofsd for the $s share did not start"
 done
 
-accel="tcg,thread=multi"
-if [ "${TT_VM_ACCEL:-tcg}" = kvm ] && [ -w /dev/kvm ]; then accel="kvm:tcg,thread=multi"; fi
+# qemu takes the first -accel that starts; KVM that starts and then fails
+# to emulate (nested, on these machines) is why TCG is the default
+accel=(-accel "tcg,thread=${TT_VM_TCG:-multi}")
+if [ "${TT_VM_ACCEL:-tcg}" = kvm ] && [ -w /dev/kvm ]; then accel=(-accel kvm "${accel[@]}"); fi
 fs_args=()
 for s in root kernel run; do
 	fs_args+=(-chardev "socket,id=$s,path=$tmp/$s.sock"
@@ -139,7 +142,7 @@ done
 start=$(date +%s.%N)
 # -no-reboot: the guest ends the VM by rebooting; panic=-1 makes a panic do the same
 timeout "$limit" "$qemu" -nodefaults -no-user-config -display none -no-reboot \
-	-accel "$accel" -cpu max -smp "$cpus" -m "$mem" \
+	"${accel[@]}" -cpu max -smp "$cpus" -m "$mem" \
 	-object "memory-backend-memfd,id=mem,size=${mem}M,share=on" -machine pc,memory-backend=mem \
 	-kernel "$kdir/vmlinuz" -initrd "$tmp/initrd.img" \
 	-append "console=ttyS0 quiet panic=-1 tt_run=$vmdir" \
@@ -162,8 +165,12 @@ if [ $qrc = 124 ]; then
 	exit 124
 fi
 if [ ! -s "$vmdir/rc" ]; then
-	echo "kernel-vm: $name ($kver): the guest ended without the command's status (qemu exit $qrc);" \
-		"the kernel's console is in $vmdir/console.log:" >&2
+	why="the guest ended without the command's status (qemu exit $qrc)"
+	if grep -q 'Kernel panic' "$vmdir/console.log"; then
+		why="the guest kernel panicked: $(grep -m1 -E '(Oops|BUG|Kernel panic)' "$vmdir/console.log" |
+			sed 's/^\[ *[0-9.]*\] //')"
+	fi
+	echo "kernel-vm: $name ($kver): $why; the kernel's console is in $vmdir/console.log:" >&2
 	tail -n 20 "$vmdir/console.log" >&2 || true
 	exit 125
 fi

@@ -34,9 +34,6 @@ ci) [ -n "${TT_ONLY:-}" ] || TT_ONLY=$CI_TESTS ;;
 *) die "KERNEL_TESTS=$KERNEL_TESTS: use all or ci" ;;
 esac
 export TT_ONLY=${TT_ONLY:-}
-case $out in /tmp/* | /run/* | /var/tmp/*)
-	die "the repository is under $out%/build/kernels: the guests have their own /tmp and /run and cannot see it; clone it elsewhere" ;;
-esac
 
 all=$(awk '!/^#/ && NF >= 2 { print $1 }' "$here/kernels.list")
 kernels=${KERNELS:-$all}
@@ -60,6 +57,40 @@ echo "test-kernels: $(echo "$tests" | wc -l) tests on: $(echo $kernels)"
 results=$out/results
 rm -rf "$results"
 mkdir -p "$results"
+
+# kernel-vm.sh runs the suite in the guest from its own copy of the stage,
+# in the VM's shared directory: the guest sees that one even when the
+# repository is under a directory the guest has its own of (/tmp...).
+# A guest kernel panic is retried once: qemu's TCG has been seen to run a
+# stale int3 of the kernel's own code patching (text_poke_bp), a fault of the
+# emulator; a second panic stands, and both are in the table's notes.
+run_vm() {
+	local k=$1 r=$2 vmdir=$out/vm/$1 rc=0 start end started
+	rm -rf "$vmdir/stage"
+	mkdir -p "$vmdir"
+	cp -r "$stage" "$vmdir/stage"
+	(cd "$vmdir/stage" && TT_VM_DIR=$vmdir TT_VM_TIMEOUT=${TT_VM_TIMEOUT:-3600} \
+		"$here/kernel-vm.sh" "$k" tests/integration/run.sh "$vmdir/stage/build") \
+		< /dev/null 2> "$r/vm.err" || rc=$?
+	cat "$r/vm.err" >&2
+	cp "$vmdir/out.log" "$r/out.log" 2>/dev/null || : > "$r/out.log"
+	for f in console.log dmesg.log; do cp "$vmdir/$f" "$r/$f" 2>/dev/null || true; done
+	read -r start end < "$vmdir/time" 2>/dev/null || start= end=
+	started=$(stat -c %.3Y "$vmdir/started" 2>/dev/null || echo)
+	{
+		echo "kernel=$(basename "$("$here/kernel-fetch.sh" "$k")")"
+		[ -n "$started" ] && echo "boot=$(sub "$started" "$start")"
+		[ -n "$started" ] && echo "suite=$(sub "$end" "$started")"
+		case $rc in
+		124) echo "note=the VM was stopped after TT_VM_TIMEOUT=${TT_VM_TIMEOUT:-3600}s" ;;
+		125) echo "note=$(grep -m1 '^kernel-vm' "$r/vm.err" || echo "the VM failed: see $r/console.log")" ;;
+		esac
+	} > "$r/info"
+	grep -E '^\[ *[0-9.]+\] (BUG|WARNING|Oops|general protection|Kernel panic)' "$r/console.log" \
+		2>/dev/null | sed "s|^|test-kernels: $k kernel log: |" | head -n 10 || true
+	return $rc
+}
+
 failed_kernels=""
 for k in $kernels; do
 	r=$results/$k
@@ -73,27 +104,16 @@ for k in $kernels; do
 		t1=$(date +%s.%N)
 		printf 'kernel=%s\nboot=\nsuite=%s\n' "$(uname -r)" "$(sub "$t1" "$t0")" > "$r/info"
 	else
-		vmdir=$out/vm/$k
-		# the guest runs the command in the caller's directory: the stage
-		(cd "$stage" && TT_VM_DIR=$vmdir TT_VM_TIMEOUT=${TT_VM_TIMEOUT:-3600} \
-			"$here/kernel-vm.sh" "$k" tests/integration/run.sh "$stage/build") \
-			< /dev/null 2> "$r/vm.err" || rc=$?
-		cp "$vmdir/out.log" "$r/out.log" 2>/dev/null || : > "$r/out.log"
-		cat "$r/vm.err" >&2
-		read -r start end < "$vmdir/time" 2>/dev/null || start= end=
-		started=$(stat -c %.3Y "$vmdir/started" 2>/dev/null || echo)
-		kver=$(basename "$("$here/kernel-fetch.sh" "$k")")
-		{
-			echo "kernel=$kver"
-			[ -n "$started" ] && echo "boot=$(sub "$started" "$start")"
-			[ -n "$started" ] && echo "suite=$(sub "$end" "$started")"
-			case $rc in
-			124) echo "note=the VM was stopped after TT_VM_TIMEOUT=${TT_VM_TIMEOUT:-3600}s" ;;
-			125) echo "note=$(grep -m1 '^kernel-vm' "$r/vm.err" || echo "the VM failed: see $vmdir/console.log")" ;;
-			esac
-		} > "$r/info"
-		grep -E '^\[ *[0-9.]+\] (BUG|WARNING|Oops|general protection|Kernel panic)' "$vmdir/dmesg.log" "$vmdir/console.log" \
-			2>/dev/null | sed "s|^|test-kernels: $k kernel log: |" | head -n 10 || true
+		run_vm "$k" "$r" || rc=$?
+		if [ "$rc" = 125 ] && grep -q 'Kernel panic' "$r/console.log" 2>/dev/null; then
+			first=$(grep -m1 -E '(Oops|BUG|Kernel panic)' "$r/console.log" | sed 's/^\[ *[0-9.]*\] //')
+			mkdir -p "$r/panic"
+			mv "$r"/*.log "$r/vm.err" "$r/panic/"
+			echo "test-kernels: $k: the guest kernel panicked ($first); once more"
+			rc=0
+			run_vm "$k" "$r" || rc=$?
+			echo "event=the first run's guest kernel panicked: $first (its logs: $r/panic/); this is the second run" >> "$r/info"
+		fi
 	fi
 	[ "$rc" = 0 ] || failed_kernels="$failed_kernels $k"
 done
