@@ -39,8 +39,10 @@ tmp=$(mktemp -d "$cache/.fetch.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT INT TERM
 echo "kernel-fetch: downloading $pkg" >&2
 # apt's sandbox user cannot write into root's build tree
-if ! (cd "$tmp" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2); then
-	die "apt-get cannot download $pkg: run apt-get update, or pick an existing version with
+download() { (cd "$tmp" && apt-get -q -o APT::Sandbox::User=root download "$pkg" >&2); }
+# a fresh machine's package lists may be missing or older than the archive
+if ! download && ! { apt-get -q update >&2 && download; }; then
+	die "apt-get cannot download $pkg: Debian may have dropped that version; pick one with
   apt-cache search linux-image | grep unsigned   and edit scripts/kernels.list"
 fi
 mkdir "$tmp/tree"
