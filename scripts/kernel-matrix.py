@@ -22,6 +22,8 @@ INTEGRATION = os.path.join(os.path.dirname(HERE), "tests", "integration")
 
 RESULT = re.compile(r"^(PASS|FAIL) (\S+) \(([0-9.]+)s\)$")
 SKIP = re.compile(r"^SKIP (\S+): (.*)$")
+# a test's own progress line ("  13c: churn ..."), printed before its result
+PROGRESS = re.compile(r"^  [0-9]+[a-z]?: ")
 
 
 def list_tests(where):
@@ -53,7 +55,7 @@ def parse(path):
             results[m.group(1)] = ("SKIP", None, [m.group(2)])
             cur = None
             continue
-        if cur and line.startswith("  "):
+        if cur and line.startswith("  ") and not PROGRESS.match(line):
             results[cur][2].append(line[2:])
             continue
         cur = None
