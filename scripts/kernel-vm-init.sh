@@ -3,11 +3,14 @@
 # /init of the guest's initramfs, run by busybox as pid 1 (see kernel-vm.sh).
 #
 # The guest sees the host's root filesystem read-only (virtiofs tag "root"),
-# the guest kernel's package (tag "kernel": its modules and config) and one writable directory
-# (tag "run", mounted at its host path, holding the command and its results).
-# Everything the guest writes elsewhere goes to tmpfs. The command runs in a
+# the guest kernel's package (tag "kernel": its modules and config) and one
+# writable directory (tag "run", mounted at its host path, holding the
+# command and its results). Everything the guest writes elsewhere goes to
+# tmpfs. The command runs in a
 # chroot of that tree; pid 1 stays here so that the kernel's module loader,
 # which runs in pid 1's root, finds the wrapper below.
+# No set -e: pid 1 must not exit (the kernel would panic); a step that fails
+# says so on the host's terminal and the command shows what it lacks.
 PATH=/bin:/sbin:/usr/bin:/usr/sbin
 export PATH
 /bin/busybox --install -s

@@ -45,6 +45,8 @@ mkdir -p "$vmdir"
 vmdir=$(cd "$vmdir" && pwd)
 # mounted after the guest's own /tmp and /run: any directory but these will do
 case $vmdir in /proc/* | /sys/* | /dev/*) die "TT_VM_DIR=$vmdir: choose a directory of a real filesystem" ;; esac
+# it travels on the kernel's command line, which splits at blanks
+case $vmdir in *[[:space:]]*) die "TT_VM_DIR='$vmdir' has a blank: choose a path without one" ;; esac
 rm -f "$vmdir"/{cmd,rc,started,time,out.log,console.log,dmesg.log,virtiofsd.log}
 
 tmp=$(mktemp -d /tmp/tt-vm.XXXXXX)
