@@ -76,17 +76,34 @@ $(OUTPUT) $(OUTPUT)/obj $(OUTPUT)/tests $(OUTPUT)/helpers $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
 # One skeleton per bpf/NAME.bpf.c: .bpf.c -> .bpf.o -> .skel.h, embedded.
+# tcptrail.bpf.c is built twice: with bpf_rdonly_cast (Linux 6.2+) and with
+# CO-RE reads for kernels without it (bpf/tt_common.bpf.h, "KREAD"). The
+# loader opens the second object through the first one's skeleton, so the
+# build checks that their skeletons have the same layout.
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
-BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+BPF_SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS)) \
+	$(OUTPUT)/tcptrail_compat.skel.h $(OUTPUT)/skel-layout.ok
+BPF_DEPS  := include/tcptrail.h $(wildcard bpf/*.h) $(VMLINUX_DIR)/vmlinux.h
 
-$(OUTPUT)/%.bpf.o: bpf/%.bpf.c include/tcptrail.h $(wildcard bpf/*.h) $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)
+$(OUTPUT)/%.bpf.o: bpf/%.bpf.c $(BPF_DEPS) | $(OUTPUT)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(OUTPUT)/tcptrail_compat.bpf.o: bpf/tcptrail.bpf.c $(BPF_DEPS) | $(OUTPUT)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DTT_RDONLY_CAST=0 -c $< -o $@
 	$(Q)$(LLVM_STRIP) -g $@
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*)_bpf > $@
+
+$(OUTPUT)/skel-layout.ok: $(OUTPUT)/tcptrail.skel.h $(OUTPUT)/tcptrail_compat.skel.h scripts/skel-layout.sh
+	$(call msg,CHECK,$@)
+	$(Q)scripts/skel-layout.sh $(OUTPUT)/tcptrail.skel.h tcptrail_bpf \
+		$(OUTPUT)/tcptrail_compat.skel.h tcptrail_compat_bpf
+	$(Q)touch $@
 
 # Every user object may include the skeleton; generate it first.
 $(OUTPUT)/obj/%.o: src/%.c $(wildcard src/*.h) include/tcptrail.h $(BPF_SKELS) | $(OUTPUT)/obj

@@ -15,21 +15,16 @@
  * struct sock too costs one more cache miss per file (a third of the pass);
  * user space keeps only the inodes of the rows it shows (owners_want).
  *
- * The pair layout is mirrored by struct owners_pair in src/owners_iter.h.
+ * The pair is struct tt_owner_pair (include/tcptrail.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include "tcptrail.h"
 
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-struct owners_pair {
-	__u32 tgid;
-	__u32 fd;
-	__u64 inode;
-};
 
 /*
  * ctx->task and ctx->file are trusted BTF pointers: fields are read with
@@ -41,7 +36,7 @@ int tt_iter_owners(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
-	struct owners_pair p = {};
+	struct tt_owner_pair p = {};
 	struct inode *inode;
 	struct socket *sock;
 

@@ -1,22 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
-/* Request (half-open) and timewait sockets, followed through the timer
- * tracepoints. Included once, by tcptrail.bpf.c. */
+/*
+ * Request (half-open) and timewait sockets, which inet_sock_set_state never
+ * reports: followed through their timers, whose callback is the only mark
+ * they carry (tw_timer_fn, req_timer_fn: found by the loader in kallsyms).
+ */
 #ifndef TT_TIMERS_BPF_H
 #define TT_TIMERS_BPF_H
-
-/* ---- request (half-open) and timewait sockets ---------------------------- */
-
-static __always_inline void *timer_owner_obj(struct timer_list *timer, int tw)
-{
-	if (tw)
-		return (void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
-	return (void *)timer - bpf_core_field_offset(struct request_sock, rsk_timer);
-}
-
-/* Request sockets made on each CPU, and the request whose child socket
- * last took over on it: [cpu * 8], [cpu * 8 + 1], one cache line per CPU.
- * Per-CPU ids need no shared counter; the CPU is in bits 48-56. */
-__u64 req_local[TT_MAX_CPUS * 8] = {};
 
 static __always_inline __u64 *req_local_slot(__u32 i)
 {
@@ -24,14 +13,7 @@ static __always_inline __u64 *req_local_slot(__u32 i)
 
 	if (cpu >= TT_MAX_CPUS)
 		return 0;
-	return &req_local[cpu * 8 + (i & 7)];
-}
-
-/* A timewait socket's cookie is its full socket's (inet_twsk_alloc()): its
- * connection's key in conns. */
-static __always_inline __u64 tw_cookie(__u64 tw)
-{
-	return as_skc(tw)->skc_cookie.counter;
+	return &req_local[CPU_IDX(cpu) * TT_CPU_STRIDE + (i & 7)];
 }
 
 /* The connection of a timewait socket, once handed over to it. */
@@ -47,8 +29,67 @@ static __always_inline struct tt_conn *tw_conn(__u64 tw)
 	return tw_conn_by(tw_cookie(tw));
 }
 
+/*
+ * Timewait sockets in the FIN_WAIT2 substate (a socket closed first whose
+ * FIN was acked). The peer's FIN moves them to TIME_WAIT by a plain store
+ * in tcp_timewait_state_process(), and re-arms the timer -- often within
+ * the same timer-wheel bucket, which fires no tracepoint at all. So the
+ * loader's periodic flush program looks at them.
+ *
+ * New ones go to a ring per CPU that the flush reads every 50 ms. Under
+ * churn the peer's FIN arrives within microseconds, so one look settles
+ * nearly all of them; those still in FIN_WAIT2 move to the wait ring
+ * (fw2_wait), which each flush goes through again. A ring store costs a
+ * fraction of a hash insert and delete, on a path taken once per
+ * connection closed first, and a pass costs what is waiting, where a hash
+ * walk visits every bucket.
+ *
+ * Each CPU reserves a slot with an atomic add (a nested hook on the same
+ * CPU gets another slot) and fills it; the reader takes a slot only once
+ * it is non-zero and zeroes it, so it never reads a reserved, unfilled
+ * slot. A full ring is counted (TT_CNT_UNTRACKED): its socket's FIN_WAIT2
+ * -> TIME_WAIT may be missed.
+ */
+static __always_inline void fw2_watch(__u64 tw)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), idx;
+	__u64 h, *slot;
+
+	if (cpu >= nr_cpus || cpu >= TT_MAX_CPUS ||
+	    fw2_head[CPU_IDX(cpu) * TT_CPU_STRIDE] - fw2_tail[CPU_IDX(cpu) * TT_CPU_STRIDE] >= FW2_RING) {
+		count(TT_CNT_UNTRACKED);
+		return;
+	}
+	h = __sync_fetch_and_add(&fw2_head[CPU_IDX(cpu) * TT_CPU_STRIDE], 1);
+	idx = cpu * FW2_RING + (h & (FW2_RING - 1));
+	slot = bpf_map_lookup_elem(&fw2_ring, &idx);
+	if (slot)
+		*slot = tw;
+}
+
+/* Was the request with tuple t just cloned into a child, on a kernel that
+ * reported the clone before setting its addresses (see struct handoff)?
+ * The note is used up by the first request timer deleted after it. */
+static __always_inline int clone_took(const struct tt_tuple *t)
+{
+	struct handoff *n = handoff_slot();
+	struct tt_tuple ct = {};
+	const __u64 *a = (const void *)&ct, *b = (const void *)t;
+	__u64 child;
+
+	if (!n || !n->clone)
+		return 0;
+	child = n->clone;
+	n->clone = 0;
+	read_tuple_at(child, &ct);
+	for (int i = 0; i < (int)(sizeof(ct) / 8); i++)
+		if (a[i] != b[i])
+			return 0;
+	return 1;
+}
+
 /* A request that never became a full socket: SYN_RECV -> CLOSE. */
-static __always_inline void req_gone(__u32 slot, struct tt_pending *p)
+static __always_inline void req_gone(int from, struct tt_pending *p)
 {
 	struct tt_req *v = bpf_map_lookup_elem(&req_by_tuple, &p->t);
 
@@ -56,38 +97,39 @@ static __always_inline void req_gone(__u32 slot, struct tt_pending *p)
 	if (!v || v->req != p->obj)
 		return;
 	if (!tuple_filtered(&p->t))
-		transition(slot, &v->c, &p->t, TT_SYN_RECV, TT_CLOSE, TT_F_REQ, 0, 0, 1);
+		transition(&v->c, &p->t, TT_SYN_RECV, TT_CLOSE, TT_F_REQ, 0, 0, 1, from,
+			   bpf_ktime_get_boot_ns());
 	bpf_map_delete_elem(&req_by_tuple, &p->t);
 }
 
 /* The end of a timewait socket: TIME_WAIT -> CLOSE. c is its entry in
  * conns, under cookie. */
-static __always_inline void tw_end(__u32 slot, __u64 tw, __u64 cookie, struct tt_conn *c,
+static __always_inline void tw_end(int from, __u64 cookie, struct tt_conn *c,
 				   const struct tt_tuple *t)
 {
 	if (!tuple_filtered(t))
-		transition(slot, c, t, c->state ? c->state : TT_TIME_WAIT, TT_CLOSE,
-			   TT_F_TW, 0, 0, 1);
+		transition(c, t, c->state ? c->state : TT_TIME_WAIT, TT_CLOSE, TT_F_TW, 0, 0, 1,
+			   from, bpf_ktime_get_boot_ns());
 	bpf_map_delete_elem(&conns, &cookie);
 }
 
 /* A parked cancel turned out to be an end. */
-static __always_inline void parked_gone(__u32 slot, struct tt_pending *p)
+static __always_inline void parked_gone(int from, struct tt_pending *p)
 {
 	struct tt_conn *c;
 
 	if (p->is_req) {
-		req_gone(slot, p);
+		req_gone(from, p);
 		return;
 	}
 	c = tw_conn_by(p->cookie);
 	if (!c)
 		return;   /* reported already (expiry) */
-	tw_end(slot, p->obj, p->cookie, c, &p->t);
+	tw_end(from, p->cookie, c, &p->t);
 }
 
 /* Decides a parked cancel: called first thing by every hook on this CPU. */
-static __always_inline void settle_pending(__u32 slot, __u64 timer, int at_exit)
+static __always_inline void settle_pending(int from, __u64 timer, int at_exit)
 {
 	__u32 zero = 0;
 	struct tt_pending *p = bpf_map_lookup_elem(&pend, &zero);
@@ -102,8 +144,29 @@ static __always_inline void settle_pending(__u32 slot, __u64 timer, int at_exit)
 		return;
 	p->busy = 1;
 	p->timer = 0;
-	parked_gone(slot, p);
+	parked_gone(from, p);
 	p->busy = 0;
+}
+
+/* A request's timer deleted: its end, or its child taking over? Returns
+ * its tuple in *t, or 0 when the request is not one we follow. */
+static __always_inline int req_cancel_is_ours(__u64 req, struct tt_tuple *t)
+{
+	__u64 *adopted = req_local_slot(1);
+	struct tt_req *v;
+
+	/* the handshake completed: the child took the request over just now,
+	 * on this CPU, and the request's timer is being deleted */
+	if (adopted && *adopted == req) {
+		*adopted = 0;
+		return 0;
+	}
+	read_tuple_at(req, t);
+	v = bpf_map_lookup_elem(&req_by_tuple, t);
+	if (!v || v->req != req)
+		return 0;
+	/* handed to its child, which takes the entry over at its next change */
+	return !clone_took(t);
 }
 
 /* Parks the cancel of a timer of ours if we follow its socket. */
@@ -112,29 +175,19 @@ static __always_inline void park_if_known(struct timer_list *timer, __u64 fn, __
 	__u32 zero = 0;
 	struct tt_pending *p = bpf_map_lookup_elem(&pend, &zero);
 	struct tt_tuple t = {};
-	struct tt_req *v;
-	__u64 obj, *adopted, cookie = 0;
+	__u64 obj, cookie = 0;
 
 	if (!p)
 		return;
 	if (fn == tw_timer_fn) {
-		obj = (__u64)timer_owner_obj(timer, 1);
+		obj = timer_owner_obj(timer, 1);
 		cookie = tw_cookie(obj);
 		if (!tw_conn_by(cookie))
 			return;
-		read_tuple(as_skc(obj), &t);
+		read_tuple_at(obj, &t);
 	} else {
-		obj = (__u64)timer_owner_obj(timer, 0);
-		/* the handshake completed: the child took the request over just
-		 * now, on this CPU, and the request's timer is being deleted */
-		adopted = req_local_slot(1);
-		if (adopted && *adopted == obj) {
-			*adopted = 0;
-			return;
-		}
-		read_tuple(as_skc(obj), &t);
-		v = bpf_map_lookup_elem(&req_by_tuple, &t);
-		if (!v || v->req != obj)
+		obj = timer_owner_obj(timer, 0);
+		if (!req_cancel_is_ours(obj, &t))
 			return;
 	}
 	p->busy = 1;
@@ -166,26 +219,25 @@ static __always_inline int unpark(__u64 timer, __u64 fn)
 
 /* A request socket's timer is armed when the SYN is answered: the half-open
  * connection is born, as netstat shows it: SYN_RECV. */
-static __always_inline void req_started(__u32 slot, struct timer_list *timer)
+static __always_inline void req_started(struct timer_list *timer)
 {
-	__u64 req = (__u64)timer_owner_obj(timer, 0);
-	struct request_sock *rs = as_req(req);
+	__u64 req = timer_owner_obj(timer, 0), lsk, lkey, *ids;
 	struct tt_req v = {};
-	struct tt_conn *lc;
+	struct tt_owner *lo;
 	struct tt_tuple t = {};
-	__u64 lkey, *ids;
 	long err;
 
-	read_tuple(&rs->__req_common, &t);
+	read_tuple_at(req, &t);   /* __req_common is the request's first member */
 	if (tuple_filtered(&t)) {
 		count(TT_CNT_FILTERED);
 		return;
 	}
 	/* the listener's cookie was made at its first state change */
-	lkey = as_skc(rs->__req_common.skc_listener)->skc_cookie.counter;
-	lc = lkey ? bpf_map_lookup_elem(&conns, &lkey) : 0;
-	if (lc)
-		v.c.owner = lc->owner;
+	lsk = (__u64)KREAD(struct request_sock, req, __req_common.skc_listener);
+	lkey = KREAD(struct sock_common, lsk, skc_cookie.counter);
+	lo = lkey ? bpf_map_lookup_elem(&listeners, &lkey) : 0;
+	if (lo)
+		v.c.owner = *lo;
 	ids = req_local_slot(0);
 	if (!ids)
 		return;
@@ -197,156 +249,122 @@ static __always_inline void req_started(__u32 slot, struct timer_list *timer)
 	v.c.flags = TT_F_REQ;
 	v.c.state = TT_SYN_RECV;
 	v.c.state_ns = v.c.start_ns;
-	/* the insert is also the test for a SYN-ACK retransmission, which
-	 * re-arms the timer of a request already known (-EEXIST). A full
-	 * table still shows the request's start; its end will be missed. */
+	/* A full table still shows the request's start; its end will be
+	 * missed (counted). */
 	err = bpf_map_update_elem(&req_by_tuple, &t, &v, BPF_NOEXIST);
-	if (err == -17)
-		return;
+	if (err == -17) {
+		struct tt_req *ex = bpf_map_lookup_elem(&req_by_tuple, &t);
+
+		/* the same request's timer armed again: not a new one */
+		if (!ex || ex->req == req)
+			return;
+		/* an older request at this tuple whose end was never seen
+		 * must not hide this one */
+		err = bpf_map_update_elem(&req_by_tuple, &t, &v, BPF_EXIST);
+	}
 	if (err)
 		count(TT_CNT_UNTRACKED);
 	v.c.state = TT_CLOSE;
 	v.c.state_ns = 0;
-	transition(slot, &v.c, &t, TT_CLOSE, TT_SYN_RECV, TT_F_REQ, 0, 0, 0);
+	transition(&v.c, &t, TT_CLOSE, TT_SYN_RECV, TT_F_REQ, 0, 0, 0, FROM_HOOK, v.c.start_ns);
 }
 
 /* A timewait socket's timer armed for the first time (a re-arm is a
  * cancel and a start, which unpark() tells): the full socket it replaces
- * is closed next, on this CPU, and picks it up from newtw by its cookie.
- * No lookup here: once per connection closed first, it would only find a
- * socket whose cancel was missed, whose FIN_WAIT2 -> TIME_WAIT the flush's
- * FIN_WAIT2 check still sees. */
-static __always_inline void tw_started(__u32 slot, struct timer_list *timer)
+ * is closed next, on this CPU, and picks it up from the hand-off slot by
+ * its cookie. No lookup here: once per connection closed first, it would
+ * only find a socket whose cancel was missed, whose FIN_WAIT2 -> TIME_WAIT
+ * the flush's FIN_WAIT2 check still sees. */
+static __always_inline void tw_started(struct timer_list *timer)
 {
-	__u64 tw = (__u64)timer_owner_obj(timer, 1);
-	struct inet_timewait_sock *tws = as_tw(tw);
-	struct newtw *n = newtw_slot(0);
+	__u64 tw = timer_owner_obj(timer, 1);
+	struct handoff *n = handoff_slot();
 
 	if (!n)
 		return;
 	n->tw = tw;
-	n->cookie = tws->__tw_common.skc_cookie.counter;
-	n->substate = tws->tw_substate;
+	n->cookie = tw_cookie(tw);
+	n->substate = KREAD(struct inet_timewait_sock, tw, tw_substate);
 }
 
 /* A timewait socket's timer re-armed: a FIN_WAIT2 timewait socket that got
  * its FIN is now in TIME_WAIT (tcp_timewait_state_process()). */
-static __always_inline void tw_rearmed(__u32 slot, struct timer_list *timer)
+static __always_inline void tw_rearmed(struct timer_list *timer)
 {
-	__u64 tw = (__u64)timer_owner_obj(timer, 1);
+	__u64 tw = timer_owner_obj(timer, 1);
 	struct tt_conn *c = tw_conn(tw);
-	__u32 sub;
 	struct tt_tuple t = {};
+	__u32 sub;
 
 	if (!c)
 		return;
-	sub = as_tw(tw)->tw_substate;
+	sub = KREAD(struct inet_timewait_sock, tw, tw_substate);
 	if (c->state == sub)
 		return;
-	read_tuple(as_skc(tw), &t);
+	read_tuple_at(tw, &t);
 	if (!tuple_filtered(&t))
-		transition(slot, c, &t, c->state, sub, TT_F_TW, 0, 0, sub == TT_TIME_WAIT);
+		transition(c, &t, c->state, sub, TT_F_TW, 0, 0, sub == TT_TIME_WAIT, FROM_HOOK,
+			   bpf_ktime_get_boot_ns());
 	else
 		c->state = sub;
 }
 
-static __always_inline void on_timer_start(__u32 slot, struct timer_list *timer)
-{
-	__u64 fn = (__u64)timer->function;
-
-	/* every timer in the system passes here: dismiss the others first (a
-	 * parked cancel is settled by the next state change or the flush) */
-	if (fn != tw_timer_fn && fn != req_timer_fn)
-		return;
-	settle_pending(slot, (__u64)timer, 0);
-	if (unpark((__u64)timer, fn)) {
-		/* mod_timer() of a pending timer: not an end */
-		if (fn == tw_timer_fn)
-			tw_rearmed(slot, timer);
-		return;
-	}
-	/* a cancel parked for this timer, of a socket freed since */
-	settle_pending(slot, 0, 0);
-	if (fn == tw_timer_fn)
-		tw_started(slot, timer);
-	else
-		req_started(slot, timer);
-}
-
-static __always_inline void on_timer_cancel(__u32 slot, struct timer_list *timer)
-{
-	__u64 fn = (__u64)timer->function;
-
-	if (fn != tw_timer_fn && fn != req_timer_fn)
-		return;
-	settle_pending(slot, (__u64)timer, 0);
-	park_if_known(timer, fn, 0);
-}
-
-/*
- * One program per timer hook, no twins: every timer in the system passes
- * here, and a twin would double the runs for a nested event that is almost
- * never a timewait or request timer (measured: about 3 % of connection
- * throughput under churn). The kernel's skips are counted instead
- * (timer_hooks_missed).
- */
-static __always_inline int ours(struct timer_list *timer)
+/* Every timer in the system passes the timer hooks: dismiss the others
+ * first, with one load and two compares. */
+static __always_inline int timer_ours(struct timer_list *timer)
 {
 	__u64 fn = (__u64)timer->function;
 
 	return fn == tw_timer_fn || fn == req_timer_fn;
 }
 
-SEC("tp_btf/timer_start")
-int BPF_PROG(tt_timer_start, struct timer_list *timer, unsigned long expires)
+static __always_inline void on_timer_start(struct timer_list *timer)
 {
-	if (ours(timer))
-		on_timer_start(SLOT_TIMER, timer);
-	return 0;
+	__u64 fn = (__u64)timer->function;
+
+	settle_pending(FROM_HOOK, (__u64)timer, 0);
+	if (unpark((__u64)timer, fn)) {
+		/* mod_timer() of a pending timer: not an end */
+		if (fn == tw_timer_fn)
+			tw_rearmed(timer);
+		return;
+	}
+	/* a cancel parked for this timer, of a socket freed since */
+	settle_pending(FROM_HOOK, 0, 0);
+	if (fn == tw_timer_fn)
+		tw_started(timer);
+	else
+		req_started(timer);
 }
 
-SEC("tp_btf/timer_cancel")
-int BPF_PROG(tt_timer_cancel, struct timer_list *timer)
+static __always_inline void on_timer_cancel(struct timer_list *timer)
 {
-	if (ours(timer))
-		on_timer_cancel(SLOT_TIMER, timer);
-	return 0;
+	settle_pending(FROM_HOOK, (__u64)timer, 0);
+	park_if_known(timer, (__u64)timer->function, 0);
 }
 
 /* The timer fires: a timewait socket expires for good; a request socket's
  * handler either re-arms it (SYN-ACK retransmit) or drops the request,
  * which timer_expire_exit settles. */
-SEC("tp_btf/timer_expire_entry")
-int BPF_PROG(tt_timer_expire_entry, struct timer_list *timer, unsigned long now)
+static __always_inline void on_timer_expire(struct timer_list *timer)
 {
-	__u64 fn = (__u64)timer->function;
+	__u64 fn = (__u64)timer->function, tw, cookie;
+	struct tt_tuple t = {};
+	struct tt_conn *c;
 
-	if (fn != tw_timer_fn && fn != req_timer_fn)
-		return 0;
 	unpark((__u64)timer, fn);   /* expiry detaches the timer: not a delete */
-	settle_pending(SLOT_TIMER_IRQ, (__u64)timer, 0);
-	if (fn == tw_timer_fn) {
-		struct tt_tuple t = {};
-		__u64 tw = (__u64)timer_owner_obj(timer, 1);
-		__u64 cookie = tw_cookie(tw);
-		struct tt_conn *c = tw_conn_by(cookie);
-
-		if (!c)
-			return 0;
-		read_tuple(as_skc(tw), &t);
-		tw_end(SLOT_TIMER_IRQ, tw, cookie, c, &t);
-	} else {
+	settle_pending(FROM_HOOK, (__u64)timer, 0);
+	if (fn != tw_timer_fn) {
 		park_if_known(timer, fn, 1);
+		return;
 	}
-	return 0;
-}
-
-SEC("tp_btf/timer_expire_exit")
-int BPF_PROG(tt_timer_expire_exit, struct timer_list *timer)
-{
-	/* A request handler that re-armed its timer has already unparked it. */
-	settle_pending(SLOT_TIMER_IRQ, (__u64)timer, 1);
-	return 0;
+	tw = timer_owner_obj(timer, 1);
+	cookie = tw_cookie(tw);
+	c = tw_conn_by(cookie);
+	if (!c)
+		return;
+	read_tuple_at(tw, &t);
+	tw_end(FROM_HOOK, cookie, c, &t);
 }
 
 /*
@@ -357,8 +375,6 @@ int BPF_PROG(tt_timer_expire_exit, struct timer_list *timer)
  */
 static __always_inline int check_fw2(__u64 tw)
 {
-	struct inet_timewait_sock *tws = as_tw(tw);
-	const struct sock_common *skc = &tws->__tw_common;
 	struct tt_tuple t = {};
 	struct tt_conn *c;
 	__u8 sub;
@@ -366,18 +382,19 @@ static __always_inline int check_fw2(__u64 tw)
 	/* The memory may be another socket's by now: only a timewait socket
 	 * whose cookie has a timewait connection is looked at (if it is a
 	 * newer timewait socket at the same address, that one). */
-	if (skc->skc_state != TT_TIME_WAIT)
+	if (KREAD(struct sock_common, tw, skc_state) != TT_TIME_WAIT)
 		return 0;
 	c = tw_conn(tw);
 	if (!c || c->state != TT_FIN_WAIT2)
 		return 0;
-	sub = tws->tw_substate;
+	sub = KREAD(struct inet_timewait_sock, tw, tw_substate);
 	if (sub != TT_TIME_WAIT)
 		return 1;
 	c->flags |= CONN_FIN_RCVD;
-	read_tuple(skc, &t);
+	read_tuple_at(tw, &t);
 	if (!tuple_filtered(&t))
-		transition(SLOT_FLUSH, c, &t, TT_FIN_WAIT2, TT_TIME_WAIT, TT_F_TW, 0, 0, 1);
+		transition(c, &t, TT_FIN_WAIT2, TT_TIME_WAIT, TT_F_TW, 0, 0, 1, FROM_FLUSH,
+			   bpf_ktime_get_boot_ns());
 	else
 		c->state = TT_TIME_WAIT;
 	return 0;
@@ -422,44 +439,42 @@ static long check_fw2_slot(__u32 i, __u32 *cpu)
 	__u32 c = *cpu, idx;
 	__u64 *slot, tw;
 
-	if (c >= TT_MAX_CPUS || fw2_tail[c * 8] == fw2_head[c * 8])
+	if (c >= TT_MAX_CPUS ||
+	    fw2_tail[CPU_IDX(c) * TT_CPU_STRIDE] == fw2_head[CPU_IDX(c) * TT_CPU_STRIDE])
 		return 1;
-	idx = c * FW2_RING + (fw2_tail[c * 8] & (FW2_RING - 1));
+	idx = c * FW2_RING + (fw2_tail[CPU_IDX(c) * TT_CPU_STRIDE] & (FW2_RING - 1));
 	slot = bpf_map_lookup_elem(&fw2_ring, &idx);
 	if (!slot || !*slot)
 		return 1;   /* reserved, not filled yet: next flush */
 	tw = *slot;
 	*slot = 0;
-	fw2_tail[c * 8] += 1;
+	fw2_tail[CPU_IDX(c) * TT_CPU_STRIDE] += 1;
 	if (check_fw2(tw))
 		fw2_keep(tw);
 	return 0;
 }
 
-/* Run by the loader through BPF_PROG_TEST_RUN every 50 ms: args[0] = 1
- * checks the FIN_WAIT2 timewait sockets of every CPU, from whichever CPU it
- * runs on; each run also settles an old parked cancel of its own CPU, and
- * the loader runs it with args[0] = 0 on each other CPU that has one. */
-SEC("raw_tp")
-int tt_flush_pending(struct bpf_raw_tracepoint_args *ctx)
+/* The flush's FIN_WAIT2 check: those still waiting first (a socket moved
+ * there from a ring was just looked at), then every CPU's ring. */
+static __always_inline void check_fw2_all(void)
+{
+	bpf_loop(fw2_wait_head - fw2_wait_tail, recheck_fw2, NULL, 0);
+	for (__u32 cpu = 0; cpu < nr_cpus && cpu < TT_MAX_CPUS; cpu++)
+		bpf_loop(FW2_RING, check_fw2_slot, &cpu, 0);
+}
+
+/* The flush settles a parked cancel of its own CPU once it is old: a
+ * reschedule completes within microseconds. */
+static __always_inline void settle_old_pending(void)
 {
 	__u32 zero = 0;
 	struct tt_pending *p = bpf_map_lookup_elem(&pend, &zero);
 
-	if (ctx->args[0]) {
-		/* those still waiting first: a socket moved there from a ring
-		 * was just looked at */
-		bpf_loop(fw2_wait_head - fw2_wait_tail, recheck_fw2, NULL, 0);
-		for (__u32 cpu = 0; cpu < nr_cpus && cpu < TT_MAX_CPUS; cpu++)
-			bpf_loop(FW2_RING, check_fw2_slot, &cpu, 0);
-	}
 	if (!p || !p->timer || p->busy)
-		return 0;
-	/* A reschedule completes within microseconds: only settle old ones. */
+		return;
 	if (p->expiring || bpf_ktime_get_boot_ns() - p->ts < 2000000)
-		return 0;
-	settle_pending(SLOT_FLUSH, 0, 0);
-	return 0;
+		return;
+	settle_pending(FROM_FLUSH, 0, 0);
 }
 
 #endif

@@ -9,6 +9,10 @@
 
 #define TT_COMM_LEN 16
 #define TT_MAX_CPUS 512
+/* __u64 slots per CPU in the per-CPU arrays of the BPF side's .bss
+ * (counters, ring heads): one cache line each, so that CPUs never share one.
+ * User space reads them through the skeleton's mmap at the same stride. */
+#define TT_CPU_STRIDE 8
 #define TT_FW2_RING 16384  /* per-CPU slots of the "fw2_ring" map */
 #define TT_FW2_WAIT 65536  /* slots of the "fw2_wait" map */
 
@@ -45,20 +49,24 @@ enum tt_event_flags {
 	TT_F_STATE_NS = 1 << 4, /* state_ns is valid */
 };
 
-/* Indexes of the per-CPU counters in the "counters" map. */
+/* Indexes of the per-CPU counters (tt_counters in the BPF side's .bss). */
 enum tt_counter {
-	TT_CNT_SEEN = 0,      /* tracepoint hits that passed the filters */
-	TT_CNT_FILTERED = 1,  /* dropped by an in-kernel filter */
-	TT_CNT_LOST = 2,      /* ring-buffer reservation failed */
-	TT_CNT_OWNER_MISS = 3,/* owner table full */
+	TT_CNT_FILTERED = 0,  /* dropped by an in-kernel filter */
+	/* ring-buffer reservations that failed: each left a gap in seq, which
+	 * is what user space reports; this count is a cross-check for tests */
+	TT_CNT_LOST = 1,
+	/* sockets whose connection found no room: no socket storage (memory),
+	 * or no room in the timewait table ("conns"): their owner may show
+	 * as unknown, or their timewait end be missed */
+	TT_CNT_NO_ROOM = 2,
 	/* state changes taken by the second or third inet_sock_set_state
 	 * program: with the kernel's skips of the first, the exact loss */
-	TT_CNT_STATE_NESTED = 4,
+	TT_CNT_STATE_NESTED = 3,
 	/* request sockets the req_by_tuple map, and FIN_WAIT2 timewait
 	 * sockets the fw2 rings, had no room for: reported with the skipped
 	 * timer hooks, as possibly missed ends and TIME_WAIT moves */
-	TT_CNT_UNTRACKED = 5,
-	TT_CNT_MAX = 6,
+	TT_CNT_UNTRACKED = 4,
+	TT_CNT_MAX = 5,
 };
 
 struct tt_event {
@@ -89,17 +97,18 @@ struct tt_event {
 	char ctx_comm[TT_COMM_LEN];
 };
 
-/* The owner table's value (BPF map "conns", keyed by socket cookie). A
- * timewait socket keeps its full socket's cookie, so a connection keeps
- * its entry when it moves to TIME_WAIT; and a socket freed and another
- * made at the same address can never be taken for one another. The
- * loader seeds the table from the snapshot, so the type is shared. */
+/* A socket's owner: in the connection (below), and in the "listeners"
+ * map, which the loader seeds from the snapshot. */
 struct tt_owner {
 	__u32 pid;          /* tgid */
 	__u32 known;
 	char comm[TT_COMM_LEN];
 };
 
+/* What the BPF side knows of a connection: in the socket's own storage
+ * (map "sk_conns") while it is a full socket, then in "conns", keyed by
+ * socket cookie, while it is a timewait socket (which keeps its full
+ * socket's cookie). The loader seeds "conns" from the snapshot. */
 struct tt_conn {
 	__u64 id;           /* tt_event.sock_id */
 	__u64 start_ns;     /* 0: began before tracing */
@@ -156,6 +165,14 @@ struct tt_pending {
 /* tt_conn.flags: the connection is its timewait socket's now (the timer
  * hooks follow it). The loader sets it on TIME_WAIT rows of the snapshot. */
 #define TT_CONN_TW (1U << 12)
+
+/* One open socket file, as the iter/task_file program (bpf/owners.bpf.c)
+ * reads it for the snapshot's owners. */
+struct tt_owner_pair {
+	__u32 tgid;
+	__u32 fd;
+	__u64 inode;
+};
 
 /* One existing socket, as the iter/tcp program reads it for the snapshot. */
 struct tt_snap {

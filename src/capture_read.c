@@ -377,6 +377,15 @@ static int parse_meta(struct pctx *c, struct cr_record *r)
 			return err;
 		*strs[i].dst = err ? NULL : strs[i].buf;
 	}
+	/* optional: captures written before these fields existed lack them */
+	err = get_str(c, "features", F_OPT, r->features, sizeof(r->features));
+	if (err < 0)
+		return err;
+	m->features = err ? NULL : r->features;
+	err = get_str(c, "features_missing", F_OPT, r->features_missing, sizeof(r->features_missing));
+	if (err < 0)
+		return err;
+	m->features_missing = err ? NULL : r->features_missing;
 	err = get_ns(c, "start_boot_ns", &m->boot_ns);
 	if (!err)
 		err = get_ns(c, "start_real_ns", &m->real_ns);

@@ -64,6 +64,7 @@ struct cr_record {
 	char reason[32];
 	char version[CR_META_STR_MAX], hostname[CR_META_STR_MAX], kernel[CR_META_STR_MAX];
 	char boot_id[CR_META_STR_MAX], attach[CR_META_STR_MAX], cmdline[CR_CMDLINE_MAX];
+	char features[CR_META_STR_MAX], features_missing[CR_META_STR_MAX];
 };
 
 struct cr_parser;

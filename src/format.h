@@ -43,6 +43,7 @@ struct tt_lost {
 
 struct tt_meta {
 	const char *version, *hostname, *kernel, *boot_id, *cmdline, *attach;
+	const char *features, *features_missing;   /* comma-separated kfeat names */
 	unsigned long ring_size;
 	unsigned netns;
 	int timers, ctx_owner;

@@ -112,6 +112,10 @@ void fmt_json_meta(struct outbuf *ob, const struct tt_meta *m, const struct fmt_
 	ku64(ob, "start_real_ns", (unsigned long long)m->real_ns);
 	kstr(ob, "cmdline", m->cmdline);
 	kstr(ob, "attach", m->attach);
+	if (m->features)
+		kstr(ob, "features", m->features);
+	if (m->features_missing)
+		kstr(ob, "features_missing", m->features_missing);
 	ku64(ob, "ring_size", m->ring_size);
 	key(ob, "netns");
 	if (m->netns)

@@ -2,6 +2,7 @@
 /* The BPF side's lifecycle: probes, rodata, load, attach, counters. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,8 +15,10 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "kfeat.h"
 #include "loader.h"
 #include "tcptrail.skel.h"
+#include "tcptrail_compat.skel.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
@@ -30,10 +33,31 @@ struct tt_bpf {
 	struct bpf_link *links[24];
 	int nlinks;
 	int ncpus;
+	struct kfeat kf;
 	struct tt_features feat;
 };
 
 static int verbose;
+
+/* Why the last loader_start() failed: one lowercase line naming the cause
+ * and a fix. Printed by loader_start(), except for --snapshot-only, which
+ * falls back to /proc and says so in a note of its own. */
+static char why[512];
+
+__attribute__((format(printf, 1, 2)))
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+}
+
+const char *loader_error(void)
+{
+	return why;
+}
 
 static int print_fn(enum libbpf_print_level level, const char *fmt, va_list args)
 {
@@ -67,8 +91,8 @@ static int check_privileges(void)
 	cap_free(caps);
 	if (ok_bpf && ok_perf)
 		return 0;
-	fprintf(stderr, "tcptrail: missing %s%s%s: run as root, or grant CAP_BPF and CAP_PERFMON "
-		"(setcap cap_bpf,cap_perfmon,cap_syslog,cap_sys_ptrace,cap_dac_read_search+ep tcptrail)\n",
+	fail("missing %s%s%s: run as root, or grant CAP_BPF and CAP_PERFMON "
+		"(setcap cap_bpf,cap_perfmon,cap_syslog,cap_sys_ptrace,cap_dac_read_search+ep tcptrail)",
 		ok_bpf ? "" : "CAP_BPF", !ok_bpf && !ok_perf ? " and " : "",
 		ok_perf ? "" : "CAP_PERFMON");
 	return -EPERM;
@@ -127,39 +151,151 @@ static int attach_one(struct tt_bpf *b, struct bpf_program *p, const char *name)
 	return 0;
 }
 
-/* 0 if vmlinux BTF has the kfunc, -EOPNOTSUPP if not, -errno on error. */
-static int probe_kfunc(const char *name)
+/*
+ * Opens the object this kernel can load. Without bpf_rdonly_cast (Linux
+ * 6.1) it is the compat build of the same source, opened through the main
+ * skeleton: the build checks that both declare the same maps, programs and
+ * globals at the same offsets (scripts/skel-layout.sh), so every
+ * skel->progs, ->maps, ->rodata and ->bss pointer is valid for either.
+ */
+static struct tcptrail_bpf *open_skel(int compat, const char *btf_path)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = btf_path);
+	struct tcptrail_bpf *skel = calloc(1, sizeof(*skel));
 	int err;
 
-	if (!btf)
-		return -errno;
-	err = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0 ? 0 : -EOPNOTSUPP;
-	btf__free(btf);
-	return err;
+	if (!skel) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	err = tcptrail_bpf__create_skeleton(skel);
+	if (!err && compat)
+		skel->skeleton->data = (void *)tcptrail_compat_bpf__elf_bytes(&skel->skeleton->data_sz);
+	if (!err)
+		err = bpf_object__open_skeleton(skel->skeleton, &oo);
+	if (err) {
+		tcptrail_bpf__destroy(skel);
+		errno = -err;
+		return NULL;
+	}
+	return skel;
 }
 
-/*
- * The programs read socket fields with direct loads through
- * bpf_rdonly_cast() (a timewait or request socket is found from its
- * timer's address). Without it the load fails with a verifier message
- * about an unknown function; this says what is missing instead. Asked only
- * after a failure: reading the kernel's BTF costs tens of milliseconds of
- * start-up.
- */
 static void explain_load_error(int err)
 {
 	if (err == -EPERM || err == -EACCES)
-		fprintf(stderr, "tcptrail: loading the BPF program was refused (%s): "
-			"needs CAP_BPF and CAP_PERFMON: run as root\n", strerror(-err));
-	else if (probe_kfunc("bpf_rdonly_cast") == -EOPNOTSUPP)
-		fprintf(stderr, "tcptrail: cannot load the BPF program: this kernel lacks the "
-			"bpf_rdonly_cast kfunc: use Linux 6.2 or later\n");
+		fail("loading the BPF program was refused (%s): "
+			"needs CAP_BPF and CAP_PERFMON: run as root", strerror(-err));
+	else if (!libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL))
+		fail("cannot load the BPF program: this kernel has no BPF ring "
+			"buffer: use Linux 5.8 or later");
+	else if (!libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, NULL))
+		fail("cannot load the BPF program: this kernel lacks the bpf_loop "
+			"helper: use Linux 5.17 or later");
 	else
-		fprintf(stderr, "tcptrail: cannot load the BPF program: %s "
-			"(kernel too old or without BTF? rerun with -v for the verifier log)\n",
-			strerror(-err));
+		fail("cannot load the BPF program: %s "
+			"(rerun with -v for the verifier log)", strerror(-err));
+}
+
+/*
+ * Every program of the object: what it needs to be loaded, and the hook
+ * it is attached to. One table drives both autoload (before the load) and
+ * attach (after it), so a program never loads without its hook or the
+ * other way round. Attach order is the table's: softirq_exit before
+ * softirq_entry, so that a softirq running between the two attaches cannot
+ * leave its CPU counted as in softirq for good (exit stops at 0), and
+ * both before the state programs, whose owner rule depends on them.
+ */
+enum prog_need {
+	NEED_LIVE = 1 << 0,      /* tracing, not --snapshot-only */
+	NEED_TIMERS = 1 << 1,    /* TIME_WAIT and half-open sockets followed */
+	NEED_SOCK_LEN = 1 << 2,  /* the send/receive tracepoints exist (6.3) */
+	NEED_DEPTH = 1 << 3,     /* softirq told by a per-CPU depth (not PREEMPT_RT) */
+	NEED_ITER = 1 << 4,      /* the snapshot from iter/tcp */
+};
+
+#define PROG(name) offsetof(struct tcptrail_bpf, progs.name)
+
+/* What a program's skips by the kernel's recursion guard mean (see
+ * bpf/tt_taken.bpf.h and loader_recursion_misses()). */
+enum prog_role {
+	ROLE_HOOK = 0,       /* a skip may be a missed event: counted */
+	ROLE_STATE_FIRST,    /* its skips are taken by the twins, or lost */
+	ROLE_STATE_TWIN,     /* takes what the first was skipped for */
+};
+
+static const struct prog_use {
+	size_t off;             /* in the skeleton */
+	unsigned need;          /* every one of these */
+	const char *hook;       /* listed in meta.attach; "": attached, not listed
+				 * (a second program on a hook); NULL: not attached */
+	enum prog_role role;
+} prog_uses[] = {
+	{ PROG(tt_softirq_exit), NEED_LIVE | NEED_DEPTH, "tp_btf/softirq_exit", ROLE_HOOK },
+	{ PROG(tt_softirq_entry), NEED_LIVE | NEED_DEPTH, "tp_btf/softirq_entry", ROLE_HOOK },
+	{ PROG(tt_set_state), NEED_LIVE, "tp_btf/inet_sock_set_state", ROLE_STATE_FIRST },
+	{ PROG(tt_set_state_irq), NEED_LIVE, "", ROLE_STATE_TWIN },
+	{ PROG(tt_set_state_nest2), NEED_LIVE, "", ROLE_STATE_TWIN },
+	{ PROG(tt_timer_start), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_start", ROLE_HOOK },
+	{ PROG(tt_timer_cancel), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_cancel", ROLE_HOOK },
+	{ PROG(tt_timer_expire_entry), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_expire_entry", ROLE_HOOK },
+	{ PROG(tt_timer_expire_exit), NEED_LIVE | NEED_TIMERS, "tp_btf/timer_expire_exit", ROLE_HOOK },
+	/* run by the poll loop (loader_flush_pending), never attached */
+	{ PROG(tt_flush_pending), NEED_LIVE | NEED_TIMERS, NULL, ROLE_HOOK },
+	{ PROG(tt_send_length), NEED_LIVE | NEED_SOCK_LEN, "tp_btf/sock_send_length", ROLE_HOOK },
+	{ PROG(tt_recv_length), NEED_LIVE | NEED_SOCK_LEN, "tp_btf/sock_recv_length", ROLE_HOOK },
+	{ PROG(tt_rcvqueue_full), NEED_LIVE, "tp_btf/sock_rcvqueue_full", ROLE_HOOK },
+	{ PROG(tt_exceed_buf_limit), NEED_LIVE, "tp_btf/sock_exceed_buf_limit", ROLE_HOOK },
+	/* attached by each snapshot (loader_snapshot) */
+	{ PROG(tt_iter_tcp), NEED_ITER, NULL, ROLE_HOOK },
+};
+
+#define N_PROGS (sizeof(prog_uses) / sizeof(prog_uses[0]))
+
+static struct bpf_program *prog_at(const struct tt_bpf *b, size_t i)
+{
+	return *(struct bpf_program **)((char *)b->skel + prog_uses[i].off);
+}
+
+static unsigned prog_needs_met(const struct tt_bpf *b, const struct tt_opts *o)
+{
+	unsigned have = 0;
+
+	if (!o->snapshot_only)
+		have |= NEED_LIVE;
+	if (b->feat.timers)
+		have |= NEED_TIMERS;
+	if (b->kf.sock_length_tp && !o->state_only)
+		have |= NEED_SOCK_LEN;
+	if (!b->kf.preempt_rt)
+		have |= NEED_DEPTH;
+	if (b->kf.iter_tcp && !o->no_snapshot)
+		have |= NEED_ITER;
+	return have;
+}
+
+static void set_autoload(struct tt_bpf *b, unsigned have)
+{
+	for (size_t i = 0; i < N_PROGS; i++)
+		bpf_program__set_autoload(prog_at(b, i), (prog_uses[i].need & have) == prog_uses[i].need);
+}
+
+static int attach_all(struct tt_bpf *b, unsigned have)
+{
+	int err;
+
+	for (size_t i = 0; i < N_PROGS; i++) {
+		if ((prog_uses[i].need & have) != prog_uses[i].need || !prog_uses[i].hook)
+			continue;
+		err = attach_one(b, prog_at(b, i), *prog_uses[i].hook ? prog_uses[i].hook : NULL);
+		if (err) {
+			fail("cannot attach %s to %s: %s (rerun with -v for "
+				"libbpf's log)", bpf_program__name(prog_at(b, i)),
+				*prog_uses[i].hook ? prog_uses[i].hook : "its hook", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
 }
 
 int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, void *ctx)
@@ -167,31 +303,41 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	unsigned long long twfn = 0, reqfn = 0;
 	struct tt_bpf *b = NULL;
 	int err, zeroed = 0;
+	unsigned have;
 
 	*out = NULL;
 	verbose = o->verbose;
+	why[0] = '\0';
 	libbpf_set_print(print_fn);
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		fprintf(stderr, "tcptrail: this kernel has no BTF (/sys/kernel/btf/vmlinux is missing): "
-			"use a kernel built with CONFIG_DEBUG_INFO_BTF=y\n");
-		return -EOPNOTSUPP;
-	}
-	err = check_privileges();
-	if (err)
-		return err;
-
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
+	err = kfeat_probe(&b->kf, NULL, getenv("TCPTRAIL_DISABLE"));
+	if (err) {
+		fail("this kernel has no BTF (/sys/kernel/btf/vmlinux: %s): "
+			"use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.5 or later)",
+			strerror(-err));
+		err = -EOPNOTSUPP;
+		goto cleanup;
+	}
+	if (!b->kf.set_state_tp) {
+		fail("this kernel has no sock:inet_sock_set_state tracepoint: "
+			"use Linux 4.16 or later");
+		err = -EOPNOTSUPP;
+		goto cleanup;
+	}
+	err = check_privileges();
+	if (err)
+		goto cleanup;
 	b->ncpus = libbpf_num_possible_cpus();
 	if (b->ncpus <= 0) {
 		err = b->ncpus ? b->ncpus : -EINVAL;
 		goto cleanup;
 	}
-	b->skel = tcptrail_bpf__open();
+	b->skel = open_skel(!b->kf.rdonly_cast, NULL);
 	if (!b->skel) {
 		err = -errno;
-		fprintf(stderr, "tcptrail: cannot open the BPF object: %s\n", strerror(-err));
+		fail("cannot open the BPF object: %s", strerror(-err));
 		goto cleanup;
 	}
 
@@ -217,14 +363,6 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 	b->feat.timers = twfn && reqfn;
 	ro->tw_timer_fn = twfn;
 	ro->req_timer_fn = reqfn;
-	if (!b->feat.timers) {
-		/* no symbols (kptr_restrict, CAP_SYSLOG, or renamed): full sockets only */
-		bpf_program__set_autoload(b->skel->progs.tt_timer_start, false);
-		bpf_program__set_autoload(b->skel->progs.tt_timer_cancel, false);
-		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_entry, false);
-		bpf_program__set_autoload(b->skel->progs.tt_timer_expire_exit, false);
-		bpf_program__set_autoload(b->skel->progs.tt_flush_pending, false);
-	}
 	if (!b->feat.timers && !o->snapshot_only && !o->state_only) {
 		fprintf(stderr, "tcptrail: warning: %s: TIME_WAIT and half-open sockets will not be "
 			"traced (%s)\n",
@@ -239,56 +377,33 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		bpf_map__set_max_entries(b->skel->maps.req_by_tuple, 1024);
 	}
 
+	kfeat_names(&b->kf, 1, b->feat.features, sizeof(b->feat.features));
+	kfeat_names(&b->kf, 0, b->feat.missing, sizeof(b->feat.missing));
+	b->feat.preempt_rt = b->kf.preempt_rt;
+	have = prog_needs_met(b, o);
+	set_autoload(b, have);
+	b->feat.iter = (have & NEED_ITER) != 0;
 	err = tcptrail_bpf__load(b->skel);
 	if (err) {
 		explain_load_error(err);
 		goto cleanup;
 	}
 
-	/* softirq tracking first: every owner decision depends on it */
-	/* exit before entry: a softirq running between the two attaches must not
-	 * leave its CPU counted as in softirq for good (exit stops at 0) */
-	err = attach_one(b, b->skel->progs.tt_softirq_exit, "tp_btf/softirq_exit");
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_softirq_entry, "tp_btf/softirq_entry");
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_set_state, "tp_btf/inet_sock_set_state");
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_set_state_irq, NULL);
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_set_state_nest2, NULL);
-	if (!err && b->feat.timers)
-		err = attach_one(b, b->skel->progs.tt_timer_start, "tp_btf/timer_start");
-	if (!err && b->feat.timers)
-		err = attach_one(b, b->skel->progs.tt_timer_cancel, "tp_btf/timer_cancel");
-	if (!err && b->feat.timers)
-		err = attach_one(b, b->skel->progs.tt_timer_expire_entry, "tp_btf/timer_expire_entry");
-	if (!err && b->feat.timers)
-		err = attach_one(b, b->skel->progs.tt_timer_expire_exit, "tp_btf/timer_expire_exit");
-	if (!err && !o->state_only)
-		err = attach_one(b, b->skel->progs.tt_send_length, "tp_btf/sock_send_length");
-	if (!err && !o->state_only)
-		err = attach_one(b, b->skel->progs.tt_recv_length, "tp_btf/sock_recv_length");
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_rcvqueue_full, "tp_btf/sock_rcvqueue_full");
-	if (!err)
-		err = attach_one(b, b->skel->progs.tt_exceed_buf_limit, "tp_btf/sock_exceed_buf_limit");
-	if (err) {
-		fprintf(stderr, "tcptrail: cannot attach the tracepoints: %s "
-			"(needs a kernel with tp_btf support, 5.5 or later)\n", strerror(-err));
+	err = attach_all(b, have);
+	if (err)
 		goto cleanup;
-	}
-	b->feat.iter = 1;
 
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), (ring_buffer_sample_fn)fn, ctx, NULL);
 	if (!b->rb) {
 		err = -errno;
-		fprintf(stderr, "tcptrail: cannot map the ring buffer: %s\n", strerror(-err));
+		fail("cannot map the ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
 	*out = b;
 	return 0;
 cleanup:
+	if (!o->snapshot_only && why[0])
+		fprintf(stderr, "tcptrail: %s\n", why);
 	loader_stop(&b);
 	return err;
 }
@@ -309,7 +424,9 @@ void loader_stop(struct tt_bpf **bp)
 
 const struct tt_features *loader_features(const struct tt_bpf *b)
 {
-	return &b->feat;
+	static const struct tt_features none;
+
+	return b ? &b->feat : &none;
 }
 
 struct ring_buffer *loader_ring(const struct tt_bpf *b)
@@ -330,19 +447,18 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 			     unsigned long long *timers)
 {
 	unsigned long long skipped = 0, nested;
-	struct bpf_program *p;
 
 	*timers = 0;
-	bpf_object__for_each_program(p, b->skel->obj) {
+	for (size_t i = 0; i < N_PROGS; i++) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(p);
+		int fd = bpf_program__fd(prog_at(b, i));
 
 		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len))
 			continue;
-		if (p == b->skel->progs.tt_set_state)
+		if (prog_uses[i].role == ROLE_STATE_FIRST)
 			skipped = info.recursion_misses;
-		else if (p != b->skel->progs.tt_set_state_irq && p != b->skel->progs.tt_set_state_nest2)
+		else if (prog_uses[i].role == ROLE_HOOK)
 			*timers += info.recursion_misses;
 	}
 	/*
@@ -371,8 +487,8 @@ static int fw2_waiting(const struct tt_bpf *b)
 	if (bss->fw2_wait_head != bss->fw2_wait_tail)
 		return 1;
 	for (int cpu = 0; cpu < b->ncpus && cpu < TT_MAX_CPUS; cpu++)
-		if (__atomic_load_n(&bss->fw2_head[cpu * 8], __ATOMIC_RELAXED) !=
-		    __atomic_load_n(&bss->fw2_tail[cpu * 8], __ATOMIC_RELAXED))
+		if (__atomic_load_n(&bss->fw2_head[cpu * TT_CPU_STRIDE], __ATOMIC_RELAXED) !=
+		    __atomic_load_n(&bss->fw2_tail[cpu * TT_CPU_STRIDE], __ATOMIC_RELAXED))
 			return 1;
 	return 0;
 }
@@ -442,6 +558,8 @@ int loader_snapshot(struct tt_bpf *b, struct tt_snap **rows, size_t *n)
 
 	*rows = NULL;
 	*n = 0;
+	if (!b->feat.iter)
+		return -EOPNOTSUPP;   /* no iter/tcp here: the caller reads /proc */
 	fd = loader_iter_open(b->skel->progs.tt_iter_tcp, &link);
 	if (fd < 0) {
 		err = fd;
@@ -494,8 +612,18 @@ int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 	struct tcptrail_bpf__bss *bss = b->skel->bss;
 	__u32 idx;
 
+	/* a listener's requests look its owner up by its cookie */
+	if (c->state == TT_LISTEN && !(c->flags & TT_CONN_TW) &&
+	    bpf_map_update_elem(bpf_map__fd(b->skel->maps.listeners), &c->id, &c->owner, BPF_NOEXIST) &&
+	    errno != EEXIST && errno != E2BIG)
+		return -errno;
+	/* The program may have seen this socket already: its entry wins. A
+	 * full socket takes its entry over at its first change; until then
+	 * the program looks for one at each new socket's first change. */
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.conns), &c->id, c, BPF_NOEXIST))
 		return errno == EEXIST ? 0 : -errno;
+	if (!(c->flags & TT_CONN_TW))
+		__atomic_fetch_add(&bss->seeds_left, 1, __ATOMIC_RELAXED);
 	/*
 	 * A timewait socket still in FIN_WAIT2 moves to TIME_WAIT without a
 	 * hook firing: put it with those the flush checks. The flush program

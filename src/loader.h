@@ -16,6 +16,9 @@ struct tt_features {
 	int iter;            /* snapshot from iter/tcp (else /proc/net/tcp) */
 	unsigned netns;      /* namespace traced, 0: all */
 	char attach[512];    /* "tp_btf/inet_sock_set_state,..." */
+	char features[128];  /* the kernel's, as kfeat names */
+	char missing[128];
+	int preempt_rt;
 };
 
 typedef int (*tt_event_fn)(void *ctx, void *data, size_t size);
@@ -25,7 +28,10 @@ typedef int (*tt_event_fn)(void *ctx, void *data, size_t size);
  * -errno with nothing left loaded. */
 int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, void *ctx);
 void loader_stop(struct tt_bpf **b);   /* NULL-safe */
+/* The reason the last loader_start() failed ("" if none). */
+const char *loader_error(void);
 
+/* NULL-safe: without BPF, no feature. */
 const struct tt_features *loader_features(const struct tt_bpf *b);
 struct ring_buffer *loader_ring(const struct tt_bpf *b);
 

@@ -41,10 +41,10 @@ int owners_iter_feed(struct owners *o, const void *buf, size_t len)
 	const unsigned char *p = buf;
 	int err;
 
-	if (len % sizeof(struct owners_pair))
+	if (len % sizeof(struct tt_owner_pair))
 		return -EINVAL;
-	for (size_t off = 0; off < len; off += sizeof(struct owners_pair)) {
-		struct owners_pair pr;
+	for (size_t off = 0; off < len; off += sizeof(struct tt_owner_pair)) {
+		struct tt_owner_pair pr;
 
 		memcpy(&pr, p + off, sizeof(pr));   /* buf need not be aligned */
 		err = owners_add_pair(o, pr.tgid, pr.inode);
@@ -131,7 +131,7 @@ int owners_iter_run(struct owners_iter *it, struct owners *o)
 		if (r == 0)
 			break;
 		have += (size_t)r;
-		whole = have - have % sizeof(struct owners_pair);
+		whole = have - have % sizeof(struct tt_owner_pair);
 		err = owners_iter_feed(o, buf, whole);
 		if (err)
 			goto cleanup;

@@ -8,17 +8,11 @@
 
 #include <stddef.h>
 #include <linux/types.h>
+#include "tcptrail.h"
 
 struct owners;
 struct owners_iter;
 
-/* One open socket of a thread-group leader. Mirrors struct
- * owners_pair in bpf/owners.bpf.c. */
-struct owners_pair {
-	__u32 tgid;
-	__u32 fd;
-	__u64 inode;
-};
 
 /*
  * Feeds len bytes of pairs (as read from the iterator, in its order) to o

@@ -216,6 +216,7 @@ static void write_meta(struct run *r)
 	struct utsname u;
 	struct tt_meta m = {
 		.version = TT_VERSION, .cmdline = r->o->cmdline, .attach = ft->attach,
+		.features = ft->features, .features_missing = ft->missing,
 		.ring_size = r->o->ring_size, .netns = ft->netns, .timers = ft->timers,
 		.ctx_owner = ft->ctx_owner, .snapshot = !r->o->no_snapshot, .boot_ns = ck->boot_ns, .real_ns = ck->real_ns,
 	};
@@ -302,6 +303,11 @@ int trace_run(const struct tt_opts *o)
 	if (err)
 		goto cleanup;
 	err = loader_start(&r.b, o, on_ring, &r);
+	if (err && o->snapshot_only) {
+		/* a snapshot needs no BPF: read /proc, as netstat does */
+		fprintf(stderr, "tcptrail: note: %s; reading /proc/net/tcp instead\n", loader_error());
+		err = 0;
+	}
 	if (err) {
 		output_abandon(r.out);
 		goto cleanup;

@@ -35,16 +35,25 @@ def t_counts():
         check([(r["old_state"], r["state"]) for r in g["listener"][0]] == LISTENER,
               "listener:\n%s" % show(g["listener"][0]))
         conn = [r for r in trs if r["sock"] != g["listener"][0][0]["sock"]]
-        check(len(conn) == 10 * N_CONN, "%d connection transitions for %d connections, expected %d"
-              % (len(conn), N_CONN, 10 * N_CONN))
+        # A client's TIME_WAIT ends early when connect() reuses its port
+        # (the kernel may, on loopback: net.ipv4.tcp_tw_reuse=2): a real
+        # eleventh record of that connection, at the end of its chain.
+        reused = sum(1 for recs in g["client"]
+                     if recs and (recs[-1]["old_state"], recs[-1]["state"]) == ("TIME_WAIT", "CLOSE"))
         errs = []
+        if len(conn) != 10 * N_CONN + reused:
+            errs.append("%d connection transitions for %d connections (%d TIME_WAIT ends at port "
+                        "reuse), expected %d" % (len(conn), N_CONN, reused, 10 * N_CONN + reused))
         for side, want_seq, pid in (("client", CLIENT_CLOSES, cli.pid),
                                     ("server", PASSIVE_CLOSES, srv.pid)):
             check(len(g[side]) == N_CONN, "%d %s groups, expected %d" % (len(g[side]), side, N_CONN))
             shapes = Counter(" ".join("%s->%s" % (r["old_state"], r["state"]) for r in recs)
                              for recs in g[side])
             for shape, n in shapes.items():
-                if shape.split() != ["%s->%s" % p for p in want_seq]:
+                steps = shape.split()
+                if side == "client" and steps[-1:] == ["TIME_WAIT->CLOSE"]:
+                    steps = steps[:-1]
+                if steps != ["%s->%s" % p for p in want_seq]:
                     errs.append("%d %s connections went %s" % (n, side, shape))
             wrong = [r for recs in g[side] for r in recs if r["pid"] != pid]
             if wrong:

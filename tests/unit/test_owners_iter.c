@@ -39,7 +39,7 @@ static void mk_pid(const struct tree *t, unsigned pid, const char *cmdline, size
 static void test_names_and_first_wins(void **state)
 {
 	struct tree *t = *state;
-	struct owners_pair pairs[] = {
+	struct tt_owner_pair pairs[] = {
 		P(100, 11), P(100, 12), P(200, 12), P(200, 21), P(300, 31), P(300, 11),
 	};
 	struct owners *o = NULL;
@@ -70,7 +70,7 @@ static void test_names_and_first_wins(void **state)
 static void test_gone_process_skipped(void **state)
 {
 	struct tree *t = *state;
-	struct owners_pair pairs[] = { P(100, 5), P(100, 6), P(150, 6), P(150, 7) };
+	struct tt_owner_pair pairs[] = { P(100, 5), P(100, 6), P(150, 6), P(150, 7) };
 	struct owners *o = NULL;
 
 	mk_pid(t, 150, CMD("/bin/nc\0"), "nc");
@@ -88,7 +88,7 @@ static void test_gone_process_skipped(void **state)
 static void test_want_restricts(void **state)
 {
 	struct tree *t = *state;
-	struct owners_pair pairs[] = { P(400, 1), P(400, 2), P(500, 3), P(500, 4), P(600, 4) };
+	struct tt_owner_pair pairs[] = { P(400, 1), P(400, 2), P(500, 3), P(500, 4), P(600, 4) };
 	struct owners *o = NULL;
 
 	mk_pid(t, 500, CMD("/usr/bin/srv\0"), "srv");
@@ -120,7 +120,7 @@ static void test_many_pairs(void **state)
 {
 	struct tree *t = *state;
 	enum { N = 50000 };
-	struct owners_pair *pairs = calloc(N, sizeof(*pairs));
+	struct tt_owner_pair *pairs = calloc(N, sizeof(*pairs));
 	struct owners *o = NULL;
 	char want[OWNERS_NAME_SIZE];
 
@@ -148,7 +148,7 @@ static void test_many_pairs(void **state)
 static void test_bad_input(void **state)
 {
 	struct tree *t = *state;
-	struct owners_pair p = P(1, 1);
+	struct tt_owner_pair p = P(1, 1);
 	struct owners *o = NULL;
 
 	assert_int_equal(owners_new("/nonexistent/tt", 0, &o), -ENOENT);

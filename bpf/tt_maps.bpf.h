@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * What the kernel side keeps: start-up settings (rodata), counters and
+ * per-CPU state (.bss), and the maps. Definitions only; the programs are
+ * in tcptrail.bpf.c, the logic in the other bpf/tt_*.bpf.h files.
+ */
+#ifndef TT_MAPS_BPF_H
+#define TT_MAPS_BPF_H
+
+#define AF_INET 2
+#define AF_INET6 10
+#define PF_KTHREAD 0x00200000
+/* tt_conn.flags, besides TT_F_REQ and TT_CONN_TW */
+#define CONN_ACTIVE (1U << 8)   /* opened by connect() */
+#define CONN_FIN_RCVD (1U << 9)
+#define CONN_FIN_SENT (1U << 10)
+#define CONN_TW TT_CONN_TW
+
+/* ---- start-up settings: filters, and facts the loader found ------------- */
+
+const volatile __u32 filter_family = 0;   /* 0: both */
+const volatile __u32 filter_netns = 0;    /* 0: every namespace */
+const volatile __u32 filter_pid = 0;      /* owner tgid, 0: any */
+const volatile __u32 filter_ports_on = 0;
+const volatile __u64 port_bitmap[1024] = {};
+const volatile __u32 listen_only = 0;     /* only transitions into or out of LISTEN */
+const volatile __u64 tw_timer_fn = 0;     /* address of tw_timer_handler */
+const volatile __u64 req_timer_fn = 0;    /* address of reqsk_timer_handler */
+const volatile __u64 wakeup_bytes = 0;    /* force a wakeup past this much data */
+const volatile __u32 queue_threshold = 0; /* only events with a queue above it */
+const volatile __u32 nr_cpus = 1;         /* possible CPUs */
+
+/* ---- .bss: user space reads it through the skeleton's mmap, without a
+ * bpf() call, so it keeps working after the loader dropped its
+ * capabilities. Per-CPU arrays have TT_CPU_STRIDE slots per CPU. -------- */
+
+/* The global sequence number, taken before the ring reservation: a failed
+ * reservation leaves a gap that user space reports as lost. */
+__u64 tt_seq = 0;
+
+__u64 tt_counters[TT_MAX_CPUS][TT_CPU_STRIDE] = {};   /* enum tt_counter */
+
+/* Connections seeded into "conns" by the loader and not yet taken over by
+ * their socket's first change: while there are some, a socket without
+ * storage looks there first. */
+__u64 seeds_left = 0;
+
+/* softirq_entry/exit depth per CPU: see in_task() */
+__u64 softirq_depth[TT_MAX_CPUS * TT_CPU_STRIDE] = {};
+
+/* Request sockets made on each CPU ([0]), and the request whose child
+ * socket last took over on it ([1]). Per-CPU ids need no shared counter;
+ * the CPU is in bits 48-56. */
+__u64 req_local[TT_MAX_CPUS * TT_CPU_STRIDE] = {};
+
+/* FIN_WAIT2 rings (see tt_timers.bpf.h): slots reserved on each CPU, slots
+ * read by the flush; and the wait ring's head and tail. */
+__u64 fw2_head[TT_MAX_CPUS * TT_CPU_STRIDE] = {};
+__u64 fw2_tail[TT_MAX_CPUS * TT_CPU_STRIDE] = {};
+__u64 fw2_wait_head = 0, fw2_wait_tail = 0;
+
+/*
+ * The index of a CPU in the per-CPU arrays, once checked against
+ * TT_MAX_CPUS. The mask changes nothing at run time, but the 6.1 verifier
+ * loses a check's bound when the compiler indexes with a copy of the
+ * checked register ("unbounded memory access"); the barrier keeps the
+ * compiler from dropping the mask as redundant.
+ */
+#define CPU_IDX(cpu) ({ __u32 __c = (cpu); barrier_var(__c); __c & (TT_MAX_CPUS - 1); })
+
+/* ---- connections ---------------------------------------------------------- */
+
+/*
+ * A full socket's connection lives in the socket's own storage: found with
+ * no hashing, never evicted, freed with the socket. A child socket starts
+ * without any (no BPF_F_CLONE).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tt_conn);
+} sk_conns SEC(".maps");
+
+/*
+ * Socket cookie -> connection, for what outlives a full socket or comes
+ * before its first change: timewait sockets (which keep the full socket's
+ * cookie, so a connection keeps its history when it moves to TIME_WAIT),
+ * and the snapshot's sockets, seeded by the loader. LRU: a full table
+ * forgets the oldest entry instead of refusing a new one; cookies are
+ * never reused, so an entry whose end was missed is never taken for
+ * another socket's.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, __u64);
+	__type(value, struct tt_conn);
+} conns SEC(".maps");
+
+/* Listening sockets' owners, by cookie: a request socket reaches its
+ * listener only by address (from its timer), through which the listener's
+ * storage cannot be asked. Written when a socket starts listening, and by
+ * the loader from the snapshot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct tt_owner);
+} listeners SEC(".maps");
+
+/* Request sockets, by 4-tuple: the child socket made when the handshake
+ * completes knows only its tuple, and takes over the request's connection.
+ * One map serves both ways in: a request's timer gives its address, from
+ * which the tuple is a few loads away, cheaper than a second entry kept by
+ * address. A plain hash, not LRU: its per-CPU free lists make an insert and
+ * a delete, once per connection accepted, cheaper than the LRU's shared
+ * lists; and a full table (a SYN flood past 65536 half-open sockets)
+ * refuses the new request, which is counted (TT_CNT_UNTRACKED), where an
+ * LRU would drop an old one without a word. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct tt_tuple);
+	__type(value, struct tt_req);
+} req_by_tuple SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);   /* resized by the loader (--ring-size) */
+} events SEC(".maps");
+
+/* ---- per-CPU hand-offs ------------------------------------------------------ */
+
+/*
+ * A timer event whose meaning depends on what follows it on the same CPU.
+ * timer_cancel fires both when a timer is deleted and when mod_timer()
+ * moves a pending timer (cancel then start, back to back under the timer
+ * base lock). So a cancel of a timewait or request timer is parked here and
+ * decided by the next hook that runs on this CPU: a timer_start of the same
+ * timer means "rescheduled", anything else means "the socket is gone". The
+ * loader also runs tt_flush_pending on each CPU from its poll loop so that
+ * a parked cancel on an idle CPU is not held back.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tt_pending);
+} pend SEC(".maps");
+
+/*
+ * Hand-offs between two kernel objects of one connection, each completed by
+ * the next hook on this CPU in the same context. One slot per context
+ * (task, softirq): a softirq landing between the two halves in task
+ * context (backlog processing in release_sock()) makes hand-offs of its
+ * own.
+ * - tw: a timewait socket whose timer was just armed for the first time;
+ *   the full socket it replaces is closed right after (tcp_time_wait()).
+ * - clone: a child socket cloned from a listener on a kernel that reports
+ *   the clone's LISTEN -> SYN_RECV before it copies the request's
+ *   addresses (6.1, 6.12: inet_csk_clone_lock()); the request's timer is
+ *   deleted right after (inet_csk_complete_hashdance()), and must then
+ *   read as a hand-over to the child, not as the request's end.
+ */
+struct handoff {
+	__u64 tw;
+	__u64 cookie;    /* the full socket's, which the timewait socket copies */
+	__u32 substate;
+	__u32 pad;
+	__u64 clone;     /* the child socket's address */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct handoff);
+} handoff SEC(".maps");
+
+/* ---- FIN_WAIT2 timewait sockets (tt_timers.bpf.h) -------------------------- */
+
+#define FW2_RING TT_FW2_RING   /* slots per CPU: 320k sockets/s per CPU at 50 ms */
+#define FW2_WAIT TT_FW2_WAIT
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FW2_RING);  /* times nr_cpus: set by the loader */
+	__type(key, __u32);
+	__type(value, __u64);
+} fw2_ring SEC(".maps");
+
+/* still waiting: only the flush program, run by one thread, uses it */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, FW2_WAIT);
+	__type(key, __u32);
+	__type(value, __u64);
+} fw2_wait SEC(".maps");
+
+/* ---- state changes taken (tt_taken.bpf.h) ---------------------------------- */
+
+#define TAKEN_RING 2048   /* a power of two; the value must fit a per-CPU allocation (32 KiB) */
+
+struct taken {
+	__u64 key[TAKEN_RING];   /* taken_key() */
+	__u64 head;
+	__u64 first;             /* the first program's latest event */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct taken);
+} taken SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+
+	if (cpu < TT_MAX_CPUS && idx < TT_CPU_STRIDE)
+		__sync_fetch_and_add(&tt_counters[CPU_IDX(cpu)][idx & (TT_CPU_STRIDE - 1)], 1);
+}
+
+#endif

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Full sockets: their state changes, sends and receives, buffer pressure. */
+#ifndef TT_STATE_BPF_H
+#define TT_STATE_BPF_H
+
+/* A child cloned before its addresses are set (6.1, 6.12): it still has
+ * the listener's tuple, without a peer. It is shown from its next change,
+ * under its request's id (see struct handoff). */
+static __always_inline int early_clone(struct sock *sk, const struct tt_tuple *t,
+				       int oldstate, int newstate)
+{
+	struct handoff *n;
+
+	if (oldstate != TT_LISTEN || newstate != TT_SYN_RECV || t->rport)
+		return 0;
+	n = handoff_slot();
+	if (n)
+		n->clone = (__u64)sk;
+	return 1;
+}
+
+/*
+ * A new connection entry c (zeroed) for a socket at its first change seen:
+ * - a child socket continues its request, found by tuple: its first change
+ *   is the request's SYN_RECV, shown already (returns 1); on a kernel that
+ *   cloned it before setting its addresses, the first change seen here is
+ *   the next one (returns 0, and it is shown);
+ * - a socket of the snapshot continues the entry the loader seeded;
+ * - any other starts a connection of its own.
+ */
+static __always_inline int conn_init(struct tt_conn *c, __u64 key, const struct tt_tuple *t,
+				     int oldstate, int newstate, __u64 now)
+{
+	struct tt_conn *seed;
+	struct tt_req *rv;
+	__u64 *note;
+
+	if (newstate == TT_SYN_RECV || oldstate == TT_SYN_RECV) {
+		rv = bpf_map_lookup_elem(&req_by_tuple, t);
+		if (rv) {
+			*c = rv->c;
+			c->flags = 0;
+			/* the request's timer is deleted next on this CPU,
+			 * unless the kernel already did (early clone) */
+			note = req_local_slot(1);
+			if (note)
+				*note = rv->req;
+			bpf_map_delete_elem(&req_by_tuple, t);
+			return newstate == TT_SYN_RECV;
+		}
+	}
+	if (seeds_left) {
+		seed = bpf_map_lookup_elem(&conns, &key);
+		if (seed && !(seed->flags & CONN_TW)) {
+			*c = *seed;
+			bpf_map_delete_elem(&conns, &key);
+			__sync_fetch_and_add(&seeds_left, -1);
+			return 0;
+		}
+	}
+	c->id = key;
+	c->start_ns = now;
+	c->state = oldstate;
+	if (newstate == TT_SYN_SENT)
+		c->flags = CONN_ACTIVE;
+	return 0;
+}
+
+/*
+ * The connection of socket sk, in its storage. A socket leaving CLOSE
+ * starts a new life (connect() again after a failed one). With no memory
+ * for the storage, the connection lives in *local for this event only.
+ * Sets *shown when the change was already shown (a child's first).
+ */
+static __always_inline struct tt_conn *conn_get(struct sock *sk, __u64 key, const struct tt_tuple *t,
+						int oldstate, int newstate, __u64 now,
+						struct tt_conn *local, int *shown)
+{
+	struct tt_conn *c = bpf_sk_storage_get(&sk_conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+
+	*shown = 0;
+	if (!c) {
+		count(TT_CNT_NO_ROOM);
+		c = local;
+	} else if (c->id && oldstate == TT_CLOSE) {
+		__builtin_memset(c, 0, sizeof(*c));
+	}
+	if (!c->id)
+		*shown = conn_init(c, key, t, oldstate, newstate, now);
+	return c;
+}
+
+/* Listening sockets' owners, for their requests (see map "listeners"). */
+static __always_inline void listener_note(__u64 key, const struct tt_conn *c,
+					  int oldstate, int newstate)
+{
+	if (newstate == TT_LISTEN)
+		bpf_map_update_elem(&listeners, &key, &c->owner, BPF_ANY);
+	else if (oldstate == TT_LISTEN)
+		bpf_map_delete_elem(&listeners, &key);
+}
+
+/*
+ * tcp_time_wait(): the timewait socket, with this socket's cookie, took
+ * over just before this CLOSE (its timer was armed: struct handoff). Shows
+ * the state netstat will show, and moves the connection to "conns", where
+ * the timer hooks follow the timewait socket. Returns 1 when it did.
+ */
+static __always_inline int tw_handoff(struct sock *sk, __u64 key, struct tt_conn *c,
+				      const struct tt_tuple *t, int oldstate, int newstate,
+				      __u32 rq, __u32 sq, __u64 now)
+{
+	struct handoff *n = handoff_slot();
+	__u32 shown;
+	__u64 tw;
+
+	if (!n || !n->tw || newstate != TT_CLOSE)
+		return 0;
+	tw = n->tw;
+	n->tw = 0;
+	if (n->cookie != key)
+		return 0;
+	shown = n->substate;
+	note_fins(c, shown);
+	payload_bytes(sk, c);
+	if (shown != (__u32)oldstate)
+		transition(c, t, oldstate, shown, 0, rq, sq, 1, FROM_HOOK, now);
+	c->state = shown;
+	c->flags |= CONN_TW;
+	if (bpf_map_update_elem(&conns, &key, c, BPF_ANY))
+		count(TT_CNT_NO_ROOM);
+	if (shown == TT_FIN_WAIT2)
+		fw2_watch(tw);
+	return 1;
+}
+
+static __always_inline int on_set_state(struct sock *sk, __u64 key, int oldstate, int newstate)
+{
+	struct tt_conn *c, local = {};
+	struct tt_owner cur = {};
+	struct tt_tuple t = {};
+	__u32 rq = 0, sq = 0;
+	int shown, final;
+	__u64 now;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	settle_pending(FROM_HOOK, 0, 0);
+	read_tuple(&sk->__sk_common, &t);
+	if (early_clone(sk, &t, oldstate, newstate))
+		return 0;
+	/* tcp_set_state(CLOSE) releases the port before the tracepoint fires */
+	if (!t.lport) {
+		c = bpf_sk_storage_get(&sk_conns, sk, 0, 0);
+		if (c)
+			t.lport = c->lport;
+	}
+	if (tuple_filtered(&t)) {
+		count(TT_CNT_FILTERED);
+		return 0;
+	}
+	now = bpf_ktime_get_boot_ns();
+	c = conn_get(sk, key, &t, oldstate, newstate, now, &local, &shown);
+	if (current_owner(&cur))
+		c->owner = cur;
+	if (t.lport)
+		c->lport = t.lport;
+	if (shown)
+		return 0;
+	listener_note(key, c, oldstate, newstate);
+	queues(sk, newstate, &rq, &sq);
+	if (tw_handoff(sk, key, c, &t, oldstate, newstate, rq, sq, now))
+		return 0;
+	note_fins(c, newstate);
+	final = newstate == TT_CLOSE;
+	if (final)
+		payload_bytes(sk, c);
+	transition(c, &t, oldstate, newstate, 0, rq, sq, final, FROM_HOOK, now);
+	return 0;
+}
+
+/* A send or receive in process context is the acting process using its
+ * descriptor: the socket's owner from now on (fork, SCM_RIGHTS, accept by
+ * another worker). No event: ownership is shown on the next transition.
+ * Every socket's send and receive passes here: unix, UDP, netlink... */
+static __always_inline void sock_op(struct sock *sk)
+{
+	struct tt_owner cur = {};
+	struct tt_conn *c;
+
+	if (sk->sk_protocol != IPPROTO_TCP)
+		return;
+	c = bpf_sk_storage_get(&sk_conns, sk, 0, 0);
+	if (!c)
+		return;
+	if (c->owner.known && c->owner.pid == (__u32)(bpf_get_current_pid_tgid() >> 32))
+		return;
+	if (current_owner(&cur))
+		c->owner = cur;
+}
+
+/* A receive queue full, or memory refused: a record of its own. */
+static __always_inline void pressure(struct sock *sk, __u32 kind, __u32 size)
+{
+	struct tt_tuple t = {};
+	struct tt_conn *c;
+	struct tt_event *e;
+	__u32 state, rq = 0, sq = 0;
+	__u64 now;
+
+	if (sk->sk_protocol != IPPROTO_TCP || listen_only)
+		return;
+	read_tuple(&sk->__sk_common, &t);
+	state = sk->__sk_common.skc_state;
+	queues(sk, state, &rq, &sq);
+	c = bpf_sk_storage_get(&sk_conns, sk, 0, 0);
+	if (tuple_filtered(&t) || queue_filtered(rq, sq) || (c && owner_filtered(c))) {
+		count(TT_CNT_FILTERED);
+		return;
+	}
+	if (!c && filter_pid)
+		return;
+	e = ev_reserve();
+	if (!e)
+		return;
+	now = bpf_ktime_get_boot_ns();
+	e->ts_ns = now;
+	e->kind = kind;
+	e->old_state = e->new_state = state;
+	e->recv_q = rq;
+	e->send_q = sq;
+	e->extra = size;
+	fill_tuple(e, &t);
+	if (c) {
+		fill_conn(e, c, now);
+		e->flags &= ~TT_F_STATE_NS;
+		e->state_ns = 0;
+	} else {
+		e->sock_id = bpf_get_socket_cookie(sk);
+	}
+	fill_ctx(e);
+	ev_submit(e);
+}
+
+#endif
