@@ -7,12 +7,14 @@
                                      the markdown table from RESULTS/NAME/{out.log,info};
                                      FILE gets "passed failed skipped" (not run = failed)
 
-out.log is tests/integration/run.sh's output: "PASS name (Ns)", "FAIL name
+demo.log, where there is one, is scripts/demo.sh's: its normalized part is
+compared with the host's. out.log is tests/integration/run.sh's output: "PASS name (Ns)", "FAIL name
 (Ns)" followed by the message indented by two spaces, "SKIP name: reason".
 info holds key=value lines written by scripts/test-kernels.sh.
 A test that a kernel did not report is shown as "not run", with the reason
 the suite gave (tcptrail did not load, the VM stopped...).
 """
+import difflib
 import os
 import re
 import sys
@@ -90,6 +92,46 @@ def why_not_run(info, loose):
     return "the suite stopped before this test (see the log)"
 
 
+def demo_lines(path):
+    """The normalized part of scripts/demo.sh's output, or None."""
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read().splitlines()
+    except OSError:
+        return None
+    if "--- normalized ---" not in text:
+        return None
+    return text[text.index("--- normalized ---") + 1:]
+
+
+def demo(results_dir, cols, counts):
+    """The demonstration row and section: every kernel against the host's
+    (or the first kernel's) normalized transitions; a difference fails."""
+    runs = [(n, demo_lines(os.path.join(results_dir, n, "demo.log"))) for n, _, _, _ in cols]
+    if not any(os.path.exists(os.path.join(results_dir, n, "demo.log")) for n, _ in runs):
+        return [], []
+    done = [(n, l) for n, l in runs if l is not None]
+    ref = next(((n, l) for n, l in done if n == "host"), done[0] if done else (None, None))
+    row, section = ["demonstration (scripts/demo.sh)"], []
+    for name, lines in runs:
+        if lines is None:
+            row.append("FAIL: did not run (see demo.log)")
+            counts[1] += 1
+        elif name == ref[0]:
+            row.append("reference")
+        elif lines == ref[1]:
+            row.append("same")
+        else:
+            row.append("FAIL: differs")
+            counts[1] += 1
+            section += ["", "%s against %s:" % (name, ref[0]), "", "```diff"]
+            section += list(difflib.unified_diff(ref[1], lines, ref[0], name, lineterm="", n=1))[2:]
+            section.append("```")
+    if ref[0]:
+        section = ["", "Demonstration, normalized (%s):" % ref[0], "", "```"] + ref[1] + ["```"] + section
+    return ["| " + " | ".join(row) + " |"], section
+
+
 def secs(v):
     try:
         return "%d s" % round(float(v))
@@ -134,17 +176,20 @@ def table(results_dir, names, tests):
         if n_run < len(tests):
             notes.append("- **%s**: %d of %d tests not run: %s"
                          % (name, len(tests) - n_run, len(tests), why_not_run(info, loose)))
-    out.append("| passed / failed / skipped | " + " | ".join(totals) + " |")
     counts = [0, 0, 0]   # a test that did not run counts as failed
     for name, info, res, loose in cols:
         for t in tests:
             st = res[t][0] if t in res else "FAIL"
             counts[("PASS", "FAIL", "SKIP").index(st)] += 1
+    demo_row, demo_section = demo(results_dir, cols, counts)
+    out += demo_row
+    out.append("| passed / failed / skipped | " + " | ".join(totals) + " |")
     events = ["- **%s**: %s" % (name, info["event"]) for name, info, _, _ in cols if info.get("event")]
     if notes:
         out += ["", "Not run:", ""] + notes
     if events:
         out += ["", "VM events:", ""] + events
+    out += demo_section
     if failures:
         out += ["", "Failures (first lines of each message):", ""]
         for name, t, msg in failures:
