@@ -59,11 +59,23 @@ mkdir -p $R/dev/pts $R/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts $R/dev/pts
 ln -sf pts/ptmx $R/dev/ptmx 2>/dev/null
 mount -t tmpfs -o mode=1777 tmpfs $R/dev/shm
-# cgroup v2 with the controllers enabled below the root, as systemd leaves it
-mount -t cgroup2 cgroup2 $R/sys/fs/cgroup
-for c in memory cpu pids io; do
-	echo "+$c" > $R/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
-done
+# cgroup v2 with the controllers enabled below the root, as systemd leaves
+# it; or (tt_cgroup=v1) the legacy layout of hosts that keep it, memory
+# among the v1 hierarchies, which kernels without CONFIG_MEMCG_V1 refuse
+if [ "$(arg tt_cgroup)" = v1 ]; then
+	mount -t tmpfs -o mode=755 cgroup $R/sys/fs/cgroup
+	for c in memory pids cpu,cpuacct; do
+		mkdir -p "$R/sys/fs/cgroup/$c"
+		mount -t cgroup -o "$c" cgroup "$R/sys/fs/cgroup/$c" || say "no cgroup v1 $c hierarchy on this kernel"
+	done
+	mkdir -p $R/sys/fs/cgroup/unified
+	mount -t cgroup2 cgroup2 $R/sys/fs/cgroup/unified
+else
+	mount -t cgroup2 cgroup2 $R/sys/fs/cgroup
+	for c in memory cpu pids io; do
+		echo "+$c" > $R/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null
+	done
+fi
 mount -t bpf bpf $R/sys/fs/bpf
 mount -t tracefs tracefs $R/sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs $R/sys/kernel/debug 2>/dev/null
