@@ -104,6 +104,15 @@ def demo_lines(path):
     return text[text.index("--- normalized ---") + 1:]
 
 
+def by_socket(lines):
+    """Each socket's transitions in order, keyed by its two addresses."""
+    groups = {}
+    for line in lines:
+        f = line.split()
+        groups.setdefault(tuple(f[3:5]), []).append(line)
+    return groups
+
+
 def demo(results_dir, cols, counts):
     """The demonstration row and section: every kernel against the host's
     (or the first kernel's) normalized transitions; a difference fails."""
@@ -119,8 +128,10 @@ def demo(results_dir, cols, counts):
             counts[1] += 1
         elif name == ref[0]:
             row.append("reference")
-        elif lines == ref[1]:
-            row.append("same")
+        elif by_socket(lines) == by_socket(ref[1]):
+            # the same transitions per connection side; sides may interleave
+            # differently (the client's TIME_WAIT waits for a 50 ms tick)
+            row.append("same" if lines == ref[1] else "same (other interleaving)")
         else:
             row.append("FAIL: differs")
             counts[1] += 1
