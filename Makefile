@@ -8,6 +8,8 @@
 #   make bench      benchmarks (not part of make test)
 #   make bench-fidelity  what the fidelity hooks cost (bench/fidelity.sh)
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS per target)
+#   make test-kernels  the integration suite on each kernel of scripts/kernels.list,
+#                   under qemu (KERNELS="6.1-cloud host", KERNEL_TESTS=ci, TT_ONLY=...)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make V=1        show the commands
 
@@ -56,7 +58,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 # generated skeletons are kept: deleting them would rebuild every object
 .SECONDARY:
-.PHONY: all run test unit integration bench bench-fidelity fuzz install uninstall clean deps check-deps
+.PHONY: all run test unit integration test-kernels bench bench-fidelity fuzz install uninstall clean deps check-deps
 
 all: check-deps $(OUTPUT)/tcptrail $(HELPER_BINS)
 
@@ -158,6 +160,13 @@ unit: check-deps $(UNIT_BINS)
 # the churn test drives bench/loadgen
 integration: all $(OUTPUT)/bench/loadgen
 	$(Q)tests/integration/run.sh $(OUTPUT)
+
+# the same suite in a VM per kernel (docs/kernels.md); qemu and the kernel
+# packages come from Debian
+test-kernels:
+	$(Q)scripts/install-deps.sh test-kernels
+	$(Q)$(MAKE) --no-print-directory all $(OUTPUT)/bench/loadgen
+	$(Q)BUILD=$(abspath $(OUTPUT)) scripts/test-kernels.sh
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory unit

@@ -1,5 +1,6 @@
 #!/bin/sh
-# Installs every build and test dependency from Debian's packages.
+# Installs the build and test dependencies from Debian's packages:
+# install-deps.sh [build|test|test-kernels] (test, the default, is build + test).
 # Safe to run again: it installs only what scripts/check-deps.sh reports.
 set -eu
 dir=$(dirname "$0")

@@ -37,13 +37,19 @@ cp "$build/bench/loadgen" "$tmp/loadgen" || fail "cannot copy $build/bench/loadg
 TT_TCPTRAIL=$tmp/tcptrail TT_LOADGEN=$tmp/loadgen python3 "$here/main.py" "$tmp/counts"
 status=$?
 end=$(date +%s)
+skipped=0
 if [ -s "$tmp/counts" ]; then
-	read -r passed failed < "$tmp/counts"
+	read -r passed failed skipped < "$tmp/counts"
 else
 	passed=0 failed=1
 	echo "integration: the test runner died before reporting (status $status)" >&2
 fi
 [ "$status" = 0 ] || [ "$failed" != 0 ] || failed=1
 echo "integration: $((end - start))s"
-echo "integration: $passed passed, $failed failed"
+# a skip names its reason on its own SKIP line above
+if [ "${skipped:-0}" != 0 ]; then
+	echo "integration: $passed passed, $failed failed, $skipped skipped"
+else
+	echo "integration: $passed passed, $failed failed"
+fi
 [ "$failed" = 0 ] && [ "$status" = 0 ]
