@@ -53,9 +53,9 @@ int main(int argc, char **argv)
 			e.seq = i;
 			ob_reset(&ob);
 			if (fmt)
-				fmt_json_event(&ob, &e, &fo);
+				fmt_json(&ob, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e }, &fo);
 			else
-				fmt_text_event(&ob, &e, &fo);
+				fmt_text(&ob, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e }, &fo);
 			bytes += ob.len;
 		}
 		t1 = now_ns();

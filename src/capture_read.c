@@ -1,43 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * JSON Lines record -> formatter structs (capture_read.h). The field list
- * mirrors format_json.c; json-c does the JSON, this file the schema.
+ * JSON Lines record -> record (capture_read.h): one parser per record
+ * type, mirroring format_json.c's writers; json-c does the JSON, and
+ * capture_field.c the types and ranges of each field.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <time.h>
 #include <json-c/json.h>
 
+#include "capture_field.h"
 #include "capture_read.h"
 #include "escape.h"
 #include "netstat_fmt.h"
 
-/* boot_ns, the clock anchor and times stay below this so that
- * clock_real_of (real + (boot - anchor)) cannot overflow an int64 */
-#define NS_MAX (1LL << 62)
-#define MS_MAX ((double)NS_MAX / 1e6)
-/* a decoded string is at least a quarter of its escaped length (\xNN -> 1 byte) */
-#define DECODE_TMP (4 * CR_CMDLINE_MAX + 1)
-
 struct cr_parser {
 	struct json_tokener *tok;
+	struct tt_proc_count *procs;   /* a stats_final record's by_process */
+	size_t procs_cap;
 };
-
-struct pctx {
-	struct json_object *obj;
-	char *err;
-	size_t errsize;
-};
-
-enum { F_OPT = 0, F_REQ = 1, F_NULL = 2 };
 
 int cr_parser_new(struct cr_parser **out)
 {
@@ -65,147 +49,9 @@ void cr_parser_free(struct cr_parser **pp)
 	if (!p)
 		return;
 	json_tokener_free(p->tok);
+	free(p->procs);
 	free(p);
 	*pp = NULL;
-}
-
-__attribute__((format(printf, 2, 3)))
-static int fail(struct pctx *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (c->errsize) {
-		va_start(ap, fmt);
-		vsnprintf(c->err, c->errsize, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-/* 0: present (*v is NULL for a JSON null), 1: absent and optional. */
-static int field(struct pctx *c, const char *k, int flags, struct json_object **v)
-{
-	if (json_object_object_get_ex(c->obj, k, v))
-		return 0;
-	*v = NULL;
-	if (!(flags & F_REQ))
-		return 1;
-	return fail(c, "field \"%s\" is missing", k);
-}
-
-static int to_u64(struct pctx *c, const char *k, struct json_object *v,
-		  unsigned long long max, unsigned long long *out)
-{
-	unsigned long long u;
-	int64_t i;
-
-	if (!v || !json_object_is_type(v, json_type_int))
-		return fail(c, "field \"%s\" is not an integer", k);
-	i = json_object_get_int64(v);
-	if (i < 0)
-		return fail(c, "field \"%s\" is negative", k);
-	/* json-c keeps values above INT64_MAX as uint64 and clamps get_int64 */
-	u = i == INT64_MAX ? json_object_get_uint64(v) : (unsigned long long)i;
-	if (u > max)
-		return fail(c, "field \"%s\" is out of range (0..%llu)", k, max);
-	*out = u;
-	return 0;
-}
-
-/* Returns 1 when absent (F_OPT) or null (F_NULL), 0 with *out set. */
-static int get_u64(struct pctx *c, const char *k, int flags, unsigned long long max,
-		   unsigned long long *out)
-{
-	struct json_object *v;
-	int err = field(c, k, flags, &v);
-
-	if (err)
-		return err;
-	if (!v && (flags & F_NULL))
-		return 1;
-	return to_u64(c, k, v, max, out);
-}
-
-static int get_u32(struct pctx *c, const char *k, int flags, unsigned *out)
-{
-	unsigned long long v = 0;
-	int err = get_u64(c, k, flags, UINT32_MAX, &v);
-
-	if (!err)
-		*out = (unsigned)v;
-	return err;
-}
-
-static int get_ns(struct pctx *c, const char *k, long long *out)
-{
-	unsigned long long v = 0;
-	int err = get_u64(c, k, F_REQ, NS_MAX - 1, &v);
-
-	if (!err)
-		*out = (long long)v;
-	return err;
-}
-
-/* "12.345" milliseconds (kms in format_json.c: microsecond precision) */
-static int get_ms(struct pctx *c, const char *k, unsigned long long *ns)
-{
-	struct json_object *v;
-	double d;
-	int err = field(c, k, F_OPT, &v);
-
-	if (err)
-		return err;
-	if (!v || !(json_object_is_type(v, json_type_double) ||
-		    json_object_is_type(v, json_type_int)))
-		return fail(c, "field \"%s\" is not a number", k);
-	d = json_object_get_double(v);
-	if (!isfinite(d) || d < 0 || d > MS_MAX)
-		return fail(c, "field \"%s\" is out of range", k);
-	/* round to the microsecond the writer kept: 0.1 is not exact in binary */
-	*ns = (unsigned long long)(d * 1000.0 + 0.5) * 1000ULL;   /* d >= 0: rounds */
-	return 0;
-}
-
-/* The JSON string value itself, NUL-free. 1: absent or null (as flags allow). */
-static int raw_str(struct pctx *c, const char *k, int flags, const char **s, size_t *len)
-{
-	struct json_object *v;
-	int err = field(c, k, flags, &v);
-
-	if (err)
-		return err;
-	if (!v && (flags & F_NULL))
-		return 1;
-	if (!v || !json_object_is_type(v, json_type_string))
-		return fail(c, "field \"%s\" is not a string", k);
-	*s = json_object_get_string(v);
-	*len = (size_t)json_object_get_string_len(v);
-	if (memchr(*s, '\0', *len))
-		return fail(c, "field \"%s\" contains a NUL character", k);
-	return 0;
-}
-
-/* Decodes the escaped text form into dst (size bytes, NUL included). */
-static int get_str(struct pctx *c, const char *k, int flags, char *dst, size_t size)
-{
-	char tmp[DECODE_TMP];
-	const char *s = NULL;
-	size_t len = 0, n;
-	int err = raw_str(c, k, flags, &s, &len);
-
-	if (err)
-		return err;
-	if (len > 4 * (size - 1) || len >= sizeof(tmp))
-		return fail(c, "field \"%s\" is too long", k);
-	n = unesc_text(tmp, sizeof(tmp), s, len);
-	if (n > size - 1)
-		return fail(c, "field \"%s\" is too long (%zu bytes, at most %zu)", k, n, size - 1);
-	/* esc_text stops at a NUL byte, so a live capture never holds \x00 */
-	if (memchr(tmp, '\0', n))
-		return fail(c, "field \"%s\" decodes to a NUL byte", k);
-	memcpy(dst, tmp, n);
-	dst[n] = '\0';
-	return 0;
 }
 
 unsigned cr_state_of(const char *name)
@@ -218,228 +64,100 @@ unsigned cr_state_of(const char *name)
 	return 0;
 }
 
-static int get_state(struct pctx *c, const char *k, unsigned *st)
+/* ---- meta ------------------------------------------------------------------ */
+
+static int meta_strings(struct pctx *c, struct cr_record *r)
 {
-	const char *s = NULL;
-	size_t len = 0;
-	int err = raw_str(c, k, F_REQ, &s, &len);
-
-	if (err)
-		return err;
-	*st = cr_state_of(s);
-	if (!*st)
-		return fail(c, "field \"%s\" is not a known TCP state name", k);
-	return 0;
-}
-
-static int get_endpoints(struct pctx *c, unsigned *family, unsigned char *la, unsigned *lp,
-			 unsigned char *ra, unsigned *rp)
-{
-	const char *s = NULL;
-	size_t len = 0;
-	int err;
-
-	err = raw_str(c, "proto", F_REQ, &s, &len);
-	if (err)
-		return err;
-	if (!strcmp(s, "tcp"))
-		*family = AF_INET;
-	else if (!strcmp(s, "tcp6"))
-		*family = AF_INET6;
-	else
-		return fail(c, "field \"proto\" is neither \"tcp\" nor \"tcp6\"");
-	err = raw_str(c, "laddr", F_REQ, &s, &len);
-	if (err)
-		return err;
-	if (inet_pton(*family, s, la) != 1)
-		return fail(c, "field \"laddr\" is not an %s address", *family == AF_INET ? "IPv4" : "IPv6");
-	err = raw_str(c, "raddr", F_REQ, &s, &len);
-	if (err)
-		return err;
-	if (inet_pton(*family, s, ra) != 1)
-		return fail(c, "field \"raddr\" is not an %s address", *family == AF_INET ? "IPv4" : "IPv6");
-	err = get_u32(c, "lport", F_REQ, lp);
-	if (!err && *lp > 65535)
-		err = fail(c, "field \"lport\" is out of range (0..65535)");
-	if (!err)
-		err = get_u32(c, "rport", F_REQ, rp);
-	if (!err && *rp > 65535)
-		err = fail(c, "field \"rport\" is out of range (0..65535)");
-	return err;
-}
-
-/* "sock": a hex string id, or null (0: unknown) */
-static int get_sock(struct pctx *c, unsigned long long *id)
-{
-	const char *s = NULL;
-	size_t len = 0;
-	int err = raw_str(c, "sock", F_REQ | F_NULL, &s, &len);
-
-	*id = 0;
-	if (err)
-		return err > 0 ? 0 : err;
-	if (len < 1 || len > 16)
-		return fail(c, "field \"sock\" is not a hex id of 1 to 16 digits");
-	for (size_t i = 0; i < len; i++) {
-		char ch = s[i];
-		unsigned d;
-
-		if (ch >= '0' && ch <= '9')
-			d = (unsigned)(ch - '0');
-		else if (ch >= 'a' && ch <= 'f')
-			d = (unsigned)(ch - 'a' + 10);
-		else
-			return fail(c, "field \"sock\" is not a lower-case hex id");
-		*id = *id << 4 | d;
-	}
-	return 0;
-}
-
-/* "kind": absent, "timewait" or "request" */
-static int get_kind(struct pctx *c, unsigned *flags)
-{
-	const char *s = NULL;
-	size_t len = 0;
-	int err = raw_str(c, "kind", F_OPT, &s, &len);
-
-	if (err)
-		return err > 0 ? 0 : err;
-	if (!strcmp(s, "timewait"))
-		*flags |= TT_F_TW;
-	else if (!strcmp(s, "request"))
-		*flags |= TT_F_REQ;
-	else
-		return fail(c, "field \"kind\" is neither \"timewait\" nor \"request\"");
-	return 0;
-}
-
-static int parse_meta(struct pctx *c, struct cr_record *r)
-{
-	struct tt_meta *m = &r->meta;
-	struct { const char *k; char *buf; size_t size; const char **dst; } strs[] = {
-		{ "version", r->version, sizeof(r->version), &m->version },
-		{ "hostname", r->hostname, sizeof(r->hostname), &m->hostname },
-		{ "kernel", r->kernel, sizeof(r->kernel), &m->kernel },
-		{ "boot_id", r->boot_id, sizeof(r->boot_id), &m->boot_id },
-		{ "cmdline", r->cmdline, sizeof(r->cmdline), &m->cmdline },
-		{ "attach", r->attach, sizeof(r->attach), &m->attach },
+	struct tt_meta *m = &r->r.meta;
+	struct { const char *k; char *buf; size_t size; const char **dst; int flags; } strs[] = {
+		{ "version", r->version, sizeof(r->version), &m->version, F_REQ | F_NULL },
+		{ "hostname", r->hostname, sizeof(r->hostname), &m->hostname, F_REQ | F_NULL },
+		{ "kernel", r->kernel, sizeof(r->kernel), &m->kernel, F_REQ | F_NULL },
+		{ "boot_id", r->boot_id, sizeof(r->boot_id), &m->boot_id, F_REQ | F_NULL },
+		{ "cmdline", r->cmdline, sizeof(r->cmdline), &m->cmdline, F_REQ | F_NULL },
+		{ "attach", r->attach, sizeof(r->attach), &m->attach, F_REQ | F_NULL },
+		/* optional: captures written before these fields existed lack them */
+		{ "features", r->features, sizeof(r->features), &m->features, F_OPT },
+		{ "features_missing", r->features_missing, sizeof(r->features_missing),
+		  &m->features_missing, F_OPT },
 	};
-	unsigned long long v = 0;
-	struct json_object *o;
 	int err;
 
 	for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
-		err = get_str(c, strs[i].k, F_REQ | F_NULL, strs[i].buf, strs[i].size);
+		err = cf_str(c, strs[i].k, strs[i].flags, strs[i].buf, strs[i].size);
 		if (err < 0)
 			return err;
 		*strs[i].dst = err ? NULL : strs[i].buf;
 	}
-	/* optional: captures written before these fields existed lack them */
-	err = get_str(c, "features", F_OPT, r->features, sizeof(r->features));
-	if (err < 0)
-		return err;
-	m->features = err ? NULL : r->features;
-	err = get_str(c, "features_missing", F_OPT, r->features_missing, sizeof(r->features_missing));
-	if (err < 0)
-		return err;
-	m->features_missing = err ? NULL : r->features_missing;
-	err = get_ns(c, "start_boot_ns", &m->boot_ns);
-	if (!err)
-		err = get_ns(c, "start_real_ns", &m->real_ns);
-	if (!err)
-		err = get_u64(c, "ring_size", F_REQ, ULONG_MAX, &v);
-	if (err)
-		return err;
-	m->ring_size = (unsigned long)v;
-	err = field(c, "netns", F_REQ, &o);
+	return 0;
+}
+
+/* "netns": a namespace inode, or "all" (0) */
+static int meta_netns(struct pctx *c, unsigned *netns)
+{
+	unsigned long long v = 0;
+	struct json_object *o;
+	int err = cf_field(c, "netns", F_REQ, &o);
+
 	if (err)
 		return err;
 	if (o && json_object_is_type(o, json_type_string)) {
 		if (strcmp(json_object_get_string(o), "all"))
-			return fail(c, "field \"netns\" is neither a number nor \"all\"");
-		m->netns = 0;
-	} else {
-		err = to_u64(c, "netns", o, UINT32_MAX, &v);
-		if (err)
-			return err;
-		m->netns = (unsigned)v;
+			return cf_bad(c, "netns", "is neither a number nor \"all\"");
+		*netns = 0;
+		return 0;
 	}
-	err = field(c, "timewait_and_requests", F_REQ, &o);
-	if (err)
-		return err;
-	if (!o || !json_object_is_type(o, json_type_boolean))
-		return fail(c, "field \"timewait_and_requests\" is not a boolean");
-	m->timers = json_object_get_boolean(o);
-	err = field(c, "softirq_aware_owner", F_REQ, &o);
-	if (err)
-		return err;
-	if (!o || !json_object_is_type(o, json_type_boolean))
-		return fail(c, "field \"softirq_aware_owner\" is not a boolean");
-	m->ctx_owner = json_object_get_boolean(o);
-	/* optional: captures written before this field existed lack it */
-	err = field(c, "snapshot", F_OPT, &o);
-	if (err < 0)
-		return err;
-	if (!err && o) {
-		if (!json_object_is_type(o, json_type_boolean))
-			return fail(c, "field \"snapshot\" is not a boolean");
-		m->snapshot = json_object_get_boolean(o);
-	}
-	return 0;
+	err = cf_to_u64(c, "netns", o, UINT32_MAX, &v);
+	*netns = (unsigned)v;
+	return err;
 }
 
-static int parse_snapshot(struct pctx *c, struct cr_record *r)
+static int parse_meta(struct cr_parser *p, struct pctx *c, struct cr_record *r)
 {
-	struct tt_snaprec *s = &r->snap;
-	struct tt_sockrow *row = &s->row;
+	struct tt_meta *m = &r->r.meta;
+	unsigned long long v = 0;
 	int err;
 
-	s->boot_ns = r->boot_ns;
-	err = get_endpoints(c, &row->family, row->laddr, &row->lport, row->raddr, &row->rport);
+	(void)p;
+	err = meta_strings(c, r);
 	if (!err)
-		err = get_state(c, "state", &row->state);
+		err = cf_ns(c, "start_boot_ns", &m->boot_ns);
 	if (!err)
-		err = get_u64(c, "recv_q", F_REQ, ULLONG_MAX, &row->rxq);
+		err = cf_ns(c, "start_real_ns", &m->real_ns);
 	if (!err)
-		err = get_u64(c, "send_q", F_REQ, ULLONG_MAX, &row->txq);
+		err = cf_u64(c, "ring_size", F_REQ, ULONG_MAX, &v);
+	m->ring_size = (unsigned long)v;
 	if (!err)
-		err = get_sock(c, &s->sock_id);
+		err = meta_netns(c, &m->netns);
 	if (!err)
-		err = get_u32(c, "netns", F_REQ, &s->netns);
+		err = cf_bool(c, "timewait_and_requests", F_REQ, &m->timers);
 	if (!err)
-		err = get_u32(c, "uid", F_REQ, &row->uid);
+		err = cf_bool(c, "softirq_aware_owner", F_REQ, &m->ctx_owner);
+	/* optional: captures written before this field existed lack it */
 	if (!err)
-		err = get_u64(c, "inode", F_REQ, ULLONG_MAX, &row->inode);
-	if (!err)
-		err = get_kind(c, &s->flags);
-	if (err)
-		return err;
-	err = get_u32(c, "pid", F_REQ | F_NULL, &s->pid);
-	if (err < 0)
-		return err;
-	s->owner_known = !err;
-	err = get_str(c, "comm", F_REQ | F_NULL, r->comm, sizeof(r->comm));
-	if (err < 0)
-		return err;
-	if (!s->owner_known)
-		return 0;
-	s->comm = err ? NULL : r->comm;
-	/*
-	 * The text row shows netstat's "PID/Program name", which the capture
-	 * does not record (a newer writer may add it as "owner"): rebuild it
-	 * from pid and comm, cut to the 19 bytes netstat prints.
-	 */
-	{
-		struct json_object *ow = NULL;
+		err = cf_bool(c, "snapshot", F_OPT | F_NULL, &m->snapshot);
+	return err < 0 ? err : 0;
+}
 
-		if (field(c, "owner", F_OPT, &ow) == 0) {
-			/* present: keep it as written, null included */
-			err = get_str(c, "owner", F_OPT | F_NULL, r->owner, sizeof(r->owner));
-			if (err < 0)
-				return err;
-			s->owner = err ? NULL : r->owner;
-			return 0;
-		}
+/* ---- snapshot ---------------------------------------------------------------- */
+
+/*
+ * The text row shows netstat's "PID/Program name": as written in "owner"
+ * (null included), or, for captures without it, rebuilt from pid and comm,
+ * cut to the 19 bytes netstat prints.
+ */
+static int snapshot_owner(struct pctx *c, struct cr_record *r)
+{
+	struct tt_snaprec *s = &r->r.snap;
+	struct json_object *ow = NULL;
+	int err;
+
+	if (cf_field(c, "owner", F_OPT, &ow) == 0) {
+		err = cf_str(c, "owner", F_OPT | F_NULL, r->owner, sizeof(r->owner));
+		if (err < 0)
+			return err;
+		s->owner = err ? NULL : r->owner;
+		return 0;
 	}
 	snprintf(r->owner, 20, "%u/%s", s->pid, s->comm ? s->comm : "");
 	s->owner = r->owner;
@@ -447,184 +165,205 @@ static int parse_snapshot(struct pctx *c, struct cr_record *r)
 	return 0;
 }
 
-static int parse_event(struct pctx *c, struct cr_record *r, unsigned kind)
+static int parse_snapshot(struct cr_parser *p, struct pctx *c, struct cr_record *r)
 {
-	struct tt_event *e = &r->ev;
-	unsigned long long v = 0;
-	char comm[TT_COMM_LEN + 1];
+	struct tt_snaprec *s = &r->r.snap;
+	struct tt_sockrow *row = &s->row;
 	int err;
 
-	e->kind = kind;
-	e->ts_ns = (unsigned long long)r->boot_ns;
-	err = get_u64(c, "seq", F_REQ, ULLONG_MAX, &v);
+	(void)p;
+	s->boot_ns = r->boot_ns;
+	err = cf_endpoints(c, &row->family, row->laddr, &row->lport, row->raddr, &row->rport);
+	if (!err)
+		err = cf_state(c, "state", &row->state);
+	if (!err)
+		err = cf_u64(c, "recv_q", F_REQ, ULLONG_MAX, &row->rxq);
+	if (!err)
+		err = cf_u64(c, "send_q", F_REQ, ULLONG_MAX, &row->txq);
+	if (!err)
+		err = cf_sock(c, &s->sock_id);
+	if (!err)
+		err = cf_u32(c, "netns", F_REQ, &s->netns);
+	if (!err)
+		err = cf_u32(c, "uid", F_REQ, &row->uid);
+	if (!err)
+		err = cf_u64(c, "inode", F_REQ, ULLONG_MAX, &row->inode);
+	if (!err)
+		err = cf_kind(c, &s->flags);
 	if (err)
 		return err;
-	e->seq = v;
-	err = get_endpoints(c, &e->family, e->laddr, &e->lport, e->raddr, &e->rport);
-	if (!err && kind == TT_EV_STATE)
-		err = get_state(c, "old_state", &e->old_state);
-	if (!err)
-		err = get_state(c, "state", &e->new_state);
-	if (!err)
-		err = get_u32(c, "ctx_pid", F_REQ, &e->ctx_pid);
-	if (!err)
-		err = get_u32(c, "recv_q", F_REQ, &e->recv_q);
-	if (!err)
-		err = get_u32(c, "send_q", F_REQ, &e->send_q);
-	if (!err)
-		err = get_sock(c, &v);
-	if (err)
+	err = cf_u32(c, "pid", F_REQ | F_NULL, &s->pid);
+	if (err < 0)
 		return err;
-	e->sock_id = v;
-	err = get_u32(c, "netns", F_REQ, &e->netns);
-	if (!err)
-		err = get_kind(c, &e->flags);
-	if (err)
+	s->owner_known = !err;
+	err = cf_str(c, "comm", F_REQ | F_NULL, r->comm, sizeof(r->comm));
+	if (err < 0)
 		return err;
+	if (!s->owner_known)
+		return 0;
+	s->comm = err ? NULL : r->comm;
+	return snapshot_owner(c, r);
+}
 
-	/* comm and ctx_comm are char[16], not necessarily NUL-terminated */
-	err = get_u32(c, "pid", F_REQ | F_NULL, &e->pid);
+/* ---- events -------------------------------------------------------------------- */
+
+/* A comm of the kernel's: char[16], not necessarily NUL-terminated. 1 when null. */
+static int comm16(struct pctx *c, const char *k, char dst[TT_COMM_LEN])
+{
+	char comm[TT_COMM_LEN + 1];
+	int err = cf_str(c, k, F_REQ | F_NULL, comm, sizeof(comm));
+
+	if (!err)
+		memcpy(dst, comm, strlen(comm));
+	return err;
+}
+
+static int event_owner(struct pctx *c, struct tt_event *e)
+{
+	int err = cf_u32(c, "pid", F_REQ | F_NULL, &e->pid);
+
 	if (err < 0)
 		return err;
 	if (!err)
 		e->flags |= TT_F_OWNER;
-	err = get_str(c, "comm", F_REQ | F_NULL, comm, sizeof(comm));
-	if (err < 0)
-		return err;
-	if (!err)
-		memcpy(e->comm, comm, strlen(comm));
-	err = get_str(c, "ctx_comm", F_REQ | F_NULL, comm, sizeof(comm));
-	if (err < 0)
-		return err;
-	if (!err)
-		memcpy(e->ctx_comm, comm, strlen(comm));
+	err = comm16(c, "comm", e->comm);
+	if (err >= 0)
+		err = comm16(c, "ctx_comm", e->ctx_comm);
+	return err < 0 ? err : 0;
+}
 
-	err = get_ms(c, "state_ms", &v);
+/* state_ms; rx_bytes, tx_bytes and duration_ms on the final record only */
+static int event_times(struct pctx *c, struct tt_event *e)
+{
+	unsigned long long v = 0;
+	struct json_object *o;
+	int err = cf_ms(c, "state_ms", &v);
+
 	if (err < 0)
 		return err;
 	if (!err) {
 		e->flags |= TT_F_STATE_NS;
 		e->state_ns = v;
 	}
-	/* rx_bytes and tx_bytes come together, on the final record only */
-	err = get_u64(c, "rx_bytes", F_OPT, ULLONG_MAX, &v);
+	err = cf_u64(c, "rx_bytes", F_OPT, ULLONG_MAX, &v);
 	if (err < 0)
 		return err;
-	if (!err) {
-		e->flags |= TT_F_FINAL;
-		e->rx_bytes = v;
-		err = get_u64(c, "tx_bytes", F_REQ, ULLONG_MAX, &v);
-		if (err)
-			return err;
-		e->tx_bytes = v;
-		err = get_ms(c, "duration_ms", &v);
-		if (err < 0)
-			return err;
-		if (!err)
-			e->duration_ns = v;
-	} else {
-		struct json_object *o;
-
-		if (!field(c, "tx_bytes", F_OPT, &o) || !field(c, "duration_ms", F_OPT, &o))
-			return fail(c, "field \"rx_bytes\" is missing (tx_bytes or duration_ms without it)");
+	if (err) {
+		if (!cf_field(c, "tx_bytes", F_OPT, &o) || !cf_field(c, "duration_ms", F_OPT, &o))
+			return cf_bad(c, "rx_bytes", "is missing (tx_bytes or duration_ms without it)");
+		return 0;
 	}
-	if (kind != TT_EV_STATE)
-		return get_u32(c, "size", F_REQ, &e->extra);
-	return 0;
+	e->flags |= TT_F_FINAL;
+	e->rx_bytes = v;
+	err = cf_u64(c, "tx_bytes", F_REQ, ULLONG_MAX, &e->tx_bytes);
+	if (!err)
+		err = cf_ms(c, "duration_ms", &e->duration_ns);
+	return err < 0 ? err : 0;
 }
 
-/* A plain word of the given characters, copied to dst[size]. */
-static int get_word(struct pctx *c, const char *k, int flags, const char *chars,
-		    char *dst, size_t size)
+/* transition, rcvq_full, sndbuf_full: r->r.ev.kind is set */
+static int parse_event(struct cr_parser *p, struct pctx *c, struct cr_record *r)
 {
-	const char *s = NULL;
-	size_t len = 0;
-	int err = raw_str(c, k, flags, &s, &len);
+	struct tt_event *e = &r->r.ev;
+	unsigned long long v = 0;
+	int err;
 
-	if (err)
-		return err;
-	/* the text form prints it raw: nothing but a word */
-	if (!len || len >= size || strspn(s, chars) != len)
-		return fail(c, "field \"%s\" is not a word of [%s]", k,
-			    chars[0] == 'a' ? "a-z0-9_" : "A-Z0-9_");
-	memcpy(dst, s, len + 1);
-	return 0;
+	(void)p;
+	e->ts_ns = (unsigned long long)r->boot_ns;
+	err = cf_u64(c, "seq", F_REQ, ULLONG_MAX, &e->seq);
+	if (!err)
+		err = cf_endpoints(c, &e->family, e->laddr, &e->lport, e->raddr, &e->rport);
+	if (!err && e->kind == TT_EV_STATE)
+		err = cf_state(c, "old_state", &e->old_state);
+	if (!err)
+		err = cf_state(c, "state", &e->new_state);
+	if (!err)
+		err = cf_u32(c, "ctx_pid", F_REQ, &e->ctx_pid);
+	if (!err)
+		err = cf_u32(c, "recv_q", F_REQ, &e->recv_q);
+	if (!err)
+		err = cf_u32(c, "send_q", F_REQ, &e->send_q);
+	if (!err)
+		err = cf_sock(c, &v);
+	e->sock_id = v;
+	if (!err)
+		err = cf_u32(c, "netns", F_REQ, &e->netns);
+	if (!err)
+		err = cf_kind(c, &e->flags);
+	if (!err)
+		err = event_owner(c, e);
+	if (!err)
+		err = event_times(c, e);
+	if (!err && e->kind != TT_EV_STATE)
+		err = cf_u32(c, "size", F_REQ, &e->extra);
+	return err;
 }
 
-#define LOWER_WORD "abcdefghijklmnopqrstuvwxyz0123456789_"
-#define UPPER_WORD "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
+/* ---- lost, skipped, clock, summary ---------------------------------------------- */
 
 /* from_seq and to_seq: both (range), or neither (no range: from > to). */
-static int get_range(struct pctx *c, struct tt_lost *l, int flags)
+static int seq_range(struct pctx *c, struct tt_lost *l, int flags)
 {
 	int no_from, no_to;   /* 1: absent */
 
-	no_from = get_u64(c, "from_seq", flags, ULLONG_MAX, &l->from_seq);
+	no_from = cf_u64(c, "from_seq", flags, ULLONG_MAX, &l->from_seq);
 	if (no_from < 0)
 		return no_from;
-	no_to = get_u64(c, "to_seq", flags, ULLONG_MAX, &l->to_seq);
+	no_to = cf_u64(c, "to_seq", flags, ULLONG_MAX, &l->to_seq);
 	if (no_to < 0)
 		return no_to;
 	if (no_from != no_to)
-		return fail(c, "field \"%s\" is missing (from_seq and to_seq come together)",
-			    no_from ? "from_seq" : "to_seq");
+		return cf_bad(c, no_from ? "from_seq" : "to_seq",
+			      "is missing (from_seq and to_seq come together)");
 	if (no_from) {
 		l->from_seq = 1;     /* from > to: no range, as the writer encodes it */
 		l->to_seq = 0;
 	} else if (l->from_seq > l->to_seq) {
-		return fail(c, "field \"from_seq\" is greater than \"to_seq\"");
+		return cf_bad(c, "from_seq", "is greater than \"to_seq\"");
 	}
 	return 0;
 }
 
-static int parse_lost(struct pctx *c, struct cr_record *r)
+/* lost (a range when it has one) and skipped (always one) */
+static int parse_lost(struct cr_parser *p, struct pctx *c, struct cr_record *r)
 {
-	struct tt_lost *l = &r->lost;
+	struct tt_lost *l = &r->r.lost;
 	int err;
 
+	(void)p;
 	l->boot_ns = r->boot_ns;
-	err = get_u64(c, "count", F_REQ, ULLONG_MAX, &l->count);
+	err = cf_u64(c, "count", F_REQ, ULLONG_MAX, &l->count);
 	if (!err)
-		err = get_range(c, l, F_OPT);
+		err = seq_range(c, l, r->r.type == TT_REC_SKIPPED ? F_REQ : F_OPT);
 	if (!err)
-		err = get_word(c, "reason", F_REQ, LOWER_WORD, r->reason, sizeof(r->reason));
+		err = cf_word(c, "reason", F_REQ, LOWER_WORD, r->reason, sizeof(r->reason));
 	if (err)
 		return err;
 	l->reason = r->reason;
+	if (r->r.type == TT_REC_SKIPPED)
+		return 0;
 	/* a write loss also counts the rows and other records, and names the error */
-	err = get_u64(c, "snapshot", F_OPT, ULLONG_MAX, &l->snapshot);
-	if (err < 0)
-		return err;
-	err = get_u64(c, "other", F_OPT, ULLONG_MAX, &l->other);
-	if (err < 0)
-		return err;
-	err = get_word(c, "error", F_OPT, UPPER_WORD, r->error, sizeof(r->error));
+	err = cf_u64(c, "snapshot", F_OPT, ULLONG_MAX, &l->snapshot);
+	if (err >= 0)
+		err = cf_u64(c, "other", F_OPT, ULLONG_MAX, &l->other);
+	if (err >= 0)
+		err = cf_word(c, "error", F_OPT, UPPER_WORD, r->error, sizeof(r->error));
 	if (err < 0)
 		return err;
 	l->error = err ? NULL : r->error;
 	return 0;
 }
 
-static int parse_skipped(struct pctx *c, struct cr_record *r)
+static int parse_clock(struct cr_parser *p, struct pctx *c, struct cr_record *r)
 {
-	struct tt_lost *l = &r->lost;
-	int err;
-
-	l->boot_ns = r->boot_ns;
-	err = get_u64(c, "count", F_REQ, ULLONG_MAX, &l->count);
-	if (!err)
-		err = get_range(c, l, F_REQ);
-	if (!err)
-		err = get_word(c, "reason", F_REQ, LOWER_WORD, r->reason, sizeof(r->reason));
-	if (err)
-		return err;
-	l->reason = r->reason;
-	return 0;
+	(void)p;
+	r->r.clock.boot_ns = r->boot_ns;
+	return cf_ns(c, "real_ns", &r->r.clock.real_ns);
 }
 
-static int parse_summary(struct pctx *c, struct cr_record *r)
+static int parse_summary(struct cr_parser *p, struct pctx *c, struct cr_record *r)
 {
-	struct tt_summary *s = &r->summary;
+	struct tt_summary *s = &r->r.summary;
 	struct { const char *k; unsigned long long *v; } f[] = {
 		{ "snapshot", &s->snapshot }, { "seen", &s->seen }, { "written", &s->written },
 		{ "lost", &s->lost }, { "lost_ring", &s->lost_ring },
@@ -636,26 +375,214 @@ static int parse_summary(struct pctx *c, struct cr_record *r)
 	};
 	int got = 0, err;
 
+	(void)p;
 	s->boot_ns = r->boot_ns;
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-		err = get_u64(c, f[i].k, F_REQ, ULLONG_MAX, f[i].v);
+		err = cf_u64(c, f[i].k, F_REQ, ULLONG_MAX, f[i].v);
 		if (err)
 			return err;
 	}
-	err = get_u64(c, "timer_hooks_missed", F_OPT, ULLONG_MAX, &s->timer_misses);
+	err = cf_u64(c, "timer_hooks_missed", F_OPT, ULLONG_MAX, &s->timer_misses);
 	if (err < 0)
 		return err;
 	/* the full accounting: absent from captures of earlier versions */
 	for (size_t i = 0; i < sizeof(acc) / sizeof(acc[0]); i++) {
-		err = get_u64(c, acc[i].k, F_OPT, ULLONG_MAX, acc[i].v);
+		err = cf_u64(c, acc[i].k, F_OPT, ULLONG_MAX, acc[i].v);
 		if (err < 0)
 			return err;
 		got += !err;
 	}
 	if (got && got != 3)
-		return fail(c, "fields \"skipped\", \"summarized\" and \"snapshot_lost\" come together");
+		return cf_fail(c, "fields \"skipped\", \"summarized\" and \"snapshot_lost\" come together");
 	s->has_accounting = got == 3;
 	return 0;
+}
+
+/* ---- -s: stats, stats_final ------------------------------------------------------ */
+
+/* {"pid":P or null,"comm":"c" or null,"NAME":N} */
+static int proc_count(struct pctx *c, const char *n, struct tt_proc_count *pc)
+{
+	int err = cf_u32(c, "pid", F_REQ | F_NULL, &pc->pid);
+
+	if (err < 0)
+		return err;
+	pc->known = !err;
+	err = comm16(c, "comm", pc->comm);
+	if (err >= 0)
+		err = cf_u64(c, n, F_REQ, ULLONG_MAX, &pc->n);
+	return err < 0 ? err : 0;
+}
+
+/* "states": {"ESTABLISHED":N,...}, every state a report counts */
+static int stats_states(struct pctx *c, unsigned long long *states)
+{
+	static const unsigned order[] = STATS_STATES;
+	struct pctx sub = *c;
+	int err = cf_field(c, "states", F_REQ, &sub.obj);
+
+	if (err)
+		return err;
+	if (!sub.obj || !json_object_is_type(sub.obj, json_type_object))
+		return cf_bad(c, "states", "is not an object");
+	sub.in = "states";
+	for (size_t i = 0; i < STATS_NSTATES && !err; i++)
+		err = cf_u64(&sub, netstat_state_name(order[i]), F_REQ, ULLONG_MAX, &states[order[i]]);
+	return err;
+}
+
+static int stats_top(struct pctx *c, struct tt_stats *s)
+{
+	struct json_object *arr;
+	size_t n = 0;
+	int err = cf_array(c, "top", F_REQ, &arr, &n);
+
+	if (err)
+		return err;
+	if (n > STATS_TOP)
+		return cf_bad(c, "top", "has more than %d entries", STATS_TOP);
+	for (size_t i = 0; i < n && !err; i++) {
+		struct pctx sub;
+
+		err = cf_element(c, arr, i, "top", &sub);
+		if (!err)
+			err = proc_count(&sub, "established", &s->top[i]);
+	}
+	s->ntop = (int)n;
+	return err;
+}
+
+static int parse_stats(struct cr_parser *p, struct pctx *c, struct cr_record *r)
+{
+	struct tt_stats *s = &r->r.stats;
+	int err;
+
+	(void)p;
+	s->boot_ns = r->boot_ns;
+	err = cf_double(c, "interval_s", F_REQ, &s->interval_s);
+	if (!err)
+		err = stats_states(c, s->states);
+	if (!err)
+		err = cf_u64(c, "sockets", F_REQ, ULLONG_MAX, &s->sockets);
+	if (!err)
+		err = cf_u64(c, "new", F_REQ, ULLONG_MAX, &s->new_conns);
+	if (!err)
+		err = cf_u64(c, "closes", F_REQ, ULLONG_MAX, &s->closes);
+	if (!err)
+		err = cf_double(c, "new_per_s", F_REQ, &s->new_per_s);
+	if (!err)
+		err = cf_double(c, "closes_per_s", F_REQ, &s->closes_per_s);
+	if (!err)
+		err = stats_top(c, s);
+	if (!err)
+		err = cf_u64(c, "lost", F_OPT, ULLONG_MAX, &s->lost);
+	return err < 0 ? err : 0;
+}
+
+static int final_trans(struct pctx *c, struct cr_record *r)
+{
+	struct json_object *arr;
+	size_t n = 0;
+	int err = cf_array(c, "transitions", F_REQ, &arr, &n);
+
+	if (err)
+		return err;
+	if (n > sizeof(r->trans) / sizeof(r->trans[0]))
+		return cf_bad(c, "transitions", "has more entries than there are transitions");
+	for (size_t i = 0; i < n && !err; i++) {
+		struct tt_trans_count *t = &r->trans[i];
+		struct pctx sub;
+
+		err = cf_element(c, arr, i, "transitions", &sub);
+		if (!err)
+			err = cf_state(&sub, "old", &t->old_state);
+		if (!err)
+			err = cf_state(&sub, "new", &t->new_state);
+		if (!err)
+			err = cf_u64(&sub, "count", F_REQ, ULLONG_MAX, &t->n);
+	}
+	r->r.final.trans = r->trans;
+	r->r.final.ntrans = n;
+	return err;
+}
+
+static int final_procs(struct cr_parser *p, struct pctx *c, struct tt_stats_final *f)
+{
+	struct json_object *arr;
+	size_t n = 0;
+	int err = cf_array(c, "by_process", F_REQ, &arr, &n);
+
+	if (err)
+		return err;
+	if (n > p->procs_cap) {
+		struct tt_proc_count *np = realloc(p->procs, n * sizeof(*np));
+
+		if (!np)
+			return cf_fail(c, "out of memory for %zu processes", n);
+		p->procs = np;
+		p->procs_cap = n;
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		struct pctx sub;
+
+		memset(&p->procs[i], 0, sizeof(p->procs[i]));
+		err = cf_element(c, arr, i, "by_process", &sub);
+		if (!err)
+			err = proc_count(&sub, "transitions", &p->procs[i]);
+	}
+	f->procs = p->procs;
+	f->nprocs = n;
+	return err;
+}
+
+static int parse_stats_final(struct cr_parser *p, struct pctx *c, struct cr_record *r)
+{
+	struct tt_stats_final *f = &r->r.final;
+	int err;
+
+	f->boot_ns = r->boot_ns;
+	err = cf_u64(c, "new", F_REQ, ULLONG_MAX, &f->new_conns);
+	if (!err)
+		err = cf_u64(c, "closes", F_REQ, ULLONG_MAX, &f->closes);
+	if (!err)
+		err = final_trans(c, r);
+	if (!err)
+		err = final_procs(p, c, f);
+	if (!err)
+		err = cf_u64(c, "lost", F_OPT, ULLONG_MAX, &f->lost);
+	return err < 0 ? err : 0;
+}
+
+/* ---- a line ---------------------------------------------------------------------- */
+
+typedef int (*parse_fn)(struct cr_parser *p, struct pctx *c, struct cr_record *r);
+
+/* Every record type this version reads: its JSON "type", what it becomes. */
+static const struct rtype {
+	const char *name;
+	enum tt_rec_type type;
+	unsigned kind;           /* events: enum tt_event_kind */
+	parse_fn parse;
+} rtypes[] = {
+	{ "meta", TT_REC_META, 0, parse_meta },
+	{ "snapshot", TT_REC_SNAPSHOT, 0, parse_snapshot },
+	{ "transition", TT_REC_EVENT, TT_EV_STATE, parse_event },
+	{ "rcvq_full", TT_REC_EVENT, TT_EV_RCVQ_FULL, parse_event },
+	{ "sndbuf_full", TT_REC_EVENT, TT_EV_SNDBUF, parse_event },
+	{ "lost", TT_REC_LOST, 0, parse_lost },
+	{ "skipped", TT_REC_SKIPPED, 0, parse_lost },
+	{ "clock", TT_REC_CLOCK, 0, parse_clock },
+	{ "stats", TT_REC_STATS, 0, parse_stats },
+	{ "stats_final", TT_REC_STATS_FINAL, 0, parse_stats_final },
+	{ "summary", TT_REC_SUMMARY, 0, parse_summary },
+};
+
+static const struct rtype *rtype_of(const char *name)
+{
+	for (size_t i = 0; i < sizeof(rtypes) / sizeof(rtypes[0]); i++)
+		if (!strcmp(name, rtypes[i].name))
+			return &rtypes[i];
+	return NULL;
 }
 
 /* json-c clamps an integer beyond 64 bits to the nearest limit without a
@@ -668,120 +595,108 @@ static int check_int_literals(struct pctx *c, const char *line, size_t len)
 	if (!cr_int_literals_fit(line, len, &key, &klen))
 		return 0;
 	if (!klen || klen > 31 || strspn(key, LOWER_WORD) < klen)
-		return fail(c, "an integer is out of range (more than 64 bits)");
-	return fail(c, "field \"%.*s\" is out of range (more than 64 bits)", (int)klen, key);
+		return cf_fail(c, "an integer is out of range (more than 64 bits)");
+	return cf_fail(c, "field \"%.*s\" is out of range (more than 64 bits)", (int)klen, key);
 }
 
-static int known_type(const char *type)
+/* The line as one JSON object, or NULL with the reason in c. */
+static struct json_object *parse_json(struct cr_parser *p, struct pctx *c, const char *line,
+				      size_t len)
 {
-	static const char *const known[] = {
-		"meta", "snapshot", "transition", "rcvq_full", "sndbuf_full", "lost", "clock",
-		"summary", "skipped",
-	};
+	struct json_object *root = NULL;
+	enum json_tokener_error jerr;
 
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (!strcmp(type, known[i]))
-			return 1;
-	return 0;
+	if (!len) {
+		cf_fail(c, "empty line");
+		return NULL;
+	}
+	if (len > CR_LINE_MAX) {
+		cf_fail(c, "line longer than %d bytes", CR_LINE_MAX);
+		return NULL;
+	}
+	if (memchr(line, '\0', len)) {
+		cf_fail(c, "NUL byte in the line");
+		return NULL;
+	}
+	json_tokener_reset(p->tok);
+	root = json_tokener_parse_ex(p->tok, line, (int)len);
+	jerr = json_tokener_get_error(p->tok);
+	if (!root || jerr != json_tokener_success) {
+		if (jerr == json_tokener_continue)
+			cf_fail(c, "incomplete JSON (the record is cut short)");
+		else
+			cf_fail(c, "invalid JSON near byte %zu: %s",
+				json_tokener_get_parse_end(p->tok) + 1, json_tokener_error_desc(jerr));
+	} else if (json_tokener_get_parse_end(p->tok) != len) {
+		cf_fail(c, "data after the JSON object at byte %zu",
+			json_tokener_get_parse_end(p->tok) + 1);
+	} else if (!json_object_is_type(root, json_type_object)) {
+		cf_fail(c, "not a JSON object");
+	} else {
+		return root;
+	}
+	json_object_put(root);
+	return NULL;
+}
+
+/* time and boot_ns, which every record has. */
+static int common_fields(struct pctx *c, struct cr_record *rec)
+{
+	const char *time = NULL;
+	size_t timelen = 0;
+	int err = cf_raw_str(c, "time", F_REQ, &time, &timelen);
+
+	if (!err && cr_parse_rfc3339(time, timelen, &rec->time_real_ns))
+		err = cf_bad(c, "time", "is not a time like 2024-01-31T07:31:42.640324000Z");
+	if (!err)
+		err = cf_ns(c, "boot_ns", &rec->boot_ns);
+	return err;
+}
+
+/* A type this version does not know: skipped, not an error, whatever its
+ * fields (a newer version may lay them out differently). */
+static void unknown(struct pctx *c, struct cr_record *rec, const char *type, size_t tlen)
+{
+	memset(rec, 0, sizeof(*rec));
+	esc_text(rec->type_name, sizeof(rec->type_name), type, tlen);
+	if (c->errsize)
+		c->err[0] = '\0';
 }
 
 int cr_parse_line(struct cr_parser *p, const char *line, size_t len,
 		  struct cr_record *rec, char *err, size_t errsize)
 {
 	struct pctx c = { .err = err, .errsize = errsize };
-	struct json_object *root = NULL;
-	enum json_tokener_error jerr;
-	const char *type = NULL, *time = NULL;
-	size_t tlen = 0, timelen = 0;
+	const struct rtype *t;
+	const char *type = NULL;
+	size_t tlen = 0;
 	int ret;
 
 	memset(rec, 0, sizeof(*rec));
 	if (errsize)
 		err[0] = '\0';
-	if (!len)
-		return fail(&c, "empty line");
-	if (len > CR_LINE_MAX)
-		return fail(&c, "line longer than %d bytes", CR_LINE_MAX);
-	if (memchr(line, '\0', len))
-		return fail(&c, "NUL byte in the line");
-	json_tokener_reset(p->tok);
-	root = json_tokener_parse_ex(p->tok, line, (int)len);
-	jerr = json_tokener_get_error(p->tok);
-	if (!root || jerr != json_tokener_success) {
-		if (jerr == json_tokener_continue)
-			ret = fail(&c, "incomplete JSON (the record is cut short)");
-		else
-			ret = fail(&c, "invalid JSON near byte %zu: %s",
-				   json_tokener_get_parse_end(p->tok) + 1, json_tokener_error_desc(jerr));
-		goto cleanup;
-	}
-	if (json_tokener_get_parse_end(p->tok) != len) {
-		ret = fail(&c, "data after the JSON object at byte %zu",
-			   json_tokener_get_parse_end(p->tok) + 1);
-		goto cleanup;
-	}
-	if (!json_object_is_type(root, json_type_object)) {
-		ret = fail(&c, "not a JSON object");
-		goto cleanup;
-	}
-	c.obj = root;
-	ret = raw_str(&c, "type", F_REQ, &type, &tlen);
+	c.obj = parse_json(p, &c, line, len);
+	if (!c.obj)
+		return -EINVAL;
+	ret = cf_raw_str(&c, "type", F_REQ, &type, &tlen);
 	if (ret)
 		goto cleanup;
-	ret = raw_str(&c, "time", F_REQ, &time, &timelen);
-	if (!ret && cr_parse_rfc3339(time, timelen, &rec->time_real_ns))
-		ret = fail(&c, "field \"time\" is not a time like 2024-01-31T07:31:42.640324000Z");
+	t = rtype_of(type);
+	ret = common_fields(&c, rec);
+	if (!t) {
+		unknown(&c, rec, type, tlen);
+		ret = 0;
+		goto cleanup;
+	}
 	if (!ret)
-		ret = get_ns(&c, "boot_ns", &rec->boot_ns);
-	if (ret) {
-		/* an unknown type may lay its fields out differently */
-		if (!known_type(type))
-			goto unknown;
-		goto cleanup;
-	}
-
-	if (!known_type(type))
-		goto unknown;
-	ret = check_int_literals(&c, line, len);
+		ret = check_int_literals(&c, line, len);
 	if (ret)
 		goto cleanup;
-	if (!strcmp(type, "meta")) {
-		rec->type = CR_META;
-		ret = parse_meta(&c, rec);
-	} else if (!strcmp(type, "snapshot")) {
-		rec->type = CR_SNAPSHOT;
-		ret = parse_snapshot(&c, rec);
-	} else if (!strcmp(type, "transition")) {
-		rec->type = CR_EVENT;
-		ret = parse_event(&c, rec, TT_EV_STATE);
-	} else if (!strcmp(type, "rcvq_full")) {
-		rec->type = CR_EVENT;
-		ret = parse_event(&c, rec, TT_EV_RCVQ_FULL);
-	} else if (!strcmp(type, "sndbuf_full")) {
-		rec->type = CR_EVENT;
-		ret = parse_event(&c, rec, TT_EV_SNDBUF);
-	} else if (!strcmp(type, "lost")) {
-		rec->type = CR_LOST;
-		ret = parse_lost(&c, rec);
-	} else if (!strcmp(type, "clock")) {
-		rec->type = CR_CLOCK;
-		ret = get_ns(&c, "real_ns", &rec->clock_real_ns);
-	} else if (!strcmp(type, "summary")) {
-		rec->type = CR_SUMMARY;
-		ret = parse_summary(&c, rec);
-	} else {
-		rec->type = CR_SKIPPED;
-		ret = parse_skipped(&c, rec);
-	}
-	goto cleanup;
-unknown:
-	memset(rec, 0, sizeof(*rec));
-	rec->type = CR_UNKNOWN;
-	esc_text(rec->type_name, sizeof(rec->type_name), type, tlen);
-	ret = 0;
-	if (errsize)
-		err[0] = '\0';
+	rec->r.type = t->type;
+	if (t->type == TT_REC_EVENT)
+		rec->r.ev.kind = t->kind;   /* before its fields: they depend on it */
+	ret = t->parse(p, &c, rec);
 cleanup:
-	json_object_put(root);
+	json_object_put(c.obj);
 	return ret;
 }

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Reading a capture back: one JSON Lines record (as format_json.c writes
- * it) to the structs the formatters take, so that replay prints through the
- * very functions live mode uses. Pure logic: the caller splits the file
- * into lines.
+ * it) to the record (record.h) the formatters take, so that replay prints
+ * through the very functions live mode uses. Pure logic: the caller splits
+ * the file into lines. The fields are read by capture_field.c.
  *
  * A capture is untrusted input (it may be damaged, or crafted), so every
  * field is checked for type and range and a record that fails is reported
@@ -16,7 +16,7 @@
  *     integer written with a fraction or an exponent, or beyond 64 bits
  *     (which json-c would quietly clamp), is refused;
  *   - fields that are not known are ignored, and a record whose "type" is
- *     not known gives CR_UNKNOWN (not an error), so that a capture written
+ *     not known gives TT_REC_NONE (not an error), so that a capture written
  *     by a newer tcptrail stays readable; the caller counts them.
  */
 #ifndef TT_CAPTURE_READ_H
@@ -24,7 +24,7 @@
 
 #include <stddef.h>
 
-#include "format.h"
+#include "record.h"
 
 #define CR_ERR_SIZE 192
 /* Longest line accepted: a real record is under 2 KiB (the meta record's
@@ -35,32 +35,17 @@
 #define CR_META_STR_MAX 1024   /* at least loader.h's attach[] */
 #define CR_CMDLINE_MAX 1024
 
-enum cr_type {
-	CR_UNKNOWN = 0,   /* a "type" this version does not know: skip it */
-	CR_META,
-	CR_SNAPSHOT,
-	CR_EVENT,         /* "transition", "rcvq_full", "sndbuf_full" */
-	CR_LOST,
-	CR_CLOCK,
-	CR_SUMMARY,
-	CR_SKIPPED,       /* events left out because the snapshot shows them */
-};
-
 /*
- * One parsed record. The string pointers inside meta, snap and lost point
- * into this struct's own buffers: use it in place, do not copy it by value.
+ * One parsed record: r, for the formatters, with r.type TT_REC_NONE for a
+ * type this version does not know (skip it). The strings r points to live
+ * in this struct's own buffers, and a stats_final record's arrays in the
+ * parser, until its next line: use it in place, do not copy it by value.
  */
 struct cr_record {
-	enum cr_type type;
-	long long boot_ns;
+	struct tt_record r;
+	long long boot_ns;           /* every record's "boot_ns" */
 	long long time_real_ns;      /* the "time" field, as ns since the epoch */
-	struct tt_meta meta;         /* CR_META */
-	struct tt_snaprec snap;      /* CR_SNAPSHOT */
-	struct tt_event ev;          /* CR_EVENT */
-	struct tt_lost lost;         /* CR_LOST, CR_SKIPPED */
-	struct tt_summary summary;   /* CR_SUMMARY */
-	long long clock_real_ns;     /* CR_CLOCK: real_ns (the anchor is boot_ns, real_ns) */
-	char type_name[32];          /* CR_UNKNOWN: the type, escaped, for messages */
+	char type_name[32];          /* TT_REC_NONE: the type, escaped, for messages */
 
 	char comm[CR_SNAP_COMM_MAX + 1];
 	char owner[CR_SNAP_COMM_MAX + 16];
@@ -68,6 +53,7 @@ struct cr_record {
 	char version[CR_META_STR_MAX], hostname[CR_META_STR_MAX], kernel[CR_META_STR_MAX];
 	char boot_id[CR_META_STR_MAX], attach[CR_META_STR_MAX], cmdline[CR_CMDLINE_MAX];
 	char features[CR_META_STR_MAX], features_missing[CR_META_STR_MAX];
+	struct tt_trans_count trans[TT_STATE_MAX * TT_STATE_MAX];
 };
 
 struct cr_parser;
@@ -77,7 +63,7 @@ void cr_parser_free(struct cr_parser **p);     /* NULL-safe, sets *p = NULL */
 
 /*
  * Parses one line (len bytes, without its '\n'; need not be NUL-terminated).
- * Returns 0 with rec filled (rec->type CR_UNKNOWN for an unknown type), or
+ * Returns 0 with rec filled (rec->r.type TT_REC_NONE for an unknown type), or
  * -EINVAL with a one-line reason in err (NUL-terminated, printable ASCII
  * only: it quotes nothing from the line but escaped field names).
  */

@@ -235,13 +235,13 @@ static void refuse(struct channel *c, unsigned tag, unsigned long long seq, int 
 
 static void format_owed(struct channel *c, const struct tt_lost *l, int skipped)
 {
+	struct tt_record r = { .type = skipped ? TT_REC_SKIPPED : TT_REC_LOST, .lost = *l };
+
 	ob_reset(&c->ob);
-	if (skipped)
-		fmt_json_skipped(&c->ob, l, c->fo);
-	else if (c->json)
-		fmt_json_lost(&c->ob, l, c->fo);
+	if (c->json)
+		fmt_json(&c->ob, &r, c->fo);
 	else
-		fmt_text_lost(&c->ob, l);
+		fmt_text(&c->ob, &r, c->fo);
 }
 
 /* Writes what the channel owes, in order. 1 when it owes nothing more. */

@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
- * Records to lines. Each function appends exactly one line, '\n' included,
- * to an outbuf; every string that came from the kernel or /proc is escaped
- * (escape.h), so one record is always one line.
+ * Records to lines: text (format_text.c) and JSON Lines (format_json.c).
+ * Each call appends one record's lines, '\n' included, to an outbuf, or
+ * nothing when the record has no form in that format (a text header in
+ * JSON; meta, clock, skipped and summary in text). Every string that came
+ * from the kernel or /proc is escaped (escape.h), so one record is always
+ * one line. The formatters only format: they keep no state and count
+ * nothing.
  */
 #ifndef TT_FORMAT_H
 #define TT_FORMAT_H
 
-#include <linux/types.h>
-#include "tcptrail.h"
 #include "clock.h"
 #include "outbuf.h"
-#include "procnet.h"
+#include "record.h"
 
 struct fmt_opts {
 	int wide;
@@ -20,71 +22,12 @@ struct fmt_opts {
 	struct tt_clock *clock;
 };
 
-/* One existing socket. */
-struct tt_snaprec {
-	struct tt_sockrow row;
-	unsigned long long sock_id;  /* 0: unknown */
-	unsigned netns;
-	unsigned flags;              /* TT_F_TW, TT_F_REQ */
-	int owner_known;
-	unsigned pid;
-	const char *comm;            /* task comm, raw bytes */
-	const char *owner;           /* netstat's "PID/Program name", raw bytes */
-	int owner_derived;           /* rebuilt by replay: text only, not re-written */
-	long long boot_ns;           /* when the snapshot was read */
-};
+void fmt_text(struct outbuf *ob, const struct tt_record *r, const struct fmt_opts *fo);
+void fmt_json(struct outbuf *ob, const struct tt_record *r, const struct fmt_opts *fo);
 
-/*
- * A "lost" record: events that are not in the output, and why. With reason
- * "write" (the output could not take them: a full disk, a stalled reader)
- * it also counts the snapshot rows and other records that were not
- * written, and names the error. Also a "skipped" record (fmt_json_skipped):
- * events left out on purpose because the snapshot already shows them.
- */
-struct tt_lost {
-	unsigned long long from_seq, to_seq;   /* inclusive; from > to: no range */
-	unsigned long long count;              /* events */
-	unsigned long long snapshot, other;    /* "write": rows and other records */
-	const char *reason;                    /* "ring_full", "recursion", "write"; skipped: "snapshot" */
-	const char *error;                     /* "write": the errno name, or NULL */
-	long long boot_ns;
-};
-
-struct tt_meta {
-	const char *version, *hostname, *kernel, *boot_id, *cmdline, *attach;
-	const char *features, *features_missing;   /* comma-separated kfeat names */
-	unsigned long ring_size;
-	unsigned netns;
-	int timers, ctx_owner;
-	int snapshot;                          /* a snapshot section follows */
-	long long boot_ns, real_ns;            /* the clock anchor */
-};
-
-/* One output's summary; the invariants it keeps are in the README
- * ("Losing nothing silently"). */
-struct tt_summary {
-	unsigned long long seen, written, lost, filtered, lost_write, lost_ring, lost_recursion;
-	unsigned long long skipped;        /* events the snapshot already showed */
-	unsigned long long summarized;     /* events only counted by --stats */
-	unsigned long long snapshot, snapshot_lost;
-	int has_accounting;                /* skipped, summarized, snapshot_lost were read (replay) */
-	unsigned long long timer_misses;   /* skipped timer hooks: see loader.h */
-	long long boot_ns;
-};
-
-void fmt_text_snapshot_header(struct outbuf *ob, int listening_only);
-void fmt_text_snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct fmt_opts *fo);
-void fmt_text_live_header(struct outbuf *ob, const struct fmt_opts *fo);
-void fmt_text_event(struct outbuf *ob, const struct tt_event *e, const struct fmt_opts *fo);
-void fmt_text_lost(struct outbuf *ob, const struct tt_lost *l);
-
-void fmt_json_meta(struct outbuf *ob, const struct tt_meta *m, const struct fmt_opts *fo);
-void fmt_json_snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct fmt_opts *fo);
-void fmt_json_event(struct outbuf *ob, const struct tt_event *e, const struct fmt_opts *fo);
-void fmt_json_lost(struct outbuf *ob, const struct tt_lost *l, const struct fmt_opts *fo);
-void fmt_json_skipped(struct outbuf *ob, const struct tt_lost *l, const struct fmt_opts *fo);
-void fmt_json_clock(struct outbuf *ob, const struct fmt_opts *fo);
-void fmt_json_summary(struct outbuf *ob, const struct tt_summary *s, const struct fmt_opts *fo);
+/* The JSON "type" of a record ("transition"...), or NULL when it has no
+ * JSON form (a text header). */
+const char *fmt_json_type(const struct tt_record *r);
 
 /* "tcp" or "tcp6", as netstat's Proto column. */
 const char *fmt_proto(unsigned family);

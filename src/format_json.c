@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * JSON Lines. Field names are a contract (README "JSON records"): add
- * fields, never rename them. Strings go through ob_json_str, which makes
- * them text-safe first, so a JSON value equals the text output's form.
+ * JSON Lines: the one writer of every record type. Field names are a
+ * contract (README "JSON Lines"): add fields, never rename them. Strings go
+ * through ob_json_str, which makes them text-safe first, so a JSON value
+ * equals the text output's form.
  */
 #include <string.h>
 #include <sys/socket.h>
@@ -10,10 +11,19 @@
 #include "format.h"
 #include "netstat_fmt.h"
 
+/* ,"k": — a field after the first */
 static void key(struct outbuf *ob, const char *k)
 {
 	ob_putc(ob, ',');
 	ob_putc(ob, '"');
+	ob_puts(ob, k);
+	ob_puts(ob, "\":");
+}
+
+/* {"k": — the first field of a nested object */
+static void key0(struct outbuf *ob, const char *k)
+{
+	ob_puts(ob, "{\"");
 	ob_puts(ob, k);
 	ob_puts(ob, "\":");
 }
@@ -34,6 +44,12 @@ static void ku64(struct outbuf *ob, const char *k, unsigned long long v)
 	ob_u64(ob, v);
 }
 
+static void kbool(struct outbuf *ob, const char *k, int v)
+{
+	key(ob, k);
+	ob_puts(ob, v ? "true" : "false");
+}
+
 /* milliseconds with microsecond precision, as a JSON number */
 static void kms(struct outbuf *ob, const char *k, unsigned long long ns)
 {
@@ -41,6 +57,23 @@ static void kms(struct outbuf *ob, const char *k, unsigned long long ns)
 	ob_u64(ob, ns / 1000000);
 	ob_putc(ob, '.');
 	ob_frac(ob, (ns % 1000000) / 1000, 3);
+}
+
+/* a rate or an interval: a fixed number of decimals */
+static void kfixed(struct outbuf *ob, const char *k, double v)
+{
+	key(ob, k);
+	ob_fixed(ob, v, 3);
+}
+
+/* a comm: char[TT_COMM_LEN], not NUL-terminated when full; "" is null */
+static void kcomm(struct outbuf *ob, const char *k, const char *comm)
+{
+	key(ob, k);
+	if (comm && comm[0])
+		ob_json_str(ob, comm, strnlen(comm, TT_COMM_LEN));
+	else
+		ob_puts(ob, "null");
 }
 
 static void begin(struct outbuf *ob, const char *type, long long boot_ns, const struct fmt_opts *fo)
@@ -58,6 +91,11 @@ static void begin(struct outbuf *ob, const char *type, long long boot_ns, const 
 	ob_frac(ob, (unsigned long long)clock_nsec_of(real), 9);
 	ob_puts(ob, "Z\"");
 	ku64(ob, "boot_ns", (unsigned long long)boot_ns);
+}
+
+static void end(struct outbuf *ob)
+{
+	ob_puts(ob, "}\n");
 }
 
 static void sock_id(struct outbuf *ob, unsigned long long id)
@@ -101,7 +139,15 @@ static void owner(struct outbuf *ob, int known, unsigned pid, const char *comm, 
 		ob_puts(ob, "null");
 }
 
-void fmt_json_meta(struct outbuf *ob, const struct tt_meta *m, const struct fmt_opts *fo)
+static void kind(struct outbuf *ob, unsigned flags)
+{
+	if (flags & TT_F_TW)
+		kstr(ob, "kind", "timewait");
+	else if (flags & TT_F_REQ)
+		kstr(ob, "kind", "request");
+}
+
+static void meta(struct outbuf *ob, const struct tt_meta *m, const struct fmt_opts *fo)
 {
 	begin(ob, "meta", m->boot_ns, fo);
 	kstr(ob, "version", m->version);
@@ -122,16 +168,13 @@ void fmt_json_meta(struct outbuf *ob, const struct tt_meta *m, const struct fmt_
 		ob_u64(ob, m->netns);
 	else
 		ob_puts(ob, "\"all\"");
-	key(ob, "snapshot");
-	ob_puts(ob, m->snapshot ? "true" : "false");
-	key(ob, "timewait_and_requests");
-	ob_puts(ob, m->timers ? "true" : "false");
-	key(ob, "softirq_aware_owner");
-	ob_puts(ob, m->ctx_owner ? "true" : "false");
-	ob_puts(ob, "}\n");
+	kbool(ob, "snapshot", m->snapshot);
+	kbool(ob, "timewait_and_requests", m->timers);
+	kbool(ob, "softirq_aware_owner", m->ctx_owner);
+	end(ob);
 }
 
-void fmt_json_snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct fmt_opts *fo)
+static void snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct fmt_opts *fo)
 {
 	begin(ob, "snapshot", r->boot_ns, fo);
 	endpoints(ob, r->row.family, r->row.laddr, r->row.lport, r->row.raddr, r->row.rport);
@@ -145,32 +188,26 @@ void fmt_json_snapshot(struct outbuf *ob, const struct tt_snaprec *r, const stru
 	ku64(ob, "netns", r->netns);
 	ku64(ob, "uid", r->row.uid);
 	ku64(ob, "inode", r->row.inode);
-	if (r->flags & TT_F_TW)
-		kstr(ob, "kind", "timewait");
-	else if (r->flags & TT_F_REQ)
-		kstr(ob, "kind", "request");
-	ob_puts(ob, "}\n");
+	kind(ob, r->flags);
+	end(ob);
 }
 
-void fmt_json_event(struct outbuf *ob, const struct tt_event *e, const struct fmt_opts *fo)
+static const char *event_type(unsigned kind)
 {
-	const char *type = e->kind == TT_EV_STATE ? "transition" :
-			   e->kind == TT_EV_RCVQ_FULL ? "rcvq_full" : "sndbuf_full";
+	return kind == TT_EV_STATE ? "transition" : kind == TT_EV_RCVQ_FULL ? "rcvq_full" : "sndbuf_full";
+}
 
-	begin(ob, type, (long long)e->ts_ns, fo);
+static void event(struct outbuf *ob, const struct tt_event *e, const struct fmt_opts *fo)
+{
+	begin(ob, event_type(e->kind), (long long)e->ts_ns, fo);
 	ku64(ob, "seq", e->seq);
 	endpoints(ob, e->family, e->laddr, e->lport, e->raddr, e->rport);
 	if (e->kind == TT_EV_STATE)
 		kstr(ob, "old_state", netstat_state_name(e->old_state));
 	kstr(ob, "state", netstat_state_name(e->new_state));
 	owner(ob, e->flags & TT_F_OWNER, e->pid, e->comm, strnlen(e->comm, TT_COMM_LEN));
-	key(ob, "ctx_pid");
-	ob_u64(ob, e->ctx_pid);
-	key(ob, "ctx_comm");
-	if (e->ctx_comm[0])
-		ob_json_str(ob, e->ctx_comm, strnlen(e->ctx_comm, TT_COMM_LEN));
-	else
-		ob_puts(ob, "null");
+	ku64(ob, "ctx_pid", e->ctx_pid);
+	kcomm(ob, "ctx_comm", e->ctx_comm);
 	ku64(ob, "recv_q", e->recv_q);
 	ku64(ob, "send_q", e->send_q);
 	sock_id(ob, e->sock_id);
@@ -183,20 +220,17 @@ void fmt_json_event(struct outbuf *ob, const struct tt_event *e, const struct fm
 		if (e->duration_ns)
 			kms(ob, "duration_ms", e->duration_ns);
 	}
-	if (e->flags & TT_F_TW)
-		kstr(ob, "kind", "timewait");
-	else if (e->flags & TT_F_REQ)
-		kstr(ob, "kind", "request");
+	kind(ob, e->flags);
 	if (e->kind != TT_EV_STATE)
 		ku64(ob, "size", e->extra);
-	ob_puts(ob, "}\n");
+	end(ob);
 }
 
-void fmt_json_lost(struct outbuf *ob, const struct tt_lost *l, const struct fmt_opts *fo)
+static void lost(struct outbuf *ob, const struct tt_lost *l, const struct fmt_opts *fo)
 {
 	begin(ob, "lost", l->boot_ns, fo);
 	ku64(ob, "count", l->count);
-	if (l->from_seq <= l->to_seq) {
+	if (l->from_seq <= l->to_seq) {   /* no range: recursion */
 		ku64(ob, "from_seq", l->from_seq);
 		ku64(ob, "to_seq", l->to_seq);
 	}
@@ -207,27 +241,106 @@ void fmt_json_lost(struct outbuf *ob, const struct tt_lost *l, const struct fmt_
 		if (l->error)
 			kstr(ob, "error", l->error);
 	}
-	ob_puts(ob, "}\n");
+	end(ob);
 }
 
-void fmt_json_skipped(struct outbuf *ob, const struct tt_lost *l, const struct fmt_opts *fo)
+/* a skipped record always has its range */
+static void skipped(struct outbuf *ob, const struct tt_lost *l, const struct fmt_opts *fo)
 {
 	begin(ob, "skipped", l->boot_ns, fo);
 	ku64(ob, "count", l->count);
 	ku64(ob, "from_seq", l->from_seq);
 	ku64(ob, "to_seq", l->to_seq);
 	kstr(ob, "reason", l->reason);
-	ob_puts(ob, "}\n");
+	end(ob);
 }
 
-void fmt_json_clock(struct outbuf *ob, const struct fmt_opts *fo)
+static void clock_rec(struct outbuf *ob, const struct tt_anchor *a, const struct fmt_opts *fo)
 {
-	begin(ob, "clock", fo->clock->boot_ns, fo);
-	ku64(ob, "real_ns", (unsigned long long)fo->clock->real_ns);
-	ob_puts(ob, "}\n");
+	begin(ob, "clock", a->boot_ns, fo);
+	ku64(ob, "real_ns", (unsigned long long)a->real_ns);
+	end(ob);
 }
 
-void fmt_json_summary(struct outbuf *ob, const struct tt_summary *s, const struct fmt_opts *fo)
+/* {"pid":P,"comm":"c","NAME":N}, pid and comm null when unknown */
+static void proc_count(struct outbuf *ob, const struct tt_proc_count *p, const char *name)
+{
+	key0(ob, "pid");
+	if (p->known)
+		ob_u64(ob, p->pid);
+	else
+		ob_puts(ob, "null");
+	kcomm(ob, "comm", p->known ? p->comm : NULL);
+	ku64(ob, name, p->n);
+	ob_putc(ob, '}');
+}
+
+static void stats(struct outbuf *ob, const struct tt_stats *s, const struct fmt_opts *fo)
+{
+	static const unsigned order[] = STATS_STATES;
+
+	begin(ob, "stats", s->boot_ns, fo);
+	kfixed(ob, "interval_s", s->interval_s);
+	key(ob, "states");
+	for (size_t i = 0; i < STATS_NSTATES; i++) {
+		if (i)
+			key(ob, netstat_state_name(order[i]));
+		else
+			key0(ob, netstat_state_name(order[i]));
+		ob_u64(ob, s->states[order[i]]);
+	}
+	ob_putc(ob, '}');
+	ku64(ob, "sockets", s->sockets);
+	ku64(ob, "new", s->new_conns);
+	ku64(ob, "closes", s->closes);
+	kfixed(ob, "new_per_s", s->new_per_s);
+	kfixed(ob, "closes_per_s", s->closes_per_s);
+	key(ob, "top");
+	ob_putc(ob, '[');
+	for (int i = 0; i < s->ntop; i++) {
+		if (i)
+			ob_putc(ob, ',');
+		proc_count(ob, &s->top[i], "established");
+	}
+	ob_putc(ob, ']');
+	if (s->lost)
+		ku64(ob, "lost", s->lost);
+	end(ob);
+}
+
+static void stats_final(struct outbuf *ob, const struct tt_stats_final *f, const struct fmt_opts *fo)
+{
+	begin(ob, "stats_final", f->boot_ns, fo);
+	ku64(ob, "new", f->new_conns);
+	ku64(ob, "closes", f->closes);
+	key(ob, "transitions");
+	ob_putc(ob, '[');
+	for (size_t i = 0; i < f->ntrans; i++) {
+		if (i)
+			ob_putc(ob, ',');
+		key0(ob, "old");
+		ob_putc(ob, '"');
+		ob_puts(ob, netstat_state_name(f->trans[i].old_state));
+		ob_putc(ob, '"');
+		kstr(ob, "new", netstat_state_name(f->trans[i].new_state));
+		ku64(ob, "count", f->trans[i].n);
+		ob_putc(ob, '}');
+	}
+	ob_putc(ob, ']');
+	key(ob, "by_process");
+	ob_putc(ob, '[');
+	for (size_t i = 0; i < f->nprocs; i++) {
+		if (i)
+			ob_putc(ob, ',');
+		proc_count(ob, &f->procs[i], "transitions");
+	}
+	ob_putc(ob, ']');
+	if (f->lost)
+		ku64(ob, "lost", f->lost);
+	end(ob);
+}
+
+static void summary(struct outbuf *ob, const struct tt_summary *s, const struct fmt_opts *fo)
 {
 	begin(ob, "summary", s->boot_ns, fo);
 	ku64(ob, "snapshot", s->snapshot);
@@ -245,5 +358,39 @@ void fmt_json_summary(struct outbuf *ob, const struct tt_summary *s, const struc
 		ku64(ob, "summarized", s->summarized);
 		ku64(ob, "snapshot_lost", s->snapshot_lost);
 	}
-	ob_puts(ob, "}\n");
+	end(ob);
+}
+
+const char *fmt_json_type(const struct tt_record *r)
+{
+	static const char *const types[TT_REC_MAX] = {
+		[TT_REC_META] = "meta",
+		[TT_REC_SNAPSHOT] = "snapshot",
+		[TT_REC_LOST] = "lost",
+		[TT_REC_SKIPPED] = "skipped",
+		[TT_REC_CLOCK] = "clock",
+		[TT_REC_STATS] = "stats",
+		[TT_REC_STATS_FINAL] = "stats_final",
+		[TT_REC_SUMMARY] = "summary",
+	};
+
+	if (r->type == TT_REC_EVENT)
+		return event_type(r->ev.kind);
+	return (unsigned)r->type < TT_REC_MAX ? types[r->type] : NULL;
+}
+
+void fmt_json(struct outbuf *ob, const struct tt_record *r, const struct fmt_opts *fo)
+{
+	switch (r->type) {
+	case TT_REC_META: meta(ob, &r->meta, fo); break;
+	case TT_REC_SNAPSHOT: snapshot(ob, &r->snap, fo); break;
+	case TT_REC_EVENT: event(ob, &r->ev, fo); break;
+	case TT_REC_LOST: lost(ob, &r->lost, fo); break;
+	case TT_REC_SKIPPED: skipped(ob, &r->lost, fo); break;
+	case TT_REC_CLOCK: clock_rec(ob, &r->clock, fo); break;
+	case TT_REC_STATS: stats(ob, &r->stats, fo); break;
+	case TT_REC_STATS_FINAL: stats_final(ob, &r->final, fo); break;
+	case TT_REC_SUMMARY: summary(ob, &r->summary, fo); break;
+	case TT_REC_NONE: case TT_REC_HEADER: case TT_REC_MAX: break;
+	}
 }

@@ -3,7 +3,7 @@
  * Text output. The snapshot is netstat -antp's, byte for byte; a live line
  * keeps netstat's columns up to the State column, which holds "OLD -> NEW",
  * then the owner, the time and what the transition measured, so that both
- * sections read as one table.
+ * sections read as one table. -s reports are lines of their own.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -16,6 +16,7 @@
 
 #define TRANS_WIDTH 25   /* "ESTABLISHED -> CLOSE_WAIT" */
 #define OWNER_WIDTH 20   /* netstat's PID/Program name column */
+#define TABLE_WIDTH 26   /* -s exit table: the name column */
 
 const char *fmt_proto(unsigned family)
 {
@@ -33,15 +34,28 @@ void fmt_addr(char *buf, size_t size, unsigned family, const unsigned char *addr
 		buf[0] = '\0';
 }
 
-void fmt_text_snapshot_header(struct outbuf *ob, int listening_only)
+static void header(struct outbuf *ob, const struct tt_header *h, const struct fmt_opts *fo)
 {
 	char buf[512];
+	int aw = fo->addr_width > 23 ? fo->addr_width : 23;
 
-	if (netstat_fmt_header(buf, sizeof(buf), listening_only) > 0)
-		ob_puts(ob, buf);
+	if (h->kind == TT_HEADER_SNAPSHOT) {
+		if (netstat_fmt_header(buf, sizeof(buf), h->listening) > 0)
+			ob_puts(ob, buf);
+		return;
+	}
+	ob_puts(ob, "Proto Recv-Q Send-Q ");
+	ob_pad(ob, "Local Address", aw);
+	ob_putc(ob, ' ');
+	ob_pad(ob, "Foreign Address", aw);
+	ob_putc(ob, ' ');
+	ob_pad(ob, "Old -> New", TRANS_WIDTH);
+	ob_putc(ob, ' ');
+	ob_pad(ob, "PID/Program name", OWNER_WIDTH);
+	ob_puts(ob, " Time            Details\n");
 }
 
-void fmt_text_snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct fmt_opts *fo)
+static void snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct fmt_opts *fo)
 {
 	char buf[1024], esc[ESC_TEXT_MAX(64)];
 	const char *owner = NULL;
@@ -55,21 +69,6 @@ void fmt_text_snapshot(struct outbuf *ob, const struct tt_snaprec *r, const stru
 		return;
 	ob_puts(ob, buf);
 	ob_putc(ob, '\n');
-}
-
-void fmt_text_live_header(struct outbuf *ob, const struct fmt_opts *fo)
-{
-	int aw = fo->addr_width > 23 ? fo->addr_width : 23;
-
-	ob_puts(ob, "Proto Recv-Q Send-Q ");
-	ob_pad(ob, "Local Address", aw);
-	ob_putc(ob, ' ');
-	ob_pad(ob, "Foreign Address", aw);
-	ob_putc(ob, ' ');
-	ob_pad(ob, "Old -> New", TRANS_WIDTH);
-	ob_putc(ob, ' ');
-	ob_pad(ob, "PID/Program name", OWNER_WIDTH);
-	ob_puts(ob, " Time            Details\n");
 }
 
 static void put_state(struct outbuf *ob, unsigned s, int color)
@@ -112,24 +111,10 @@ static void put_duration(struct outbuf *ob, unsigned long long ns)
 	}
 }
 
-static void put_owner_text(struct outbuf *ob, const struct tt_event *e, int width)
-{
-	size_t start = ob->len;
-
-	if (!(e->flags & TT_F_OWNER)) {
-		ob_pad(ob, "-", width);
-		return;
-	}
-	ob_u64(ob, e->pid);
-	ob_putc(ob, '/');
-	ob_text_esc_pad(ob, e->comm, strnlen(e->comm, TT_COMM_LEN),
-			width - (int)(ob->len - start));
-}
-
-void fmt_text_event(struct outbuf *ob, const struct tt_event *e, const struct fmt_opts *fo)
+/* Proto, Recv-Q, Send-Q and the two addresses, as netstat's columns. */
+static void put_columns(struct outbuf *ob, const struct tt_event *e, const struct fmt_opts *fo)
 {
 	char addr[256];
-	size_t mark;
 	int aw = fo->addr_width > 23 ? fo->addr_width : 23;
 
 	ob_pad(ob, fmt_proto(e->family), 4);
@@ -144,35 +129,56 @@ void fmt_text_event(struct outbuf *ob, const struct tt_event *e, const struct fm
 	netstat_fmt_addr(addr, sizeof(addr), e->family, e->raddr, e->rport, fo->wide);
 	ob_pad(ob, addr, aw);
 	ob_putc(ob, ' ');
+}
 
-	mark = ob->len;
+/* "OLD -> NEW", or the pressure event's name, padded on its visible width:
+ * colour escapes take no columns. */
+static void put_transition(struct outbuf *ob, const struct tt_event *e, int color)
+{
+	size_t mark = ob->len;
+	int visible;
+
 	if (e->kind == TT_EV_STATE) {
-		put_state(ob, e->old_state, fo->color);
+		put_state(ob, e->old_state, color);
 		ob_puts(ob, " -> ");
-		put_state(ob, e->new_state, fo->color);
+		put_state(ob, e->new_state, color);
+		visible = (int)strlen(netstat_state_name(e->old_state)) + 4 +
+			  (int)strlen(netstat_state_name(e->new_state));
 	} else {
 		ob_puts(ob, e->kind == TT_EV_RCVQ_FULL ? "RCVQ_FULL" : "SNDBUF_FULL");
+		visible = (int)(ob->len - mark);
 	}
-	{
-		/* pad on the visible width: colour escapes take no columns */
-		int visible = (int)strlen(netstat_state_name(e->old_state)) + 4 +
-			      (int)strlen(netstat_state_name(e->new_state));
+	for (int i = visible; i < TRANS_WIDTH; i++)
+		ob_putc(ob, ' ');
+}
 
-		if (e->kind != TT_EV_STATE)
-			visible = (int)(ob->len - mark);
-		for (int i = visible; i < TRANS_WIDTH; i++)
-			ob_putc(ob, ' ');
-	}
-	ob_putc(ob, ' ');
-	put_owner_text(ob, e, OWNER_WIDTH);
-	ob_putc(ob, ' ');
-	{
-		long long real = clock_real_of(fo->clock, e->ts_ns);
+static void put_owner(struct outbuf *ob, const struct tt_event *e, int width)
+{
+	size_t start = ob->len;
 
-		ob_puts(ob, clock_local_seconds(fo->clock, real));
-		ob_putc(ob, '.');
-		ob_frac(ob, (unsigned long long)clock_nsec_of(real) / 1000, 6);
+	if (!(e->flags & TT_F_OWNER)) {
+		ob_pad(ob, "-", width);
+		return;
 	}
+	ob_u64(ob, e->pid);
+	ob_putc(ob, '/');
+	ob_text_esc_pad(ob, e->comm, strnlen(e->comm, TT_COMM_LEN),
+			width - (int)(ob->len - start));
+}
+
+/* Local time to the microsecond. */
+static void put_time(struct outbuf *ob, long long boot_ns, const struct fmt_opts *fo)
+{
+	long long real = clock_real_of(fo->clock, boot_ns);
+
+	ob_puts(ob, clock_local_seconds(fo->clock, real));
+	ob_putc(ob, '.');
+	ob_frac(ob, (unsigned long long)clock_nsec_of(real) / 1000, 6);
+}
+
+/* after D, and on the final transition rx= tx= life=; size= for pressure */
+static void put_details(struct outbuf *ob, const struct tt_event *e)
+{
 	if (e->flags & TT_F_STATE_NS) {
 		ob_puts(ob, " after ");
 		put_duration(ob, e->state_ns);
@@ -192,14 +198,30 @@ void fmt_text_event(struct outbuf *ob, const struct tt_event *e, const struct fm
 		ob_puts(ob, " size=");
 		ob_u64(ob, e->extra);
 	}
+}
+
+static void event(struct outbuf *ob, const struct tt_event *e, const struct fmt_opts *fo)
+{
+	put_columns(ob, e, fo);
+	put_transition(ob, e, fo->color);
+	ob_putc(ob, ' ');
+	put_owner(ob, e, OWNER_WIDTH);
+	ob_putc(ob, ' ');
+	put_time(ob, (long long)e->ts_ns, fo);
+	put_details(ob, e);
 	ob_putc(ob, '\n');
 }
 
-void fmt_text_lost(struct outbuf *ob, const struct tt_lost *l)
+static void plural(struct outbuf *ob, unsigned long long n, const char *one, const char *many)
+{
+	ob_u64(ob, n);
+	ob_puts(ob, n == 1 ? one : many);
+}
+
+static void lost(struct outbuf *ob, const struct tt_lost *l)
 {
 	ob_puts(ob, "--- lost ");
-	ob_u64(ob, l->count);
-	ob_puts(ob, l->count == 1 ? " event" : " events");
+	plural(ob, l->count, " event", " events");
 	if (l->from_seq <= l->to_seq) {
 		ob_puts(ob, " (seq ");
 		ob_u64(ob, l->from_seq);
@@ -211,13 +233,11 @@ void fmt_text_lost(struct outbuf *ob, const struct tt_lost *l)
 	}
 	if (l->snapshot) {
 		ob_puts(ob, ", ");
-		ob_u64(ob, l->snapshot);
-		ob_puts(ob, l->snapshot == 1 ? " snapshot row" : " snapshot rows");
+		plural(ob, l->snapshot, " snapshot row", " snapshot rows");
 	}
 	if (l->other) {
 		ob_puts(ob, ", ");
-		ob_u64(ob, l->other);
-		ob_puts(ob, l->other == 1 ? " other record" : " other records");
+		plural(ob, l->other, " other record", " other records");
 	}
 	ob_puts(ob, ": ");
 	ob_puts(ob, l->reason);
@@ -227,4 +247,121 @@ void fmt_text_lost(struct outbuf *ob, const struct tt_lost *l)
 		ob_putc(ob, ')');
 	}
 	ob_puts(ob, " ---\n");
+}
+
+/* "PID/comm" ("PID/-" without a comm), "-" for an unknown owner. */
+static void put_proc(struct outbuf *ob, const struct tt_proc_count *p)
+{
+	if (!p->known) {
+		ob_putc(ob, '-');
+		return;
+	}
+	ob_u64(ob, p->pid);
+	ob_putc(ob, '/');
+	if (p->comm[0])
+		ob_text_esc(ob, p->comm, strnlen(p->comm, TT_COMM_LEN));
+	else
+		ob_putc(ob, '-');
+}
+
+static void stats(struct outbuf *ob, const struct tt_stats *s, const struct fmt_opts *fo)
+{
+	static const unsigned order[] = STATS_STATES;
+
+	if (s->header)
+		ob_puts(ob, "# stats: sockets per state now | new/s: transitions into ESTABLISHED "
+			"(both ends of a connection count) | closes/s: transitions into CLOSE "
+			"except LISTEN -> CLOSE | top: owners of the most ESTABLISHED sockets\n");
+	/* HH:MM:SS: a report is per second at best */
+	ob_puts(ob, "--- ");
+	ob_puts(ob, clock_local_seconds(fo->clock, clock_real_of(fo->clock, s->boot_ns)));
+	ob_putc(ob, ' ');
+	for (size_t i = 0; i < STATS_NSTATES; i++) {
+		ob_putc(ob, ' ');
+		ob_puts(ob, netstat_state_name(order[i]));
+		ob_putc(ob, ' ');
+		ob_u64(ob, s->states[order[i]]);
+		ob_putc(ob, ' ');
+	}
+	ob_puts(ob, "| new/s ");
+	ob_fixed(ob, s->new_per_s, 1);
+	ob_puts(ob, "  closes/s ");
+	ob_fixed(ob, s->closes_per_s, 1);
+	ob_puts(ob, " | top: ");
+	if (!s->ntop)
+		ob_putc(ob, '-');
+	for (int i = 0; i < s->ntop; i++) {
+		if (i)
+			ob_puts(ob, ", ");
+		put_proc(ob, &s->top[i]);
+		ob_putc(ob, ' ');
+		ob_u64(ob, s->top[i].n);
+	}
+	if (s->lost) {
+		ob_puts(ob, " | lost ");
+		ob_u64(ob, s->lost);
+		ob_puts(ob, " events: counts approximate");
+	}
+	ob_putc(ob, '\n');
+}
+
+/* One row of the exit table: a name padded to TABLE_WIDTH bytes, a count. */
+static void table_row(struct outbuf *ob, size_t start, unsigned long long n)
+{
+	for (size_t w = ob->len - start; w < TABLE_WIDTH; w++)
+		ob_putc(ob, ' ');
+	ob_u64_padr(ob, n, 10);
+	ob_putc(ob, '\n');
+}
+
+static void stats_final(struct outbuf *ob, const struct tt_stats_final *f)
+{
+	ob_puts(ob, "--- transitions by state (new: ");
+	ob_u64(ob, f->new_conns);
+	ob_puts(ob, " into ESTABLISHED, closes: ");
+	ob_u64(ob, f->closes);
+	ob_puts(ob, ")\n");
+	if (!f->ntrans)
+		ob_puts(ob, "(none)\n");
+	for (size_t i = 0; i < f->ntrans; i++) {
+		size_t start = ob->len;
+
+		ob_puts(ob, netstat_state_name(f->trans[i].old_state));
+		ob_puts(ob, " -> ");
+		ob_puts(ob, netstat_state_name(f->trans[i].new_state));
+		table_row(ob, start, f->trans[i].n);
+	}
+	ob_puts(ob, "--- transitions by process\n");
+	if (!f->nprocs)
+		ob_puts(ob, "(none)\n");
+	for (size_t i = 0; i < f->nprocs; i++) {
+		size_t start = ob->len;
+
+		if (f->procs[i].known)
+			put_proc(ob, &f->procs[i]);
+		else
+			ob_puts(ob, "(owner unknown)");
+		table_row(ob, start, f->procs[i].n);
+	}
+	if (f->lost) {
+		ob_puts(ob, "--- lost ");
+		ob_u64(ob, f->lost);
+		ob_puts(ob, " events: the counts above miss them\n");
+	}
+}
+
+void fmt_text(struct outbuf *ob, const struct tt_record *r, const struct fmt_opts *fo)
+{
+	switch (r->type) {
+	case TT_REC_HEADER: header(ob, &r->header, fo); break;
+	case TT_REC_SNAPSHOT: snapshot(ob, &r->snap, fo); break;
+	case TT_REC_EVENT: event(ob, &r->ev, fo); break;
+	case TT_REC_LOST: lost(ob, &r->lost); break;
+	case TT_REC_STATS: stats(ob, &r->stats, fo); break;
+	case TT_REC_STATS_FINAL: stats_final(ob, &r->final); break;
+	/* records for the capture and its readers only */
+	case TT_REC_NONE: case TT_REC_META: case TT_REC_SKIPPED: case TT_REC_CLOCK:
+	case TT_REC_SUMMARY: case TT_REC_MAX:
+		break;
+	}
 }

@@ -14,9 +14,9 @@ int main(int argc, char **argv)
 
 	err = opts_parse(argc, argv, &o, stdout, stderr);
 	if (err)
-		return err > 0 ? 0 : 2;
+		return err > 0 ? TT_EXIT_OK : TT_EXIT_USAGE;
 	err = o.verify ? verify_run(&o) : o.read ? replay_run(&o) : trace_run(&o);
 	if (err == TT_EXIT_LOST)
 		return TT_EXIT_LOST;
-	return err ? 1 : 0;
+	return err ? TT_EXIT_ERROR : TT_EXIT_OK;
 }

@@ -57,13 +57,6 @@ const char *netstat_state_name(unsigned state)
 	return "UNKNOWN";
 }
 
-int netstat_row_selected(const struct tt_sockrow *row, int listening_only)
-{
-	if (!row)
-		return 0;
-	return listening_only ? row->rport == 0 : 1;
-}
-
 /* Decimal digits of v, backwards from end; returns the first digit. */
 static char *utoa_back(char *end, unsigned v)
 {

@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "procnet.h"
+#include "record.h"
 
 /*
  * netstat's two header lines, each ending in '\n' (the column line has
@@ -35,11 +35,5 @@ size_t netstat_ipv4(char *out, size_t size, const unsigned char *addr);
 
 /* netstat's name for a kernel TCP state; "UNKNOWN" for values it has none for. */
 const char *netstat_state_name(unsigned state);
-
-/*
- * Whether netstat shows the row: -a shows every row, -l only rows whose
- * remote port is 0 (netstat tests the port, not the state).
- */
-int netstat_row_selected(const struct tt_sockrow *row, int listening_only);
 
 #endif /* TT_NETSTAT_FMT_H */

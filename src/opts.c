@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -25,112 +26,8 @@ enum {
 	OPT_VERIFY,
 };
 
-static const struct option long_opts[] = {
-	{ "ipv4", no_argument, NULL, '4' },
-	{ "ipv6", no_argument, NULL, '6' },
-	{ "port", required_argument, NULL, 'P' },
-	{ "pid", required_argument, NULL, 'p' },
-	{ "no-snapshot", no_argument, NULL, OPT_NO_SNAPSHOT },
-	{ "snapshot-only", no_argument, NULL, OPT_SNAPSHOT_ONLY },
-	{ "duration", required_argument, NULL, 'd' },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "output", required_argument, NULL, 'o' },
-	{ "read", required_argument, NULL, 'r' },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "wide", no_argument, NULL, 'w' },
-	{ "listening", no_argument, NULL, 'l' },
-	{ "stats", optional_argument, NULL, 's' },
-	{ "all-netns", no_argument, NULL, OPT_ALL_NETNS },
-	{ "state-only", no_argument, NULL, OPT_STATE_ONLY },
-	{ "verify", no_argument, NULL, OPT_VERIFY },
-	{ "ring-size", required_argument, NULL, OPT_RING_SIZE },
-	{ "fail-on-loss", no_argument, NULL, OPT_FAIL_ON_LOSS },
-	{ "keep-caps", no_argument, NULL, OPT_KEEP_CAPS },
-	{ "queue-threshold", required_argument, NULL, OPT_QUEUE_THRESHOLD },
-	{ "color", optional_argument, NULL, OPT_COLOR },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-const char *const opts_long_names[] = {
-	"ipv4", "ipv6", "port", "pid", "no-snapshot", "snapshot-only", "duration",
-	"json", "output", "read", "quiet", "wide", "listening", "stats", "all-netns", "state-only",
-	"ring-size", "fail-on-loss", "keep-caps", "queue-threshold", "color", "verify",
-	"verbose", "version", "help", NULL,
-};
-
-void opts_usage(FILE *f, const char *prog)
-{
-	fprintf(f,
-"Usage: %s [OPTION]...\n"
-"  or:  %s --verify FILE...\n"
-"Show every TCP state change as it happens, with the process that owns the\n"
-"socket, after a snapshot of the existing sockets printed as netstat -antp.\n"
-"\n"
-"Filters (applied in the kernel, to the snapshot and the live events alike):\n"
-"  -4, --ipv4               IPv4 sockets only (netstat's tcp rows)\n"
-"  -6, --ipv6               IPv6 sockets only (tcp6 rows, IPv4-mapped included)\n"
-"  -P, --port PORT[,PORT]   local or remote port; repeatable, up to 64 ports\n"
-"  -p, --pid PID            sockets owned by process PID\n"
-"  -l, --listening          listening sockets, then only changes into or out of LISTEN\n"
-"      --all-netns          trace every network namespace (default: this one)\n"
-"      --state-only         only inet_sock_set_state: no TIME_WAIT, half-open or\n"
-"                           send/receive owner tracking (the lowest overhead)\n"
-"\n"
-"What to show:\n"
-"      --no-snapshot        skip the snapshot of existing sockets\n"
-"      --snapshot-only      print the snapshot like netstat -antp and exit\n"
-"  -s, --stats[=SECONDS]    per-state counts every SECONDS (default 1, min 0.1)\n"
-"  -d, --duration SECONDS   stop after SECONDS\n"
-"  -w, --wide               never truncate addresses (netstat -W)\n"
-"      --color[=WHEN]       colour states: auto (default), always, never; NO_COLOR is honoured\n"
-"      --queue-threshold BYTES\n"
-"                           only events whose Recv-Q or Send-Q exceed BYTES\n"
-"\n"
-"Output:\n"
-"      --json               JSON Lines on stdout\n"
-"  -o, --output FILE        also write a JSON Lines capture to FILE (FILE.gz: gzip);\n"
-"                           FILE must not exist; SIGHUP reopens it\n"
-"  -q, --quiet              nothing on stdout (with -o)\n"
-"  -r, --read FILE          replay a capture (plain or .gz) through the filters\n"
-"      --verify FILE...     check that a capture, or its rotated files in order,\n"
-"                           is whole: every seq in a record or a lost record,\n"
-"                           counts that match its summary\n"
-"      --fail-on-loss       exit with status 3 if any event was lost\n"
-"      --ring-size BYTES    BPF ring buffer size, a power of two (default 8M)\n"
-"      --keep-caps          keep capabilities after start-up instead of exiting\n"
-"                           when they cannot be dropped\n"
-"  -v, --verbose            libbpf debug output on stderr\n"
-"  -V, --version            print the version and exit\n"
-"  -h, --help               print this help and exit\n"
-"\n"
-"Examples:\n"
-"  %s                        snapshot, then every state change\n"
-"  %s -4 -P 1025             what the netstat polling loop on port 1025 missed\n"
-"  %s --snapshot-only -w     netstat -antpW, faster\n"
-"  %s --json | jq 'select(.state==\"TIME_WAIT\")'\n"
-"  %s -q -o /var/log/tcptrail/capture.jsonl.gz   forensic capture\n"
-"  %s -r capture.jsonl.gz -P 22                replay, filtered\n"
-"  %s --verify cap.1.jsonl.gz cap.jsonl.gz       is the capture whole?\n"
-"\n"
-"Exit status: 0 success, 1 runtime error (--verify: not whole), 2 usage error,\n"
-"3 events lost with --fail-on-loss. Needs root, or CAP_BPF and CAP_PERFMON\n"
-"(plus CAP_SYSLOG to follow TIME_WAIT and half-open sockets, CAP_SYS_PTRACE and\n"
-"CAP_DAC_READ_SEARCH to name owners).\n",
-		prog, prog, prog, prog, prog, prog, prog, prog, prog);
-}
-
-int opts_port_selected(const struct tt_opts *o, unsigned lport, unsigned rport)
-{
-	if (!o->nports)
-		return 1;
-	for (int i = 0; i < o->nports; i++)
-		if (o->ports[i] == lport || o->ports[i] == rport)
-			return 1;
-	return 0;
-}
+/* What one option sets: 0, or -EINVAL for a value it refuses. */
+typedef int (*opt_set_fn)(struct tt_opts *o, const char *arg);
 
 int opts_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *v)
 {
@@ -215,6 +112,334 @@ int opts_parse_size(const char *s, unsigned long *v)
 	return 0;
 }
 
+/* ---- what each option sets ---------------------------------------------- */
+
+#define SET_FLAG(field)                                              \
+	static int set_##field(struct tt_opts *o, const char *arg)  \
+	{                                                            \
+		(void)arg;                                           \
+		o->field = 1;                                        \
+		return 0;                                            \
+	}
+
+SET_FLAG(listening)
+SET_FLAG(all_netns)
+SET_FLAG(state_only)
+SET_FLAG(no_snapshot)
+SET_FLAG(snapshot_only)
+SET_FLAG(wide)
+SET_FLAG(json)
+SET_FLAG(quiet)
+SET_FLAG(verify)
+SET_FLAG(fail_on_loss)
+SET_FLAG(keep_caps)
+SET_FLAG(verbose)
+
+static int set_ipv4(struct tt_opts *o, const char *arg)
+{
+	(void)arg;
+	o->family = AF_INET;
+	return 0;
+}
+
+static int set_ipv6(struct tt_opts *o, const char *arg)
+{
+	(void)arg;
+	o->family = AF_INET6;
+	return 0;
+}
+
+static int set_port(struct tt_opts *o, const char *arg)
+{
+	return opts_parse_port_list(arg, o->ports, &o->nports, TT_MAX_PORTS) ? -EINVAL : 0;
+}
+
+static int set_pid(struct tt_opts *o, const char *arg)
+{
+	unsigned long v;
+
+	if (opts_parse_uint(arg, 1, 4194304, &v))
+		return -EINVAL;
+	o->pid = v;
+	return 0;
+}
+
+static int set_duration(struct tt_opts *o, const char *arg)
+{
+	return opts_parse_seconds(arg, &o->duration);
+}
+
+/* -s alone, or -sSECONDS: the value must be attached */
+static int set_stats(struct tt_opts *o, const char *arg)
+{
+	o->stats = 1;
+	if (arg && (opts_parse_seconds(arg, &o->stats_interval) ||
+		    o->stats_interval < TT_MIN_STATS_INTERVAL))
+		return -EINVAL;
+	return 0;
+}
+
+static int set_color(struct tt_opts *o, const char *arg)
+{
+	if (!arg || !strcmp(arg, "auto"))
+		o->color = TT_COLOR_AUTO;
+	else if (!strcmp(arg, "always"))
+		o->color = TT_COLOR_ALWAYS;
+	else if (!strcmp(arg, "never"))
+		o->color = TT_COLOR_NEVER;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int set_queue_threshold(struct tt_opts *o, const char *arg)
+{
+	return opts_parse_size(arg, &o->queue_threshold);
+}
+
+static int set_output(struct tt_opts *o, const char *arg)
+{
+	if (!*arg)
+		return -EINVAL;
+	o->output = arg;
+	return 0;
+}
+
+static int set_read(struct tt_opts *o, const char *arg)
+{
+	if (!*arg)
+		return -EINVAL;
+	o->read = arg;
+	return 0;
+}
+
+static int set_ring_size(struct tt_opts *o, const char *arg)
+{
+	if (opts_parse_size(arg, &o->ring_size) || o->ring_size < 4096 ||
+	    o->ring_size > (1UL << 30) || (o->ring_size & (o->ring_size - 1)))
+		return -EINVAL;
+	return 0;
+}
+
+#define OPT_ONCE 1   /* given twice, the first would be dropped without a word */
+
+/*
+ * Every option, once: getopt_long's arrays, --help and the tests that keep
+ * the man page and the bash completion in step are all made from this.
+ */
+static const struct opt_def {
+	const char *name;    /* the long option; NULL: a heading of --help */
+	int key;             /* the short option, or an OPT_ above 255 */
+	int has_arg;         /* no_argument, required_argument, optional_argument */
+	const char *arg;     /* the value's name in --help */
+	const char *help;    /* "\n" starts an indented line */
+	opt_set_fn set;      /* NULL: -h and -V, which print and stop */
+	const char *what;    /* a refused value: "invalid WHAT" */
+	unsigned flags;
+} opt_defs[] = {
+	{ .help = "Filters (applied in the kernel, to the snapshot and the live events alike):" },
+	{ .name = "ipv4", .key = '4', .has_arg = no_argument,
+	  .help = "IPv4 sockets only (netstat's tcp rows)",
+	  .set = set_ipv4 },
+	{ .name = "ipv6", .key = '6', .has_arg = no_argument,
+	  .help = "IPv6 sockets only (tcp6 rows, IPv4-mapped included)",
+	  .set = set_ipv6 },
+	{ .name = "port", .key = 'P', .has_arg = required_argument, .arg = "PORT[,PORT]",
+	  .help = "local or remote port; repeatable, up to 64 ports",
+	  .set = set_port, .what = "port (1-65535, at most 64)" },
+	{ .name = "pid", .key = 'p', .has_arg = required_argument, .arg = "PID",
+	  .help = "sockets owned by process PID",
+	  .set = set_pid, .what = "pid" },
+	{ .name = "listening", .key = 'l', .has_arg = no_argument,
+	  .help = "listening sockets, then only changes into or out of LISTEN",
+	  .set = set_listening },
+	{ .name = "all-netns", .key = OPT_ALL_NETNS, .has_arg = no_argument,
+	  .help = "trace every network namespace (default: this one)",
+	  .set = set_all_netns },
+	{ .name = "state-only", .key = OPT_STATE_ONLY, .has_arg = no_argument,
+	  .help = "only inet_sock_set_state: no TIME_WAIT, half-open or\n"
+		  "send/receive owner tracking (the lowest overhead)",
+	  .set = set_state_only },
+	{ .help = "What to show:" },
+	{ .name = "no-snapshot", .key = OPT_NO_SNAPSHOT, .has_arg = no_argument,
+	  .help = "skip the snapshot of existing sockets",
+	  .set = set_no_snapshot },
+	{ .name = "snapshot-only", .key = OPT_SNAPSHOT_ONLY, .has_arg = no_argument,
+	  .help = "print the snapshot like netstat -antp and exit",
+	  .set = set_snapshot_only },
+	{ .name = "stats", .key = 's', .has_arg = optional_argument, .arg = "SECONDS",
+	  .help = "per-state counts every SECONDS (default 1, min 0.1)",
+	  .set = set_stats, .what = "stats interval (seconds, at least 0.1)" },
+	{ .name = "duration", .key = 'd', .has_arg = required_argument, .arg = "SECONDS",
+	  .help = "stop after SECONDS",
+	  .set = set_duration, .what = "duration (seconds > 0)" },
+	{ .name = "wide", .key = 'w', .has_arg = no_argument,
+	  .help = "never truncate addresses (netstat -W)",
+	  .set = set_wide },
+	{ .name = "color", .key = OPT_COLOR, .has_arg = optional_argument, .arg = "WHEN",
+	  .help = "colour states: auto (default), always, never; NO_COLOR is honoured",
+	  .set = set_color, .what = "--color value (auto, always, never)" },
+	{ .name = "queue-threshold", .key = OPT_QUEUE_THRESHOLD, .has_arg = required_argument,
+	  .arg = "BYTES",
+	  .help = "only events whose Recv-Q or Send-Q exceed BYTES",
+	  .set = set_queue_threshold, .what = "queue threshold (bytes)" },
+	{ .help = "Output:" },
+	{ .name = "json", .key = OPT_JSON, .has_arg = no_argument,
+	  .help = "JSON Lines on stdout",
+	  .set = set_json },
+	{ .name = "output", .key = 'o', .has_arg = required_argument, .arg = "FILE",
+	  .help = "also write a JSON Lines capture to FILE (FILE.gz: gzip);\n"
+		  "FILE must not exist; SIGHUP reopens it",
+	  .set = set_output, .what = "output file", .flags = OPT_ONCE },
+	{ .name = "quiet", .key = 'q', .has_arg = no_argument,
+	  .help = "nothing on stdout (with -o)",
+	  .set = set_quiet },
+	{ .name = "read", .key = 'r', .has_arg = required_argument, .arg = "FILE",
+	  .help = "replay a capture (plain or .gz) through the filters",
+	  .set = set_read, .what = "capture file", .flags = OPT_ONCE },
+	{ .name = "verify", .key = OPT_VERIFY, .has_arg = no_argument, .arg = "FILE...",
+	  .help = "check that a capture, or its rotated files in order,\n"
+		  "is whole: every seq in a record or a lost record,\n"
+		  "counts that match its summary",
+	  .set = set_verify },
+	{ .name = "fail-on-loss", .key = OPT_FAIL_ON_LOSS, .has_arg = no_argument,
+	  .help = "exit with status 3 if any event was lost",
+	  .set = set_fail_on_loss },
+	{ .name = "ring-size", .key = OPT_RING_SIZE, .has_arg = required_argument, .arg = "BYTES",
+	  .help = "BPF ring buffer size, a power of two (default 8M)",
+	  .set = set_ring_size, .what = "ring size (a power of two, 4K to 1G)" },
+	{ .name = "keep-caps", .key = OPT_KEEP_CAPS, .has_arg = no_argument,
+	  .help = "keep capabilities after start-up instead of exiting\n"
+		  "when they cannot be dropped",
+	  .set = set_keep_caps },
+	{ .name = "verbose", .key = 'v', .has_arg = no_argument,
+	  .help = "libbpf debug output on stderr",
+	  .set = set_verbose },
+	{ .name = "version", .key = 'V', .has_arg = no_argument,
+	  .help = "print the version and exit" },
+	{ .name = "help", .key = 'h', .has_arg = no_argument,
+	  .help = "print this help and exit" },
+};
+
+#define N_OPT_DEFS (sizeof(opt_defs) / sizeof(opt_defs[0]))
+
+/* ---- --help ---------------------------------------------------------------- */
+
+#define HELP_COLUMN 27   /* where the help text of an option starts */
+
+/* "  -X, --name ARG", "      --name[=ARG]" */
+static int usage_left(char *buf, size_t size, const struct opt_def *d)
+{
+	int n = d->key < 256 ? snprintf(buf, size, "  -%c, --%s", d->key, d->name)
+			     : snprintf(buf, size, "      --%s", d->name);
+
+	if (d->arg && n >= 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - n, d->has_arg == optional_argument ? "[=%s]" : " %s",
+			      d->arg);
+	return n;
+}
+
+static void usage_option(FILE *f, const struct opt_def *d)
+{
+	char left[64];
+	int n = usage_left(left, sizeof(left), d);
+
+	/* the help starts in its column, or on the next line when the left
+	 * part leaves no room for two spaces */
+	if (n + 2 <= HELP_COLUMN)
+		fprintf(f, "%-*s", HELP_COLUMN, left);
+	else
+		fprintf(f, "%s\n%*s", left, HELP_COLUMN, "");
+	for (const char *p = d->help; *p; p++) {
+		fputc(*p, f);
+		if (*p == '\n')
+			fprintf(f, "%*s", HELP_COLUMN, "");
+	}
+	fputc('\n', f);
+}
+
+void opts_usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+"Usage: %s [OPTION]...\n"
+"  or:  %s --verify FILE...\n"
+"Show every TCP state change as it happens, with the process that owns the\n"
+"socket, after a snapshot of the existing sockets printed as netstat -antp.\n",
+		prog, prog);
+	for (size_t i = 0; i < N_OPT_DEFS; i++) {
+		if (opt_defs[i].name)
+			usage_option(f, &opt_defs[i]);
+		else
+			fprintf(f, "\n%s\n", opt_defs[i].help);
+	}
+	fprintf(f,
+"\n"
+"Examples:\n"
+"  %s                        snapshot, then every state change\n"
+"  %s -4 -P 1025             what the netstat polling loop on port 1025 missed\n"
+"  %s --snapshot-only -w     netstat -antpW, faster\n"
+"  %s --json | jq 'select(.state==\"TIME_WAIT\")'\n"
+"  %s -q -o /var/log/tcptrail/capture.jsonl.gz   forensic capture\n"
+"  %s -r capture.jsonl.gz -P 22                replay, filtered\n"
+"  %s --verify cap.1.jsonl.gz cap.jsonl.gz       is the capture whole?\n"
+"\n"
+"Exit status: 0 success, 1 runtime error (--verify: not whole), 2 usage error,\n"
+"3 events lost with --fail-on-loss. Needs root, or CAP_BPF and CAP_PERFMON\n"
+"(plus CAP_SYSLOG to follow TIME_WAIT and half-open sockets, CAP_SYS_PTRACE and\n"
+"CAP_DAC_READ_SEARCH to name owners).\n",
+		prog, prog, prog, prog, prog, prog, prog);
+}
+
+/* ---- getopt_long's arrays --------------------------------------------------- */
+
+static struct option long_opts[N_OPT_DEFS + 1];
+static char short_opts[3 * N_OPT_DEFS + 2];
+
+static void build_getopt(void)
+{
+	size_t n = 0, k = 0;
+
+	if (short_opts[0])
+		return;
+	short_opts[k++] = ':';   /* a missing value is ':', not '?' */
+	for (size_t i = 0; i < N_OPT_DEFS; i++) {
+		const struct opt_def *d = &opt_defs[i];
+
+		if (!d->name)
+			continue;
+		long_opts[n++] = (struct option){ d->name, d->has_arg, NULL, d->key };
+		if (d->key >= 256)
+			continue;
+		short_opts[k++] = (char)d->key;
+		if (d->has_arg != no_argument)
+			short_opts[k++] = ':';
+		if (d->has_arg == optional_argument)
+			short_opts[k++] = ':';
+	}
+}
+
+const struct option *opts_getopt_long(void)
+{
+	build_getopt();
+	return long_opts;
+}
+
+const char *opts_getopt_short(void)
+{
+	build_getopt();
+	return short_opts;
+}
+
+static const struct opt_def *opt_def_of(int key)
+{
+	for (size_t i = 0; i < N_OPT_DEFS; i++)
+		if (opt_defs[i].name && opt_defs[i].key == key)
+			return &opt_defs[i];
+	return NULL;
+}
+
+/* ---- parsing -------------------------------------------------------------- */
+
 static void build_cmdline(struct tt_opts *o, int argc, char **argv)
 {
 	size_t off = 0;
@@ -231,179 +456,98 @@ static void build_cmdline(struct tt_opts *o, int argc, char **argv)
 }
 
 /* A usage error is one line that names it, then this one (GNU style). */
-static int usage_hint(FILE *err, const char *prog)
+__attribute__((format(printf, 2, 3)))
+static int usage_error(FILE *err, const char *fmt, ...)
 {
-	fprintf(err, "Try '%s --help' for more information.\n", prog);
+	va_list ap;
+
+	fputs("tcptrail: ", err);
+	va_start(ap, fmt);
+	vfprintf(err, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'tcptrail --help' for more information.\n", err);
 	return -EINVAL;
 }
 
-static int bad(FILE *err, const char *prog, const char *what, const char *val)
+/* What getopt_long returned that is not an option of the table. */
+static int bad_option(int c, char **argv, FILE *err)
 {
-	fprintf(err, "%s: invalid %s: '%s'\n", prog, what, val ? val : "");
-	return usage_hint(err, prog);
+	if (c == ':')
+		return usage_error(err, "option '%s' needs a value", argv[optind - 1]);
+	if (optopt > 0 && optopt < 256)
+		return usage_error(err, "unknown option '-%c'", optopt);
+	return usage_error(err, "unknown option '%s'", argv[optind - 1]);
 }
 
-/* Given twice, a file option would silently keep the last one: refuse. */
-static int twice(FILE *err, const char *prog, const char *opt, const char *first)
+/* One option: 0, 1 when it printed --help or --version, or a usage error.
+ * first[] keeps the value of each OPT_ONCE option given. */
+static int apply(const struct opt_def *d, struct tt_opts *o, const char **first, FILE *out,
+		 FILE *err)
 {
-	fprintf(err, "%s: %s given twice (first '%s'): one capture per run\n", prog, opt, first);
-	return usage_hint(err, prog);
+	const char *arg = optarg;
+
+	if (d->key == 'V') {
+		fprintf(out, "tcptrail %s\n", TT_VERSION);
+		return 1;
+	}
+	if (d->key == 'h') {
+		opts_usage(out, "tcptrail");
+		return 1;
+	}
+	if (d->set(o, arg))
+		return usage_error(err, "invalid %s: '%s'", d->what, arg ? arg : "");
+	if (!(d->flags & OPT_ONCE))
+		return 0;
+	if (first[d - opt_defs])
+		return usage_error(err, "-%c/--%s given twice (first '%s'): one capture per run",
+				   d->key, d->name, first[d - opt_defs]);
+	first[d - opt_defs] = arg;
+	return 0;
+}
+
+/* The options that exclude or need each other, once all are read. */
+static int check(struct tt_opts *o, int argc, char **argv, int others, FILE *err)
+{
+	if (o->verify) {
+		if (others)
+			return usage_error(err, "--verify takes only capture files");
+		if (optind >= argc)
+			return usage_error(err, "--verify needs at least one capture file");
+		o->files = (const char *const *)argv + optind;
+		o->nfiles = argc - optind;
+		return 0;
+	}
+	if (optind < argc)
+		return usage_error(err, "unexpected argument '%s'", argv[optind]);
+	if (o->no_snapshot && o->snapshot_only)
+		return usage_error(err, "--no-snapshot and --snapshot-only exclude each other");
+	if (o->quiet && !o->output && !o->read)
+		return usage_error(err, "--quiet needs --output FILE, or nothing would be written");
+	if (o->read && (o->output || o->snapshot_only))
+		return usage_error(err, "--read replays a capture; it takes neither --output nor "
+				   "--snapshot-only");
+	return 0;
 }
 
 int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err)
 {
-	const char *prog = "tcptrail";
-	unsigned long v;
-	int c, nopts = 0;
+	const char *first[N_OPT_DEFS] = { 0 };
+	int c, ret, others = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->ring_size = TT_DEFAULT_RING;
 	o->stats_interval = 1.0;
 	build_cmdline(o, argc, argv);
+	build_getopt();
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":46P:p:d:o:r:qwls::vVh", long_opts, NULL)) != -1) {
-		nopts += c != OPT_VERIFY;
-		switch (c) {
-		case '4':
-			o->family = AF_INET;
-			break;
-		case '6':
-			o->family = AF_INET6;
-			break;
-		case 'P':
-			if (opts_parse_port_list(optarg, o->ports, &o->nports, TT_MAX_PORTS))
-				return bad(err, prog, "port (1-65535, at most 64)", optarg);
-			break;
-		case 'p':
-			if (opts_parse_uint(optarg, 1, 4194304, &v))
-				return bad(err, prog, "pid", optarg);
-			o->pid = v;
-			break;
-		case 'd':
-			if (opts_parse_seconds(optarg, &o->duration))
-				return bad(err, prog, "duration (seconds > 0)", optarg);
-			break;
-		case 'o':
-			if (!*optarg)
-				return bad(err, prog, "output file", optarg);
-			if (o->output)
-				return twice(err, prog, "-o/--output", o->output);
-			o->output = optarg;
-			break;
-		case 'r':
-			if (!*optarg)
-				return bad(err, prog, "capture file", optarg);
-			if (o->read)
-				return twice(err, prog, "-r/--read", o->read);
-			o->read = optarg;
-			break;
-		case 'q':
-			o->quiet = 1;
-			break;
-		case 'w':
-			o->wide = 1;
-			break;
-		case 'l':
-			o->listening = 1;
-			break;
-		case 's':
-			o->stats = 1;
-			if (optarg && (opts_parse_seconds(optarg, &o->stats_interval) ||
-				       o->stats_interval < TT_MIN_STATS_INTERVAL))
-				return bad(err, prog, "stats interval (seconds, at least 0.1)", optarg);
-			break;
-		case 'v':
-			o->verbose = 1;
-			break;
-		case 'V':
-			fprintf(out, "tcptrail %s\n", TT_VERSION);
-			return 1;
-		case 'h':
-			opts_usage(out, prog);
-			return 1;
-		case OPT_NO_SNAPSHOT:
-			o->no_snapshot = 1;
-			break;
-		case OPT_SNAPSHOT_ONLY:
-			o->snapshot_only = 1;
-			break;
-		case OPT_JSON:
-			o->json = 1;
-			break;
-		case OPT_ALL_NETNS:
-			o->all_netns = 1;
-			break;
-		case OPT_STATE_ONLY:
-			o->state_only = 1;
-			break;
-		case OPT_VERIFY:
-			o->verify = 1;
-			break;
-		case OPT_RING_SIZE:
-			if (opts_parse_size(optarg, &o->ring_size) || o->ring_size < 4096 ||
-			    o->ring_size > (1UL << 30) || (o->ring_size & (o->ring_size - 1)))
-				return bad(err, prog, "ring size (a power of two, 4K to 1G)", optarg);
-			break;
-		case OPT_FAIL_ON_LOSS:
-			o->fail_on_loss = 1;
-			break;
-		case OPT_KEEP_CAPS:
-			o->keep_caps = 1;
-			break;
-		case OPT_QUEUE_THRESHOLD:
-			if (opts_parse_size(optarg, &o->queue_threshold))
-				return bad(err, prog, "queue threshold (bytes)", optarg);
-			break;
-		case OPT_COLOR:
-			if (!optarg || !strcmp(optarg, "auto"))
-				o->color = TT_COLOR_AUTO;
-			else if (!strcmp(optarg, "always"))
-				o->color = TT_COLOR_ALWAYS;
-			else if (!strcmp(optarg, "never"))
-				o->color = TT_COLOR_NEVER;
-			else
-				return bad(err, prog, "--color value (auto, always, never)", optarg);
-			break;
-		case ':':
-			fprintf(err, "%s: option '%s' needs a value\n", prog, argv[optind - 1]);
-			return usage_hint(err, prog);
-		default:
-			if (optopt > 0 && optopt < 256)
-				fprintf(err, "%s: unknown option '-%c'\n", prog, optopt);
-			else
-				fprintf(err, "%s: unknown option '%s'\n", prog, argv[optind - 1]);
-			return usage_hint(err, prog);
-		}
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+		const struct opt_def *d = opt_def_of(c);
+
+		others += c != OPT_VERIFY;
+		ret = d ? apply(d, o, first, out, err) : bad_option(c, argv, err);
+		if (ret)
+			return ret;
 	}
-	if (o->verify) {
-		if (nopts) {
-			fprintf(err, "%s: --verify takes only capture files\n", prog);
-			return usage_hint(err, prog);
-		}
-		if (optind >= argc) {
-			fprintf(err, "%s: --verify needs at least one capture file\n", prog);
-			return usage_hint(err, prog);
-		}
-		o->files = (const char *const *)argv + optind;
-		o->nfiles = argc - optind;
-		return 0;
-	}
-	if (optind < argc) {
-		fprintf(err, "%s: unexpected argument '%s'\n", prog, argv[optind]);
-		return usage_hint(err, prog);
-	}
-	if (o->no_snapshot && o->snapshot_only) {
-		fprintf(err, "%s: --no-snapshot and --snapshot-only exclude each other\n", prog);
-		return usage_hint(err, prog);
-	}
-	if (o->quiet && !o->output && !o->read) {
-		fprintf(err, "%s: --quiet needs --output FILE, or nothing would be written\n", prog);
-		return usage_hint(err, prog);
-	}
-	if (o->read && (o->output || o->snapshot_only)) {
-		fprintf(err, "%s: --read replays a capture; it takes neither --output nor --snapshot-only\n", prog);
-		return usage_hint(err, prog);
-	}
-	return 0;
+	return check(o, argc, argv, others, err);
 }

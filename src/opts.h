@@ -2,7 +2,16 @@
 #ifndef TT_OPTS_H
 #define TT_OPTS_H
 
+#include <getopt.h>
 #include <stdio.h>
+
+/* The exit statuses (--help and the man page list them). */
+enum tt_exit {
+	TT_EXIT_OK = 0,
+	TT_EXIT_ERROR = 1,     /* a runtime error; --verify: not whole */
+	TT_EXIT_USAGE = 2,
+	TT_EXIT_LOST = 3,      /* events lost, with --fail-on-loss */
+};
 
 #define TT_MAX_PORTS 64
 #define TT_DEFAULT_RING (8UL << 20)
@@ -47,19 +56,19 @@ struct tt_opts {
  */
 int opts_parse(int argc, char **argv, struct tt_opts *o, FILE *out, FILE *err);
 
-/* Strict number parsers, shared with the replay filters and tests. */
+/* Strict number parsers (exported for their tests). */
 int opts_parse_port_list(const char *s, unsigned *ports, int *n, int max);
 int opts_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *v);
 int opts_parse_seconds(const char *s, double *v);
 int opts_parse_size(const char *s, unsigned long *v);
 
+/* --help, from the options table. */
 void opts_usage(FILE *f, const char *prog);
 
-/* -P in user space (snapshot rows, replay): 1 when either port is selected. */
-int opts_port_selected(const struct tt_opts *o, unsigned lport, unsigned rport);
-
-/* The long option names, for the test that keeps --help, the man page and
- * the bash completion in step. NULL-terminated. */
-extern const char *const opts_long_names[];
+/* What the parser accepts, as given to getopt_long (both built from the
+ * options table): for the test that keeps --help, the man page and the
+ * bash completion in step with it. The array ends with a zeroed entry. */
+const struct option *opts_getopt_long(void);
+const char *opts_getopt_short(void);
 
 #endif

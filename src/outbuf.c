@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -213,6 +214,17 @@ void ob_hex(struct outbuf *ob, unsigned long long v)
 		v >>= 4;
 	} while (v);
 	ob_putn(ob, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+void ob_fixed(struct outbuf *ob, double v, int decimals)
+{
+	char buf[64];
+
+	/* a rate is never negative, infinite or NaN: JSON has no such numbers */
+	if (!(v >= 0 && v < 1e15))
+		v = 0;
+	snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+	ob_puts(ob, buf);
 }
 
 void ob_frac(struct outbuf *ob, unsigned long long v, int digits)

@@ -63,6 +63,8 @@ void ob_u64(struct outbuf *ob, unsigned long long v);        /* "%llu" */
 void ob_i64(struct outbuf *ob, long long v);                 /* "%lld" */
 void ob_u64_padr(struct outbuf *ob, unsigned long long v, int width); /* "%*llu" */
 void ob_hex(struct outbuf *ob, unsigned long long v);        /* "%llx" */
+/* "%.*f" of a rate or an interval: 0 for what is negative, NaN or over 1e15 */
+void ob_fixed(struct outbuf *ob, double v, int decimals);
 /* "%0*llu": zero-padded to digits, never truncated (e.g. usec after '.'). */
 void ob_frac(struct outbuf *ob, unsigned long long v, int digits);
 void ob_text_esc(struct outbuf *ob, const char *s, size_t len);  /* esc_text */

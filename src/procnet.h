@@ -6,16 +6,7 @@
 #ifndef TT_PROCNET_H
 #define TT_PROCNET_H
 
-struct tt_sockrow {
-	unsigned family;              /* AF_INET or AF_INET6 */
-	unsigned char laddr[16];      /* network byte order, IPv4 in first 4 bytes */
-	unsigned char raddr[16];
-	unsigned lport, rport;        /* host order */
-	unsigned state;               /* kernel TCP state number 1..12 */
-	unsigned long long rxq, txq;  /* as printed in /proc (tx_queue:rx_queue hex) */
-	unsigned long long inode;
-	unsigned uid;
-};
+#include "record.h"
 
 /*
  * Parses one data line (not the header) of /proc/net/tcp (family AF_INET)

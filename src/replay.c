@@ -18,14 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include "capture_read.h"
+#include "filter.h"
 #include "lines.h"
-#include "netstat_fmt.h"
 #include "output.h"
 #include "replay.h"
-#include "trace.h"
 
 #define FLUSH_EVERY 1024
 
@@ -34,46 +32,15 @@ enum { SEC_NONE, SEC_SNAPSHOT, SEC_LIVE };
 struct replay {
 	const struct tt_opts *o;
 	const char *path;
+	struct tt_clock clock;      /* the capture's anchor: replayed times are the live ones */
 	struct output *out;
 	struct cr_parser *parser;
 	struct lines in;
-	int anchored, section;
-	unsigned long long records, unknown, snap_filtered;
+	int anchored, section, stats_header;
+	/* the counts of the line on stderr at the end */
+	unsigned long long records, unknown, rows, written, filtered, lost;
 	struct cr_record rec;
 };
-
-/* The live filters, as snapshot.c applies them to the rows */
-static int snap_selected(const struct tt_opts *o, const struct tt_snaprec *r)
-{
-	if (o->family && r->row.family != (unsigned)o->family)
-		return 0;
-	if (!opts_port_selected(o, r->row.lport, r->row.rport))
-		return 0;
-	if (o->listening && !netstat_row_selected(&r->row, 1))
-		return 0;
-	if (o->pid && (!r->owner_known || r->pid != o->pid))
-		return 0;
-	return 1;
-}
-
-/* ... and as the BPF program and trace.c's deliver() apply them to events */
-static int event_selected(const struct tt_opts *o, const struct tt_event *e)
-{
-	if (o->family && e->family != (unsigned)o->family)
-		return 0;
-	if (!opts_port_selected(o, e->lport, e->rport))
-		return 0;
-	/* -l: changes into or out of LISTEN; queue pressure is neither */
-	if (o->listening && (e->kind != TT_EV_STATE ||
-			     (e->old_state != TT_LISTEN && e->new_state != TT_LISTEN)))
-		return 0;
-	if (o->pid && (!(e->flags & TT_F_OWNER) || e->pid != o->pid))
-		return 0;
-	if (o->queue_threshold && e->recv_q <= o->queue_threshold &&
-	    e->send_q <= o->queue_threshold)
-		return 0;
-	return 1;
-}
 
 /* A capture cut from its start (e.g. the file after a SIGHUP rotation) has
  * no meta record: until a clock record comes, anchor on the record's own
@@ -82,7 +49,7 @@ static void ensure_anchor(struct replay *r)
 {
 	if (r->anchored)
 		return;
-	output_set_clock(r->out, r->rec.boot_ns, r->rec.time_real_ns);
+	clock_set_anchor(&r->clock, r->rec.boot_ns, r->rec.time_real_ns);
 	r->anchored = 1;
 }
 
@@ -90,65 +57,86 @@ static void ensure_anchor(struct replay *r)
  * the live one above the first event when there was no snapshot. */
 static void enter_section(struct replay *r, int section)
 {
+	struct tt_record h = { .type = TT_REC_HEADER, .header.listening = r->o->listening };
+
 	if (section == SEC_SNAPSHOT && r->section != SEC_SNAPSHOT)
-		output_snapshot_header(r->out);
+		h.header.kind = TT_HEADER_SNAPSHOT;
 	else if (section == SEC_LIVE && r->section == SEC_NONE)
-		output_text_live_header(r->out);
+		h.header.kind = TT_HEADER_LIVE;
 	r->section = section;
+	if (h.header.kind)
+		output_record(r->out, &h);
+}
+
+/* The record's times are formatted with the capture's anchor. */
+static void anchor(struct replay *r, const struct tt_record *rec)
+{
+	if (rec->type == TT_REC_META) {
+		/* a new run begins (captures may be concatenated) */
+		clock_set_anchor(&r->clock, rec->meta.boot_ns, rec->meta.real_ns);
+		r->anchored = 1;
+		r->section = SEC_NONE;
+		r->stats_header = 1;
+	} else if (rec->type == TT_REC_CLOCK) {
+		clock_set_anchor(&r->clock, rec->clock.boot_ns, rec->clock.real_ns);
+		r->anchored = 1;
+	} else {
+		ensure_anchor(r);
+	}
+}
+
+/* The live run's filters and sections: 1 when rec is to be written. */
+static int select_record(struct replay *r, struct tt_record *rec)
+{
+	switch (rec->type) {
+	case TT_REC_SNAPSHOT:
+		/* the header even when every row is filtered, as live mode does */
+		enter_section(r, SEC_SNAPSHOT);
+		if (filter_snapshot(r->o, &rec->snap)) {
+			r->filtered++;
+			return 0;
+		}
+		r->rows++;
+		return 1;
+	case TT_REC_EVENT:
+		enter_section(r, SEC_LIVE);
+		if (filter_event(r->o, &rec->ev)) {
+			r->filtered++;
+			return 0;
+		}
+		r->written++;
+		return 1;
+	case TT_REC_LOST:
+		enter_section(r, SEC_LIVE);
+		r->lost += rec->lost.count;
+		return 1;
+	case TT_REC_STATS:
+		/* the text explains its columns once per run */
+		enter_section(r, SEC_LIVE);
+		rec->stats.header = r->stats_header;
+		r->stats_header = 0;
+		return 1;
+	case TT_REC_STATS_FINAL:
+		enter_section(r, SEC_LIVE);
+		return 1;
+	default:
+		return 1;
+	}
 }
 
 static void play(struct replay *r)
 {
-	struct cr_record *c = &r->rec;
+	struct tt_record *rec = &r->rec.r;
 
-	switch (c->type) {
-	case CR_META:
-		/* a new run begins (captures may be concatenated) */
-		output_set_clock(r->out, c->meta.boot_ns, c->meta.real_ns);
-		r->anchored = 1;
-		r->section = SEC_NONE;
-		output_meta(r->out, &c->meta);
-		break;
-	case CR_CLOCK:
-		output_clock_record_at(r->out, c->boot_ns, c->clock_real_ns);
-		r->anchored = 1;
-		break;
-	case CR_SNAPSHOT:
-		if (r->o->no_snapshot)
-			break;
-		ensure_anchor(r);
-		/* the header even when every row is filtered, as live mode does */
-		enter_section(r, SEC_SNAPSHOT);
-		if (snap_selected(r->o, &c->snap))
-			output_snaprec(r->out, &c->snap);
-		else
-			r->snap_filtered++;
-		break;
-	case CR_EVENT:
-		ensure_anchor(r);
-		enter_section(r, SEC_LIVE);
-		if (event_selected(r->o, &c->ev))
-			output_event(r->out, &c->ev);
-		else
-			output_count_filtered(r->out);
-		break;
-	case CR_LOST:
-		ensure_anchor(r);
-		enter_section(r, SEC_LIVE);
-		output_lost(r->out, &c->lost);
-		break;
-	case CR_SKIPPED:
-		ensure_anchor(r);
-		output_skipped(r->out, &c->lost);
-		break;
-	case CR_SUMMARY:
-		ensure_anchor(r);
-		output_summary_record(r->out, &c->summary);
-		break;
-	case CR_UNKNOWN:
+	if (rec->type == TT_REC_NONE) {
 		r->unknown++;
-		break;
+		return;
 	}
+	if (rec->type == TT_REC_SNAPSHOT && r->o->no_snapshot)
+		return;
+	anchor(r, rec);
+	if (select_record(r, rec))
+		output_record(r->out, rec);
 }
 
 static void damaged(struct replay *r, const char *why)
@@ -206,13 +194,14 @@ static int replay_lines(struct replay *r)
 int replay_run(const struct tt_opts *o)
 {
 	struct replay *r = calloc(1, sizeof(*r));
-	unsigned long long written = 0, filtered = 0, lost = 0, rows = 0;
-	int err, lost_any;
+	int err;
 
 	if (!r)
 		return -ENOMEM;
 	r->o = o;
 	r->path = o->read;
+	r->stats_header = 1;
+	clock_anchor(&r->clock);
 	/* | head closes stdout: end quietly, as live mode does */
 	signal(SIGPIPE, SIG_IGN);
 	err = lines_open(&r->in, o->read);
@@ -222,25 +211,23 @@ int replay_run(const struct tt_opts *o)
 		goto cleanup;
 	}
 	err = cr_parser_new(&r->parser);
-	if (err)
-		goto cleanup;
-	err = output_open(&r->out, o);
+	if (!err)
+		err = output_open(&r->out, o, &r->clock, NULL);
 	if (err)
 		goto cleanup;
 	err = replay_lines(r);
-	output_counts(r->out, &written, &filtered, &lost, &rows);
 	fprintf(stderr, "tcptrail: replayed %llu records from %s: %llu snapshot rows, "
 		"%llu events written, %llu filtered, %llu lost",
-		r->records, o->read, rows, written, filtered + r->snap_filtered, lost);
+		r->records, o->read, r->rows, r->written, r->filtered, r->lost);
 	if (r->unknown)
 		fprintf(stderr, ", %llu records of unknown types skipped", r->unknown);
 	fputc('\n', stderr);
+	if (!err && r->lost && o->fail_on_loss)
+		err = TT_EXIT_LOST;
 cleanup:
-	lost_any = output_finish(&r->out, o);
+	output_finish(&r->out, NULL);
 	cr_parser_free(&r->parser);
 	lines_close(&r->in);
 	free(r);
-	if (!err && lost_any && o->fail_on_loss)
-		return TT_EXIT_LOST;
 	return err;
 }

@@ -1,4 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The snapshot (snapshot.h): rows from iter/tcp or /proc/net/tcp{,6}, kept
+ * by the filters (filter.h), named by their owners (owners.h), then given
+ * to the BPF side and to the join.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,13 +11,13 @@
 #include <sys/socket.h>
 
 #include "clock.h"
+#include "filter.h"
+#include "join.h"
 #include "loader.h"
-#include "model.h"
-#include "netstat_fmt.h"
 #include "owners.h"
 #include "owners_iter.h"
+#include "procnet.h"
 #include "snapshot.h"
-
 
 static int grow(struct snapshot *s, size_t *cap, size_t want)
 {
@@ -44,17 +49,6 @@ struct collect {
 	const struct tt_opts *o;
 };
 
-static int row_selected(const struct tt_opts *o, const struct tt_sockrow *row)
-{
-	if (o->family && row->family != (unsigned)o->family)
-		return 0;
-	if (!opts_port_selected(o, row->lport, row->rport))
-		return 0;
-	if (o->listening && !netstat_row_selected(row, 1))
-		return 0;
-	return 1;
-}
-
 static void set_rec(struct snapshot *s, size_t i, const struct tt_sockrow *row, __u64 sk,
 		    __u64 cookie, __u64 seq, unsigned netns, unsigned flags)
 {
@@ -75,7 +69,7 @@ static int procnet_cb(const struct tt_sockrow *row, void *ctx)
 	struct collect *c = ctx;
 	int err;
 
-	if (!row_selected(c->o, row))
+	if (filter_row(c->o, row))
 		return 0;
 	if (c->s->n == c->cap && (err = grow(c->s, &c->cap, 0)))
 		return err;
@@ -114,7 +108,7 @@ static int from_iter(struct collect *c, struct tt_bpf *b)
 		return err;
 	for (size_t i = 0; i < n; i++) {
 		snap_to_row(&rows[i], &row);
-		if (!row_selected(c->o, &row))
+		if (filter_row(c->o, &row))
 			continue;
 		if (row.family == AF_INET)
 			n4++;
@@ -135,7 +129,7 @@ static int from_iter(struct collect *c, struct tt_bpf *b)
 	k6 = n4 + n6;
 	for (size_t i = n; i-- > 0;) {
 		snap_to_row(&rows[i], &row);
-		if (row_selected(c->o, &row) && (row.family == AF_INET || row.family == AF_INET6))
+		if (!filter_row(c->o, &row) && (row.family == AF_INET || row.family == AF_INET6))
 			set_rec(s, row.family == AF_INET ? --k4 : --k6, &row, rows[i].sk,
 				rows[i].cookie, rows[i].seq, rows[i].netns, rows[i].flags);
 		if (i && i % SHRINK_EVERY == 0) {
@@ -151,14 +145,15 @@ cleanup:
 	return err;
 }
 
-/* Names the owners: the BPF iterator when it loaded, else /proc/PID/fd. */
-static int take_owners(struct snapshot *s, struct owners_iter **it, const struct tt_opts *o)
+/* Names the owners: the BPF iterator when it loaded, else procdir/PID/fd. */
+static int take_owners(struct snapshot *s, struct owners_iter **it, const struct tt_opts *o,
+		       const char *procdir)
 {
 	struct owners *ow = NULL;
 	int err = -EOPNOTSUPP;
 
 	if (*it) {
-		err = owners_new("/proc", s->n, &ow);
+		err = owners_new(procdir, s->n, &ow);
 		/* only the rows' sockets: inode 0 restricts even with no row */
 		if (!err)
 			err = owners_want(ow, 0);
@@ -178,46 +173,35 @@ static int take_owners(struct snapshot *s, struct owners_iter **it, const struct
 	if (o->verbose)
 		fprintf(stderr, "tcptrail: socket owners from /proc/PID/fd, slower (owner iterator: %s)\n",
 			strerror(-err));
-	return owners_scan("/proc", &s->owners);
+	return owners_scan(procdir, &s->owners);
 }
 
-int snapshot_take(struct snapshot **out, struct tt_bpf *b, const struct tt_opts *o)
+/* The rows: iter/tcp when the BPF side is there, else procdir/net/tcp{,6}. */
+static int read_rows(struct collect *c, struct tt_bpf *b, const char *procdir)
 {
-	struct snapshot *s = calloc(1, sizeof(*s));
-	struct collect c = { .s = s, .o = o };
-	struct owners_iter *it = NULL;
-	int err = 0;
+	char path[4096];
+	int err = b ? from_iter(c, b) : -EOPNOTSUPP;
 
-	*out = NULL;
-	if (!s)
-		return -ENOMEM;
-	s->boot_ns = clock_boot_now();
-	/* loaded before the rows are read: see owners_iter_open */
-	if (b && owners_iter_usable("/proc")) {
-		err = owners_iter_open(&it);
-		if (err && o->verbose)
-			fprintf(stderr, "tcptrail: cannot load the owner iterator: %s\n", strerror(-err));
-		err = 0;
+	if (!err)
+		return 0;
+	c->s->n = 0;
+	err = 0;
+	if (c->o->family != AF_INET6) {
+		snprintf(path, sizeof(path), "%s/net/tcp", procdir);
+		err = procnet_read(path, AF_INET, procnet_cb, c, NULL);
 	}
-	if (b)
-		err = from_iter(&c, b);
-	if (b && !err)
-		s->from_iter = 1;
-	if (!b || err) {
-		s->n = 0;
-		err = 0;
-		if (o->family != AF_INET6)
-			err = procnet_read("/proc/net/tcp", AF_INET, procnet_cb, &c, NULL);
-		if (!err && o->family != AF_INET)
-			err = procnet_read("/proc/net/tcp6", AF_INET6, procnet_cb, &c, NULL);
-		if (err)
-			goto cleanup;
+	if (!err && c->o->family != AF_INET) {
+		snprintf(path, sizeof(path), "%s/net/tcp6", procdir);
+		err = procnet_read(path, AF_INET6, procnet_cb, c, NULL);
 	}
-	/* owners are looked up after the rows: a socket created in between has
-	 * no row, and one closed in between simply shows "-" */
-	err = take_owners(s, &it, o);
-	if (err)
-		goto cleanup;
+	return err;
+}
+
+/* Each row's owner, then -p: only the rows it owns. */
+static void name_owners(struct snapshot *s, const struct tt_opts *o)
+{
+	size_t k = 0;
+
 	for (size_t i = 0; i < s->n; i++) {
 		struct tt_snaprec *r = &s->recs[i];
 		const char *comm = NULL;
@@ -229,77 +213,110 @@ int snapshot_take(struct snapshot **out, struct tt_bpf *b, const struct tt_opts 
 			r->pid = pid;
 			r->comm = comm;
 		}
+		if (filter_owner(o, r->owner_known, r->pid))
+			continue;
+		s->recs[k] = s->recs[i];
+		s->sk[k] = s->sk[i];
+		s->seq[k] = s->seq[i];
+		k++;
 	}
-	if (o->pid) {
-		size_t k = 0;
+	s->n = k;
+}
 
-		for (size_t i = 0; i < s->n; i++) {
-			if (!s->recs[i].owner_known || s->recs[i].pid != o->pid)
-				continue;
-			s->recs[k] = s->recs[i];
-			s->sk[k] = s->sk[i];
-			s->seq[k] = s->seq[i];
-			k++;
-		}
-		s->n = k;
+int snapshot_take(struct snapshot **out, struct tt_bpf *b, const struct tt_opts *o,
+		  const char *procdir)
+{
+	struct snapshot *s = calloc(1, sizeof(*s));
+	struct collect c = { .s = s, .o = o };
+	struct owners_iter *it = NULL;
+	int err;
+
+	*out = NULL;
+	if (!s)
+		return -ENOMEM;
+	s->boot_ns = clock_boot_now();
+	/* loaded before the rows are read: see owners_iter_open */
+	if (b && owners_iter_usable(procdir)) {
+		err = owners_iter_open(&it);
+		if (err && o->verbose)
+			fprintf(stderr, "tcptrail: cannot load the owner iterator: %s\n", strerror(-err));
 	}
+	err = read_rows(&c, b, procdir);
+	/* owners are looked up after the rows: a socket created in between has
+	 * no row, and one closed in between simply shows "-" */
+	if (!err)
+		err = take_owners(s, &it, o, procdir);
+	if (err) {
+		owners_iter_close(&it);
+		snapshot_free(&s);
+		return err;
+	}
+	name_owners(s, o);
 	*out = s;
 	return 0;
-cleanup:
-	owners_iter_close(&it);
-	snapshot_free(&s);
+}
+
+/* What the BPF side keeps of a row's connection. */
+static struct tt_conn row_conn(const struct tt_snaprec *r)
+{
+	struct tt_conn c = {
+		.id = r->sock_id,
+		.state = r->row.state,
+		.flags = (r->flags & TT_F_REQ) ? TT_F_REQ : (r->flags & TT_F_TW) ? TT_CONN_TW : 0,
+	};
+
+	if (r->owner_known) {
+		c.owner.known = 1;
+		c.owner.pid = r->pid;
+		if (r->comm)
+			strncpy(c.owner.comm, r->comm, sizeof(c.owner.comm) - 1);
+	}
+	return c;
+}
+
+/* A request socket goes in the request table, keyed by its tuple. */
+static int seed_request(struct tt_bpf *b, struct tt_snaprec *r, __u64 sk)
+{
+	struct tt_conn c = row_conn(r);
+	struct tt_tuple t = {
+		.netns = r->netns, .family = r->row.family,
+		.lport = r->row.lport, .rport = r->row.rport,
+	};
+	__u64 id;
+	int err;
+
+	memcpy(t.laddr, r->row.laddr, sizeof(t.laddr));
+	memcpy(t.raddr, r->row.raddr, sizeof(t.raddr));
+	c.state = TT_SYN_RECV;
+	err = loader_seed_req(b, &t, sk, &c);
+	/* A SYN-ACK retransmission between the attach and now made the
+	 * program take the request for a new one, with an id of its own, and
+	 * send CLOSE -> SYN_RECV: the row takes that id, so the request's
+	 * events match it and the join drops that event, which the row shows. */
+	if (!err && !loader_req_id(b, &t, sk, &id))
+		r->sock_id = id;
 	return err;
 }
 
-int snapshot_seed(struct snapshot *s, struct tt_bpf *b, struct model *m)
+int snapshot_seed(struct snapshot *s, struct tt_bpf *b, struct join *j)
 {
-	for (size_t i = 0; i < s->n; i++) {
+	int err = 0;
+
+	for (size_t i = 0; i < s->n && !err; i++) {
 		struct tt_snaprec *r = &s->recs[i];
-		struct tt_conn c = {};
-		int err = 0;
 
-		if (b && s->sk[i]) {
-			c.id = r->sock_id;
-			c.state = r->row.state;
-			c.flags = (r->flags & TT_F_REQ) ? TT_F_REQ : (r->flags & TT_F_TW) ? TT_CONN_TW : 0;
-			if (r->owner_known) {
-				c.owner.known = 1;
-				c.owner.pid = r->pid;
-				if (r->comm)
-					strncpy(c.owner.comm, r->comm, sizeof(c.owner.comm) - 1);
-			}
-		}
+		/* rows from iter/tcp have their kernel address: seed the BPF side */
 		if (b && s->sk[i] && (r->flags & TT_F_REQ)) {
-			struct tt_tuple t = {
-				.netns = r->netns, .family = r->row.family,
-				.lport = r->row.lport, .rport = r->row.rport,
-			};
-			__u64 id;
-
-			memcpy(t.laddr, r->row.laddr, sizeof(t.laddr));
-			memcpy(t.raddr, r->row.raddr, sizeof(t.raddr));
-			c.state = TT_SYN_RECV;
-			err = loader_seed_req(b, &t, s->sk[i], &c);
-			/* A SYN-ACK retransmission between the attach and now made
-			 * the program take the request for a new one, with an id of
-			 * its own, and send CLOSE -> SYN_RECV: the row takes that id,
-			 * so the request's events match it and the join drops that
-			 * event, which the row shows. */
-			if (!err && !loader_req_id(b, &t, s->sk[i], &id))
-				r->sock_id = id;
+			err = seed_request(b, r, s->sk[i]);
 		} else if (b && s->sk[i]) {
+			struct tt_conn c = row_conn(r);
+
 			err = loader_seed(b, s->sk[i], &c);
 		}
-		if (err)
-			return err;
-		if (m) {
-			err = model_add_snapshot(m, r->sock_id, s->seq[i], r->row.state,
-						 r->owner_known, r->pid, r->comm);
-			if (err)
-				return err;
-		}
+		if (!err && j)
+			err = join_add(j, r, s->seq[i]);
 	}
-	return 0;
+	return err;
 }
 
 void snapshot_free(struct snapshot **ps)

@@ -12,19 +12,15 @@
  *
  * Usage from the run loop: stats_snapshot() per snapshot row, stats_event()
  * per delivered event (after the snapshot join has dropped duplicates),
- * stats_report() every interval, stats_final() once at exit.
+ * stats_report() every interval, stats_final() once at exit. The reports
+ * are records (record.h): the formatters write them.
  */
 #ifndef TT_STATS_H
 #define TT_STATS_H
 
-#include "format.h"
-#include "outbuf.h"
-#include "tcptrail.h"
+#include "record.h"
 
 struct stats;
-
-/* How many processes the periodic report lists. */
-#define STATS_TOP 5
 
 /* 0 or -ENOMEM. */
 int stats_new(struct stats **out);
@@ -44,24 +40,20 @@ void stats_event(struct stats *s, const struct tt_event *e);
 void stats_lost(struct stats *s, unsigned long long count);
 
 /*
- * The periodic report: one text line, or one JSON line {"type":"stats",...},
- * appended to ob. elapsed_s is the time since the previous interval ended
- * (or since tracing began), used for the rates. The first text report is
- * preceded by one "# stats: ..." line explaining the columns.
- *
- * Formatting does not end the interval, so that the same report can be
- * formatted twice (text for stdout, JSON for the -o capture, as output.c's
- * EMIT does); call stats_interval_end() once afterwards.
+ * The periodic report, as a "stats" record at boot_ns. elapsed_s is the
+ * time since the previous interval ended (or since tracing began), for the
+ * rates. The first report is marked for the text header that explains the
+ * columns. Making the record does not end the interval: call
+ * stats_interval_end() once it is written.
  */
-void stats_report(struct stats *s, struct outbuf *ob, int json, double elapsed_s,
-		  const struct fmt_opts *fo);
+void stats_report(struct stats *s, double elapsed_s, long long boot_ns, struct tt_record *r);
 /* Restarts the per-interval counters (new, closes). */
 void stats_interval_end(struct stats *s);
 
-/* The exit table: every old -> new transition with its count, and the number
- * of transitions per owning process. Text: several lines; JSON: one line
- * {"type":"stats_final",...}. */
-void stats_final(struct stats *s, struct outbuf *ob, int json, const struct fmt_opts *fo);
+/* The exit table as a "stats_final" record: every old -> new transition
+ * with its count, and the transitions per owning process. Its arrays
+ * belong to s until the next call or stats_free(). 0 or -ENOMEM. */
+int stats_final(struct stats *s, long long boot_ns, struct tt_record *r);
 
 /* For tests and callers that want the numbers without parsing: the current
  * count of sockets in a kernel state (TT_ESTABLISHED...), 0 for CLOSE and

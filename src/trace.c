@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The live run: attach, meta record, snapshot, then the poll loop that
- * moves events from the ring through the sequence tracker, the owner model
- * and the filters to the outputs, until a signal or --duration.
+ * The live run: produce records, output them. Attach (loader.c), the meta
+ * record, the snapshot (snapshot.c), then the poll loop: events come out
+ * of the ring, back into sequence order (seqtrack.c), through the join
+ * with the snapshot (join.c), to the outputs (output.c) or, with -s, into
+ * the counts (stats.c). The kernel side has already filtered them. The run
+ * owns its counters, its clock and the summary's run-wide counts.
  */
 #include <errno.h>
 #include <poll.h>
@@ -15,9 +18,8 @@
 #include <bpf/libbpf.h>
 
 #include "clock.h"
-#include "format.h"
+#include "join.h"
 #include "loader.h"
-#include "model.h"
 #include "output.h"
 #include "privs.h"
 #include "seqtrack.h"
@@ -29,6 +31,14 @@
 #define PENDING_FLUSH_NS 50000000LL
 #define RECURSION_CHECK_NS 1000000000LL   /* a bpf() call per program: not often */
 #define CLOCK_RECORD_NS 60000000000LL
+/* Loss notices on stderr: at most one a second, each covering every loss
+ * since the last, so that a flood meant to blind the tool cannot also flood
+ * its stderr. The records mark each gap exactly; these only tell a user
+ * who watches stderr (-q, or stdout not a terminal) that it happens. */
+#define LOSS_NOTICE_NS 1000000000LL
+/* Sequence numbers an event may be ahead of a hole before the hole is
+ * given up (seqtrack.h). */
+#define SEQ_WINDOW 4096
 
 static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t reopen;
@@ -57,28 +67,272 @@ static int install_signals(void)
 	return 0;
 }
 
-/* Loss notices on stderr: at most one a second, each covering every loss
- * since the last, so that a flood meant to blind the tool cannot also flood
- * its stderr. The records mark each gap exactly; these only tell a user
- * who watches stderr (-q, or stdout not a terminal) that it happens. */
-#define LOSS_NOTICE_NS 1000000000LL
+/* A piece of periodic work: due every period. */
+struct every {
+	long long period, last;
+};
+
+static int due(struct every *e, long long now)
+{
+	if (now - e->last < e->period)
+		return 0;
+	e->last = now;
+	return 1;
+}
 
 struct run {
 	const struct tt_opts *o;
-	unsigned long long state_misses, timer_misses;
+	struct tt_clock clock;      /* event times to wall time: re-anchored every 60 s */
 	struct output *out;
 	struct tt_bpf *b;
 	struct seqtrack *st;
-	struct model *model;
+	struct join *join;          /* NULL without a snapshot */
 	struct stats *stats;        /* -s, else NULL */
-	unsigned long long received, lost_gap, summarized;
+	/* the run's counts, for the summary */
+	unsigned long long received, lost_ring, state_misses, timer_misses;
+	unsigned long long skipped, summarized;
 	struct tt_lost skip;        /* the run of events the snapshot showed, not yet written */
-	unsigned long long skipped;
+	/* loss notices on stderr */
 	unsigned long long notice_ring, notice_recursion;
 	long long noticed;
 	int notices;                /* stderr is where the user looks */
+	/* the loop's periodic work */
+	struct every settle, recursion, pending, clock_rec, stats_every;
 	long long yield_at;         /* the periodic work is due: stop consuming */
 };
+
+/* ---- records the run makes ------------------------------------------------- */
+
+/* A skipped record covers consecutive seqs; anything else that takes a
+ * seq (an event written, a gap) ends the run first, so records stay in seq
+ * order. */
+static void skip_flush(struct run *r)
+{
+	struct tt_record rec = { .type = TT_REC_SKIPPED };
+
+	if (!r->skip.count)
+		return;
+	rec.lost = r->skip;
+	rec.lost.reason = "snapshot";
+	rec.lost.boot_ns = clock_boot_now();
+	output_record(r->out, &rec);
+	r->skip.count = 0;
+}
+
+static void skip_add(struct run *r, unsigned long long seq)
+{
+	if (r->skip.count && seq != r->skip.to_seq + 1)
+		skip_flush(r);
+	if (!r->skip.count)
+		r->skip.from_seq = seq;
+	r->skip.to_seq = seq;
+	r->skip.count++;
+	r->skipped++;
+}
+
+/* An event in sequence order (seqtrack's callback). */
+static void deliver(void *ctx, const struct tt_event *ev)
+{
+	struct run *r = ctx;
+	struct tt_record rec;
+
+	rec.type = TT_REC_EVENT;
+	rec.ev = *ev;
+	if (join_apply(r->join, &rec.ev)) {
+		skip_add(r, rec.ev.seq);
+		return;
+	}
+	skip_flush(r);
+	if (r->stats) {   /* -s: counted, not printed */
+		stats_event(r->stats, &rec.ev);
+		r->summarized++;
+		return;
+	}
+	output_record(r->out, &rec);
+}
+
+static void loss_notice(struct run *r, int force)
+{
+	long long now = clock_boot_now();
+
+	if (!r->notice_ring && !r->notice_recursion)
+		return;
+	if (!force && now - r->noticed < LOSS_NOTICE_NS)
+		return;
+	if (r->notices)
+		fprintf(stderr, "tcptrail: %llu events lost since the last notice (ring buffer full: %llu, "
+			"nested hooks: %llu); lost records mark them; a larger --ring-size helps with "
+			"bursts\n", r->notice_ring + r->notice_recursion, r->notice_ring,
+			r->notice_recursion);
+	r->notice_ring = r->notice_recursion = 0;
+	r->noticed = now;
+}
+
+static void lost(struct run *r, unsigned long long from, unsigned long long to,
+		 unsigned long long count, const char *reason)
+{
+	struct tt_record rec = {
+		.type = TT_REC_LOST,
+		.lost = { .from_seq = from, .to_seq = to, .count = count, .reason = reason,
+			  .boot_ns = clock_boot_now() },
+	};
+
+	skip_flush(r);
+	if (r->stats)
+		stats_lost(r->stats, count);
+	output_record(r->out, &rec);
+	loss_notice(r, 0);
+}
+
+/* One lost record per gap, at the gap: it is the evidence (seqtrack's
+ * callback). */
+static void gap(void *ctx, unsigned long long from, unsigned long long to)
+{
+	struct run *r = ctx;
+
+	r->lost_ring += to - from + 1;
+	r->notice_ring += to - from + 1;
+	lost(r, from, to, to - from + 1, "ring_full");
+}
+
+/* Hooks the kernel skipped because another ran on the same CPU leave no
+ * sequence gap: their count is all there is to report. */
+static void check_recursion(struct run *r)
+{
+	unsigned long long state, timers;
+
+	loader_recursion_misses(r->b, &state, &timers);
+	if (state > r->state_misses) {
+		r->notice_recursion += state - r->state_misses;
+		lost(r, 1, 0, state - r->state_misses, "recursion");
+		r->state_misses = state;
+	}
+	r->timer_misses = timers;
+}
+
+static void clock_record(struct run *r)
+{
+	struct tt_record rec = { .type = TT_REC_CLOCK };
+
+	clock_anchor(&r->clock);
+	rec.clock.boot_ns = r->clock.boot_ns;
+	rec.clock.real_ns = r->clock.real_ns;
+	output_record(r->out, &rec);
+}
+
+/* -s: the report of the interval that ends now. */
+static void stats_record(struct run *r, long long now)
+{
+	struct tt_record rec;
+
+	stats_report(r->stats, (now - r->stats_every.last) / 1e9, now, &rec);
+	output_record(r->out, &rec);
+	stats_interval_end(r->stats);
+	r->stats_every.last = now;
+}
+
+static void read_line(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "re");
+
+	buf[0] = '\0';
+	if (!f)
+		return;
+	if (fgets(buf, size, f))
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+}
+
+static void meta_record(struct run *r)
+{
+	const struct tt_features *ft = loader_features(r->b);
+	char host[256] = "", boot_id[64];
+	struct utsname u;
+	struct tt_record rec = {
+		.type = TT_REC_META,
+		.meta = {
+			.version = TT_VERSION, .cmdline = r->o->cmdline, .attach = ft->attach,
+			.features = ft->features, .features_missing = ft->missing,
+			.ring_size = r->o->ring_size, .netns = ft->netns, .timers = ft->timers,
+			.ctx_owner = ft->ctx_owner, .snapshot = !r->o->no_snapshot,
+			.boot_ns = r->clock.boot_ns, .real_ns = r->clock.real_ns,
+		},
+	};
+
+	gethostname(host, sizeof(host) - 1);
+	uname(&u);
+	read_line("/proc/sys/kernel/random/boot_id", boot_id, sizeof(boot_id));
+	rec.meta.hostname = host;
+	rec.meta.kernel = u.release;
+	rec.meta.boot_id = boot_id;
+	output_record(r->out, &rec);
+}
+
+/* The run's own counts; each output adds what it took (output_finish). */
+static void run_summary(struct run *r, struct tt_summary *s)
+{
+	skip_flush(r);
+	*s = (struct tt_summary){
+		.seen = r->received - seqtrack_late(r->st),
+		.lost_ring = r->lost_ring,
+		.lost_recursion = r->state_misses,
+		.timer_misses = r->timer_misses,
+		.filtered = loader_counter(r->b, TT_CNT_FILTERED),
+		.skipped = r->skipped,
+		.summarized = r->summarized,
+		.boot_ns = clock_boot_now(),
+	};
+}
+
+/* ---- the snapshot ------------------------------------------------------------ */
+
+static int snapshot_error(int err, const char *what)
+{
+	if (err == -EMFILE)
+		fprintf(stderr, "tcptrail: cannot %s: too many open files: the open-file limit "
+			"(ulimit -n) is %ld: raise it (ulimit -n 1024)\n", what, sysconf(_SC_OPEN_MAX));
+	else
+		fprintf(stderr, "tcptrail: cannot %s: %s\n", what, strerror(-err));
+	return err;
+}
+
+static int run_snapshot(struct run *r)
+{
+	struct tt_record rec = {
+		.type = TT_REC_HEADER,
+		.header = { .kind = TT_HEADER_SNAPSHOT, .listening = r->o->listening },
+	};
+	struct snapshot *s = NULL;
+	int err;
+
+	err = snapshot_take(&s, r->b, r->o, "/proc");
+	if (err)
+		return snapshot_error(err, "read the existing sockets");
+	/* the join serves the live stream only */
+	if (!r->o->snapshot_only) {
+		err = join_new(&r->join, s->n);
+		if (!err)
+			err = snapshot_seed(s, r->b, r->join);
+		if (err) {
+			snapshot_error(err, "seed the owner table");
+			goto cleanup;
+		}
+	}
+	output_record(r->out, &rec);
+	rec.type = TT_REC_SNAPSHOT;
+	for (size_t i = 0; i < s->n; i++) {
+		rec.snap = s->recs[i];
+		output_record(r->out, &rec);
+		if (r->stats)
+			stats_snapshot(r->stats, &s->recs[i]);
+	}
+	output_flush(r->out, 1);
+cleanup:
+	snapshot_free(&s);
+	return err;
+}
+
+/* ---- the loop ------------------------------------------------------------------ */
 
 /* A stop asked by on_ring(), not an error: the record was taken. */
 #define RING_YIELD (-EAGAIN)
@@ -136,309 +390,162 @@ static int consume_all(struct run *r)
 	return err < 0 ? err : 0;
 }
 
-/* A skipped record covers consecutive seqs; anything else that takes a
- * seq (an event written, a gap) ends the run first, so records stay in seq
- * order. */
-static void skip_flush(struct run *r)
+static void periodic(struct run *r, long long now)
 {
-	if (!r->skip.count)
-		return;
-	r->skip.reason = "snapshot";
-	r->skip.boot_ns = clock_boot_now();
-	output_skipped(r->out, &r->skip);
-	r->skip.count = 0;
-}
-
-static void skip_add(struct run *r, unsigned long long seq)
-{
-	if (r->skip.count && seq != r->skip.to_seq + 1)
-		skip_flush(r);
-	if (!r->skip.count)
-		r->skip.from_seq = seq;
-	r->skip.to_seq = seq;
-	r->skip.count++;
-	r->skipped++;
-}
-
-static void deliver(void *ctx, const struct tt_event *ev)
-{
-	struct run *r = ctx;
-	struct tt_event e = *ev;
-
-	if (model_apply(r->model, &e)) {
-		skip_add(r, e.seq);
-		return;
+	/* A hole waits two settles for its event (two CPUs can commit out of
+	 * order): at least POLL_MS apart, however often stdout's reader wakes
+	 * the loop. */
+	if (due(&r->settle, now))
+		seqtrack_settle(r->st, 0);
+	if (due(&r->recursion, now))
+		check_recursion(r);
+	if (due(&r->pending, now)) {
+		loader_flush_pending(r->b);
+		loss_notice(r, 0);
 	}
-	skip_flush(r);
-	if (r->stats) {   /* -s: counted, not printed */
-		stats_event(r->stats, &e);
-		r->summarized++;
-		return;
-	}
-	output_event(r->out, &e);
+	if (due(&r->clock_rec, now))
+		clock_record(r);
+	if (r->stats && now - r->stats_every.last >= r->stats_every.period)
+		stats_record(r, now);
 }
 
-static void loss_notice(struct run *r, int force)
+static int run_loop(struct run *r)
 {
-	long long now = clock_boot_now();
-
-	if (!r->notice_ring && !r->notice_recursion)
-		return;
-	if (!force && now - r->noticed < LOSS_NOTICE_NS)
-		return;
-	if (r->notices)
-		fprintf(stderr, "tcptrail: %llu events lost since the last notice (ring buffer full: %llu, "
-			"nested hooks: %llu); lost records mark them; a larger --ring-size helps with "
-			"bursts\n", r->notice_ring + r->notice_recursion, r->notice_ring,
-			r->notice_recursion);
-	r->notice_ring = r->notice_recursion = 0;
-	r->noticed = now;
-}
-
-static void lost(struct run *r, unsigned long long from, unsigned long long to,
-		 unsigned long long count, const char *reason)
-{
-	struct tt_lost l = {
-		.from_seq = from, .to_seq = to, .count = count,
-		.reason = reason, .boot_ns = clock_boot_now(),
-	};
-
-	skip_flush(r);
-	if (r->stats)
-		stats_lost(r->stats, count);
-	output_lost(r->out, &l);
-	loss_notice(r, 0);
-}
-
-/* One lost record per gap, at the gap: it is the evidence. */
-static void gap(void *ctx, unsigned long long from, unsigned long long to)
-{
-	struct run *r = ctx;
-
-	r->lost_gap += to - from + 1;
-	r->notice_ring += to - from + 1;
-	lost(r, from, to, to - from + 1, "ring_full");
-}
-
-/* Hooks the kernel skipped because another ran on the same CPU leave no
- * sequence gap: their count is all there is to report. */
-static void check_recursion(struct run *r)
-{
-	unsigned long long state, timers;
-
-	loader_recursion_misses(r->b, &state, &timers);
-	if (state > r->state_misses) {
-		r->notice_recursion += state - r->state_misses;
-		lost(r, 1, 0, state - r->state_misses, "recursion");
-		r->state_misses = state;
-	}
-	r->timer_misses = timers;
-}
-
-static void read_file(const char *path, char *buf, size_t size)
-{
-	FILE *f = fopen(path, "re");
-
-	buf[0] = '\0';
-	if (!f)
-		return;
-	if (fgets(buf, size, f))
-		buf[strcspn(buf, "\n")] = '\0';
-	fclose(f);
-}
-
-static void write_meta(struct run *r)
-{
-	const struct tt_features *ft = loader_features(r->b);
-	const struct tt_clock *ck = output_clock(r->out);
-	char host[256] = "", boot_id[64];
-	struct utsname u;
-	struct tt_meta m = {
-		.version = TT_VERSION, .cmdline = r->o->cmdline, .attach = ft->attach,
-		.features = ft->features, .features_missing = ft->missing,
-		.ring_size = r->o->ring_size, .netns = ft->netns, .timers = ft->timers,
-		.ctx_owner = ft->ctx_owner, .snapshot = !r->o->no_snapshot, .boot_ns = ck->boot_ns, .real_ns = ck->real_ns,
-	};
-
-	gethostname(host, sizeof(host) - 1);
-	uname(&u);
-	read_file("/proc/sys/kernel/random/boot_id", boot_id, sizeof(boot_id));
-	m.hostname = host;
-	m.kernel = u.release;
-	m.boot_id = boot_id;
-	output_meta(r->out, &m);
-}
-
-static int run_snapshot(struct run *r)
-{
-	struct snapshot *s = NULL;
+	long long start = clock_boot_now(), now;
 	int err;
 
-	err = snapshot_take(&s, r->b, r->o);
-	if (err) {
-		if (err == -EMFILE)
-			fprintf(stderr, "tcptrail: cannot read the existing sockets: too many open files: "
-				"the open-file limit (ulimit -n) is %ld: raise it (ulimit -n 1024)\n",
-				sysconf(_SC_OPEN_MAX));
-		else
-			fprintf(stderr, "tcptrail: cannot read the existing sockets: %s\n",
-				strerror(-err));
+	r->settle = (struct every){ POLL_MS * 1000000LL, start };
+	r->recursion = (struct every){ RECURSION_CHECK_NS, start };
+	r->pending = (struct every){ PENDING_FLUSH_NS, start };
+	r->clock_rec = (struct every){ CLOCK_RECORD_NS, start };
+	r->stats_every = (struct every){ (long long)(r->o->stats_interval * 1e9), start };
+	while (!exiting && !output_closed(r->out)) {
+		r->yield_at = r->pending.last + PENDING_FLUSH_NS;
+		err = wait_ring_or_stdout(r);
+		/* events are sent without a wakeup: collect what there is */
+		if (!err || err == -EINTR)
+			err = ring_buffer__consume(loader_ring(r->b));
+		if (err < 0 && err != -EINTR && err != RING_YIELD) {
+			fprintf(stderr, "tcptrail: reading the ring buffer failed: %s\n", strerror(-err));
+			return err;
+		}
+		skip_flush(r);   /* a run of skipped events is not held back */
+		now = clock_boot_now();
+		periodic(r, now);
+		if (reopen) {
+			reopen = 0;
+			output_reopen(r->out);
+		}
+		output_flush(r->out, 0);
+		if (r->o->duration > 0 && now - start >= (long long)(r->o->duration * 1e9))
+			break;
+	}
+	return 0;
+}
+
+/* The end: what is in the ring was promised to the user. */
+static void run_drain(struct run *r)
+{
+	struct tt_record rec;
+
+	consume_all(r);
+	seqtrack_finish(r->st, loader_next_seq(r->b));
+	check_recursion(r);
+	if (!r->stats)
+		return;
+	/* the last, partial interval, then the exit table */
+	stats_record(r, clock_boot_now());
+	if (stats_final(r->stats, clock_boot_now(), &rec))
+		fprintf(stderr, "tcptrail: -s: no memory for the table of transitions at exit\n");
+	else
+		output_record(r->out, &rec);
+}
+
+/* ---- start and end ------------------------------------------------------------- */
+
+/* Outputs first: a refused path must fail before anything is loaded. */
+static int run_start(struct run *r)
+{
+	struct seqtrack_cb cb = { .deliver = deliver, .gap = gap, .ctx = r };
+	int err;
+
+	hup_reopens = r->o->output != NULL;
+	err = install_signals();
+	if (err)
 		return err;
+	clock_anchor(&r->clock);
+	err = output_open(&r->out, r->o, &r->clock, &exiting);
+	if (!err && r->o->stats && !r->o->snapshot_only)
+		err = stats_new(&r->stats);
+	if (!err)
+		err = seqtrack_new(&r->st, SEQ_WINDOW, &cb);
+	if (err)
+		return err;
+	err = loader_start(&r->b, r->o, on_ring, r);
+	if (err && r->o->snapshot_only) {
+		/* a snapshot needs no BPF: read /proc, as netstat does */
+		fprintf(stderr, "tcptrail: note: %s; reading /proc/net/tcp instead\n", loader_error());
+		return 0;
 	}
-	/* the join model serves the live stream only */
-	if (!r->o->snapshot_only) {
-		err = model_new(&r->model, s->n);
-		if (!err)
-			err = snapshot_seed(s, r->b, r->model);
-	}
-	if (err) {
-		fprintf(stderr, "tcptrail: cannot seed the owner table: %s\n", strerror(-err));
-		goto cleanup;
-	}
-	output_snapshot(r->out, s, &exiting);
-	for (size_t i = 0; r->stats && i < s->n; i++)
-		stats_snapshot(r->stats, &s->recs[i]);
-cleanup:
-	snapshot_free(&s);
+	if (err)
+		output_abandon(r->out);
 	return err;
 }
 
-static void summary(struct run *r)
+/* Attached: from here on nothing is missed, the snapshot included. */
+static int run_trace(struct run *r)
 {
-	struct tt_summary s = {
-		.seen = r->received - seqtrack_late(r->st),
-		.lost_ring = r->lost_gap,
-		.lost_recursion = r->state_misses,
-		.timer_misses = r->timer_misses,
-		.filtered = loader_counter(r->b, TT_CNT_FILTERED),
-		.skipped = r->skipped,
-		.summarized = r->summarized,
-		.boot_ns = clock_boot_now(),
-	};
+	int err;
 
-	skip_flush(r);
-	output_summary(r->out, &s);
+	meta_record(r);
+	if (!r->o->no_snapshot) {
+		err = run_snapshot(r);
+		if (err)
+			return err;
+	}
+	if (r->o->snapshot_only)
+		return 0;
+	err = privs_drop(r->o->keep_caps);
+	if (err)
+		return err;
+	if (r->o->no_snapshot) {
+		struct tt_record rec = { .type = TT_REC_HEADER, .header.kind = TT_HEADER_LIVE };
+
+		output_record(r->out, &rec);
+	}
+	output_flush(r->out, 1);
+	err = run_loop(r);
+	if (!err)
+		run_drain(r);
+	return err;
 }
 
 int trace_run(const struct tt_opts *o)
 {
-	struct seqtrack_cb cb = { .deliver = deliver, .gap = gap };
-	struct run r = {
-		.o = o,
-		.noticed = -LOSS_NOTICE_NS,
-		.notices = o->quiet || !isatty(STDOUT_FILENO),
-	};
-	long long start, last_flush_pending, last_clock, last_stats, last_recursion, last_settle, now;
+	struct run *r = calloc(1, sizeof(*r));
+	struct tt_summary sum;
 	int err, lost_any;
 
-	hup_reopens = o->output != NULL;
-	err = install_signals();
-	if (err)
-		return err;
-	/* outputs first: a refused path must fail before anything is loaded */
-	err = output_open(&r.out, o);
-	if (err)
-		return err;
-	cb.ctx = &r;
-	if (o->stats && !o->snapshot_only) {
-		err = stats_new(&r.stats);
-		if (err)
-			goto cleanup;
+	if (!r)
+		return -ENOMEM;
+	r->o = o;
+	r->noticed = -LOSS_NOTICE_NS;
+	r->notices = o->quiet || !isatty(STDOUT_FILENO);
+	err = run_start(r);
+	if (!err)
+		err = run_trace(r);
+	/* a summary when events were traced, even after an error */
+	if (r->b && r->st && !o->snapshot_only) {
+		run_summary(r, &sum);
+		lost_any = output_finish(&r->out, &sum);
+	} else {
+		lost_any = output_finish(&r->out, NULL);
 	}
-	err = seqtrack_new(&r.st, 4096, &cb);
-	if (err)
-		goto cleanup;
-	err = loader_start(&r.b, o, on_ring, &r);
-	if (err && o->snapshot_only) {
-		/* a snapshot needs no BPF: read /proc, as netstat does */
-		fprintf(stderr, "tcptrail: note: %s; reading /proc/net/tcp instead\n", loader_error());
-		err = 0;
-	}
-	if (err) {
-		output_abandon(r.out);
-		goto cleanup;
-	}
-	/* attached: from here on nothing is missed, the snapshot included */
-	write_meta(&r);
-	if (!o->no_snapshot) {
-		err = run_snapshot(&r);
-		if (err)
-			goto cleanup;
-	}
-	if (o->snapshot_only)
-		goto cleanup;
-	err = privs_drop(o->keep_caps);
-	if (err)
-		goto cleanup;
-	output_live_header(r.out);
-	output_flush(r.out, 1);
-
-	start = last_flush_pending = last_clock = last_stats = last_recursion = last_settle =
-		clock_boot_now();
-	while (!exiting && !output_closed(r.out)) {
-		r.yield_at = last_flush_pending + PENDING_FLUSH_NS;
-		err = wait_ring_or_stdout(&r);
-		/* events are sent without a wakeup: collect what there is */
-		if (!err || err == -EINTR)
-			err = ring_buffer__consume(loader_ring(r.b));
-		if (err < 0 && err != -EINTR && err != RING_YIELD) {
-			fprintf(stderr, "tcptrail: reading the ring buffer failed: %s\n", strerror(-err));
-			goto cleanup;
-		}
-		skip_flush(&r);   /* a run of skipped events is not held back */
-		now = clock_boot_now();
-		/* A hole waits two settles for its event (two CPUs can commit out
-		 * of order): at least POLL_MS apart, however often stdout's
-		 * reader wakes the loop. */
-		if (now - last_settle >= POLL_MS * 1000000LL) {
-			seqtrack_settle(r.st, 0);
-			last_settle = now;
-		}
-		if (now - last_recursion > RECURSION_CHECK_NS) {
-			check_recursion(&r);
-			last_recursion = now;
-		}
-		if (now - last_flush_pending > PENDING_FLUSH_NS) {
-			loader_flush_pending(r.b);
-			loss_notice(&r, 0);
-			last_flush_pending = now;
-		}
-		if (now - last_clock > CLOCK_RECORD_NS) {
-			output_clock_record(r.out);
-			last_clock = now;
-		}
-		if (r.stats && now - last_stats >= (long long)(o->stats_interval * 1e9)) {
-			output_stats(r.out, r.stats, (now - last_stats) / 1e9, 0);
-			stats_interval_end(r.stats);
-			last_stats = now;
-		}
-		if (reopen) {
-			reopen = 0;
-			output_reopen(r.out);
-		}
-		output_flush(r.out, 0);
-		if (o->duration > 0 && now - start >= (long long)(o->duration * 1e9))
-			break;
-	}
-	/* drain: what is in the ring was promised to the user */
-	consume_all(&r);
-	seqtrack_finish(r.st, loader_next_seq(r.b));
-	check_recursion(&r);
-	if (r.stats) {   /* the last, partial interval, then the exit table */
-		now = clock_boot_now();
-		output_stats(r.out, r.stats, (now - last_stats) / 1e9, 0);
-		stats_interval_end(r.stats);
-		output_stats(r.out, r.stats, 0, 1);
-	}
-	err = 0;
-cleanup:
-	if (r.b && r.st && !o->snapshot_only)
-		summary(&r);
-	lost_any = output_finish(&r.out, o);
-	loader_stop(&r.b);
-	seqtrack_free(&r.st);
-	model_free(&r.model);
-	stats_free(&r.stats);
+	loader_stop(&r->b);
+	seqtrack_free(&r->st);
+	join_free(&r->join);
+	stats_free(&r->stats);
+	free(r);
 	if (!err && lost_any && o->fail_on_loss)
 		return TT_EXIT_LOST;
 	return err;

@@ -4,8 +4,6 @@
 
 #include "opts.h"
 
-#define TT_EXIT_LOST 3
-
 /* The live run. Returns 0, TT_EXIT_LOST, or -errno (already explained on stderr). */
 int trace_run(const struct tt_opts *o);
 

@@ -112,7 +112,7 @@ static char *event_with(struct ctx *c, const char *from, const char *to)
 	char *out;
 
 	ob_reset(&c->ob);
-	fmt_json_event(&c->ob, &e, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e }, &c->fo);
 	s = line(c);
 	at = strstr(s, from);
 	assert_non_null(at);
@@ -128,13 +128,13 @@ static void test_event_round_trip(void **state)
 	struct tt_event e = mk_event();
 
 	ob_reset(&c->ob);
-	fmt_json_event(&c->ob, &e, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_int_equal(c->rec.type, CR_EVENT);
+	assert_int_equal(c->rec.r.type, TT_REC_EVENT);
 	assert_int_equal(c->rec.boot_ns, BOOT0 + 1500000000LL);
 	assert_int_equal(c->rec.time_real_ns, REAL0 + 1500000000LL);
 	/* every field, the hostile comm restored to its raw bytes */
-	assert_memory_equal(&c->rec.ev, &e, sizeof(e));
+	assert_memory_equal(&c->rec.r.ev, &e, sizeof(e));
 }
 
 static void test_event_variants(void **state)
@@ -155,9 +155,9 @@ static void test_event_variants(void **state)
 	inet_pton(AF_INET6, "::ffff:127.0.0.1", e.laddr);
 	inet_pton(AF_INET6, "2001:db8::1", e.raddr);
 	ob_reset(&c->ob);
-	fmt_json_event(&c->ob, &e, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_memory_equal(&c->rec.ev, &e, sizeof(e));
+	assert_memory_equal(&c->rec.r.ev, &e, sizeof(e));
 
 	/* queue pressure: no old_state, a size; a final record without duration */
 	e = mk_event();
@@ -168,9 +168,9 @@ static void test_event_variants(void **state)
 	e.flags = TT_F_OWNER | TT_F_TW | TT_F_FINAL;
 	e.state_ns = 0;
 	ob_reset(&c->ob);
-	fmt_json_event(&c->ob, &e, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_memory_equal(&c->rec.ev, &e, sizeof(e));
+	assert_memory_equal(&c->rec.r.ev, &e, sizeof(e));
 }
 
 static void test_snapshot(void **state)
@@ -195,19 +195,19 @@ static void test_snapshot(void **state)
 	r.comm = hostile;
 	r.boot_ns = BOOT0;
 	ob_reset(&c->ob);
-	fmt_json_snapshot(&c->ob, &r, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SNAPSHOT, .snap = r }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_int_equal(c->rec.type, CR_SNAPSHOT);
-	assert_memory_equal(&c->rec.snap.row, &r.row, sizeof(r.row));
-	assert_int_equal(c->rec.snap.sock_id, 0x1234);
-	assert_int_equal(c->rec.snap.netns, 4026531840u);
-	assert_int_equal(c->rec.snap.owner_known, 1);
-	assert_int_equal(c->rec.snap.pid, 4242);
-	assert_string_equal(c->rec.snap.comm, hostile);
-	assert_int_equal(c->rec.snap.boot_ns, BOOT0);
-	assert_int_equal(c->rec.snap.flags, 0);
+	assert_int_equal(c->rec.r.type, TT_REC_SNAPSHOT);
+	assert_memory_equal(&c->rec.r.snap.row, &r.row, sizeof(r.row));
+	assert_int_equal(c->rec.r.snap.sock_id, 0x1234);
+	assert_int_equal(c->rec.r.snap.netns, 4026531840u);
+	assert_int_equal(c->rec.r.snap.owner_known, 1);
+	assert_int_equal(c->rec.r.snap.pid, 4242);
+	assert_string_equal(c->rec.r.snap.comm, hostile);
+	assert_int_equal(c->rec.r.snap.boot_ns, BOOT0);
+	assert_int_equal(c->rec.r.snap.flags, 0);
 	/* netstat's owner column is rebuilt as PID/comm, cut to 19 bytes */
-	assert_string_equal(c->rec.snap.owner, "4242/\x1b]0;\n\xff\\x41\xc2\x9b");
+	assert_string_equal(c->rec.r.snap.owner, "4242/\x1b]0;\n\xff\\x41\xc2\x9b");
 
 	/* a timewait row has no owner */
 	r.owner_known = 0;
@@ -215,13 +215,13 @@ static void test_snapshot(void **state)
 	r.flags = TT_F_TW;
 	r.row.state = TT_TIME_WAIT;
 	ob_reset(&c->ob);
-	fmt_json_snapshot(&c->ob, &r, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SNAPSHOT, .snap = r }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_int_equal(c->rec.snap.owner_known, 0);
-	assert_null(c->rec.snap.owner);
-	assert_null(c->rec.snap.comm);
-	assert_int_equal(c->rec.snap.flags, TT_F_TW);
-	assert_int_equal(c->rec.snap.row.state, TT_TIME_WAIT);
+	assert_int_equal(c->rec.r.snap.owner_known, 0);
+	assert_null(c->rec.r.snap.owner);
+	assert_null(c->rec.r.snap.comm);
+	assert_int_equal(c->rec.r.snap.flags, TT_F_TW);
+	assert_int_equal(c->rec.r.snap.row.state, TT_TIME_WAIT);
 }
 
 static void test_meta_clock_lost_summary(void **state)
@@ -238,56 +238,58 @@ static void test_meta_clock_lost_summary(void **state)
 				.lost_ring = 6, .lost_recursion = 7, .snapshot = 8, .boot_ns = BOOT0 + 2 };
 
 	ob_reset(&c->ob);
-	fmt_json_meta(&c->ob, &m, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_META, .meta = m }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_int_equal(c->rec.type, CR_META);
-	assert_string_equal(c->rec.meta.version, "0.1.0");
-	assert_string_equal(c->rec.meta.hostname, "h\x1bst");
-	assert_null(c->rec.meta.boot_id);
-	assert_string_equal(c->rec.meta.cmdline, "tcptrail -o 'a\\b'");
-	assert_int_equal(c->rec.meta.ring_size, 8 << 20);
-	assert_int_equal(c->rec.meta.netns, 0);    /* "all" */
-	assert_int_equal(c->rec.meta.timers, 1);
-	assert_int_equal(c->rec.meta.ctx_owner, 0);
-	assert_int_equal(c->rec.meta.boot_ns, BOOT0);
-	assert_int_equal(c->rec.meta.real_ns, REAL0);
+	assert_int_equal(c->rec.r.type, TT_REC_META);
+	assert_string_equal(c->rec.r.meta.version, "0.1.0");
+	assert_string_equal(c->rec.r.meta.hostname, "h\x1bst");
+	assert_null(c->rec.r.meta.boot_id);
+	assert_string_equal(c->rec.r.meta.cmdline, "tcptrail -o 'a\\b'");
+	assert_int_equal(c->rec.r.meta.ring_size, 8 << 20);
+	assert_int_equal(c->rec.r.meta.netns, 0);    /* "all" */
+	assert_int_equal(c->rec.r.meta.timers, 1);
+	assert_int_equal(c->rec.r.meta.ctx_owner, 0);
+	assert_int_equal(c->rec.r.meta.boot_ns, BOOT0);
+	assert_int_equal(c->rec.r.meta.real_ns, REAL0);
 
 	clock_set_anchor(&c->ck, BOOT0 + 60000000000LL, REAL0 + 3600000000000LL);
 	ob_reset(&c->ob);
-	fmt_json_clock(&c->ob, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_CLOCK,
+					     .clock = { BOOT0 + 60000000000LL, REAL0 + 3600000000000LL } },
+		 &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_int_equal(c->rec.type, CR_CLOCK);
+	assert_int_equal(c->rec.r.type, TT_REC_CLOCK);
 	assert_int_equal(c->rec.boot_ns, BOOT0 + 60000000000LL);
-	assert_int_equal(c->rec.clock_real_ns, REAL0 + 3600000000000LL);
+	assert_int_equal(c->rec.r.clock.real_ns, REAL0 + 3600000000000LL);
 	assert_int_equal(c->rec.time_real_ns, REAL0 + 3600000000000LL);
 
 	ob_reset(&c->ob);
-	fmt_json_lost(&c->ob, &l, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_LOST, .lost = l }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_int_equal(c->rec.type, CR_LOST);
-	assert_int_equal(c->rec.lost.from_seq, 7);
-	assert_int_equal(c->rec.lost.to_seq, 9);
-	assert_int_equal(c->rec.lost.count, 3);
-	assert_string_equal(c->rec.lost.reason, "ring_full");
+	assert_int_equal(c->rec.r.type, TT_REC_LOST);
+	assert_int_equal(c->rec.r.lost.from_seq, 7);
+	assert_int_equal(c->rec.r.lost.to_seq, 9);
+	assert_int_equal(c->rec.r.lost.count, 3);
+	assert_string_equal(c->rec.r.lost.reason, "ring_full");
 	/* no range: from > to, as the writer encodes it */
 	l.from_seq = 1;
 	l.to_seq = 0;
 	l.reason = "recursion";
 	ob_reset(&c->ob);
-	fmt_json_lost(&c->ob, &l, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_LOST, .lost = l }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_true(c->rec.lost.from_seq > c->rec.lost.to_seq);
-	assert_string_equal(c->rec.lost.reason, "recursion");
+	assert_true(c->rec.r.lost.from_seq > c->rec.r.lost.to_seq);
+	assert_string_equal(c->rec.r.lost.reason, "recursion");
 
 	ob_reset(&c->ob);
-	fmt_json_summary(&c->ob, &s, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SUMMARY, .summary = s }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_int_equal(c->rec.type, CR_SUMMARY);
-	assert_int_equal(c->rec.summary.seen, 1);
-	assert_int_equal(c->rec.summary.filtered, 4);
-	assert_int_equal(c->rec.summary.lost_recursion, 7);
-	assert_int_equal(c->rec.summary.lost_write, 5);
-	assert_int_equal(c->rec.summary.snapshot, 8);
+	assert_int_equal(c->rec.r.type, TT_REC_SUMMARY);
+	assert_int_equal(c->rec.r.summary.seen, 1);
+	assert_int_equal(c->rec.r.summary.filtered, 4);
+	assert_int_equal(c->rec.r.summary.lost_recursion, 7);
+	assert_int_equal(c->rec.r.summary.lost_write, 5);
+	assert_int_equal(c->rec.r.summary.snapshot, 8);
 }
 
 /* Each broken line must be refused, with a reason containing the hint. */
@@ -405,15 +407,15 @@ static void test_unknown_type(void **state)
 	const char *s = "{\"type\":\"retransmit\",\"whatever\":[1,2,{\"x\":null}]}";
 
 	assert_int_equal(parse(c, s), 0);
-	assert_int_equal(c->rec.type, CR_UNKNOWN);
+	assert_int_equal(c->rec.r.type, TT_REC_NONE);
 	assert_string_equal(c->rec.type_name, "retransmit");
 	/* unknown fields of a known type are ignored too */
 	{
 		char *e = event_with(c, "\"seq\":42", "\"seq\":42,\"future\":{\"a\":[]}");
 
 		assert_int_equal(parse(c, e), 0);
-		assert_int_equal(c->rec.type, CR_EVENT);
-		assert_int_equal(c->rec.ev.seq, 42);
+		assert_int_equal(c->rec.r.type, TT_REC_EVENT);
+		assert_int_equal(c->rec.r.ev.seq, 42);
 		free(e);
 	}
 }
@@ -451,7 +453,7 @@ static void test_number_ranges(void **state)
 	/* the limits themselves, and numbers inside strings, are fine */
 	s = event_with(c, "\"seq\":42", "\"seq\":18446744073709551615,\"note\":\"99999999999999999999999\"");
 	assert_int_equal(parse(c, s), 0);
-	assert_true(c->rec.ev.seq == 18446744073709551615ULL);
+	assert_true(c->rec.r.ev.seq == 18446744073709551615ULL);
 	free(s);
 	s = event_with(c, "\"seq\":42", "\"seq\":42,\"x\":-9223372036854775808");
 	assert_int_equal(parse(c, s), 0);
@@ -471,38 +473,38 @@ static void test_write_loss_skipped_accounting(void **state)
 	char buf[512];
 
 	ob_reset(&c->ob);
-	fmt_json_lost(&c->ob, &l, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_LOST, .lost = l }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_int_equal(c->rec.type, CR_LOST);
-	assert_string_equal(c->rec.lost.reason, "write");
-	assert_string_equal(c->rec.lost.error, "ENOSPC");
-	assert_int_equal(c->rec.lost.snapshot, 3);
-	assert_int_equal(c->rec.lost.other, 2);
-	assert_int_equal(c->rec.lost.count, 10);
+	assert_int_equal(c->rec.r.type, TT_REC_LOST);
+	assert_string_equal(c->rec.r.lost.reason, "write");
+	assert_string_equal(c->rec.r.lost.error, "ENOSPC");
+	assert_int_equal(c->rec.r.lost.snapshot, 3);
+	assert_int_equal(c->rec.r.lost.other, 2);
+	assert_int_equal(c->rec.r.lost.count, 10);
 
 	ob_reset(&c->ob);
-	fmt_json_skipped(&c->ob, &l, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SKIPPED, .lost = l }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_int_equal(c->rec.type, CR_SKIPPED);
-	assert_int_equal(c->rec.lost.from_seq, 10);
-	assert_int_equal(c->rec.lost.to_seq, 19);
-	assert_int_equal(c->rec.lost.count, 10);
+	assert_int_equal(c->rec.r.type, TT_REC_SKIPPED);
+	assert_int_equal(c->rec.r.lost.from_seq, 10);
+	assert_int_equal(c->rec.r.lost.to_seq, 19);
+	assert_int_equal(c->rec.r.lost.count, 10);
 
 	ob_reset(&c->ob);
-	fmt_json_summary(&c->ob, &s, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SUMMARY, .summary = s }, &c->fo);
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_int_equal(c->rec.summary.has_accounting, 1);
-	assert_int_equal(c->rec.summary.skipped, 7);
-	assert_int_equal(c->rec.summary.summarized, 3);
-	assert_int_equal(c->rec.summary.snapshot_lost, 3);
-	assert_int_equal(c->rec.summary.timer_misses, 9);
+	assert_int_equal(c->rec.r.summary.has_accounting, 1);
+	assert_int_equal(c->rec.r.summary.skipped, 7);
+	assert_int_equal(c->rec.r.summary.summarized, 3);
+	assert_int_equal(c->rec.r.summary.snapshot_lost, 3);
+	assert_int_equal(c->rec.r.summary.timer_misses, 9);
 	/* a summary of an earlier version: no accounting, read as such */
 	s.has_accounting = 0;
 	ob_reset(&c->ob);
-	fmt_json_summary(&c->ob, &s, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SUMMARY, .summary = s }, &c->fo);
 	assert_null(strstr(ob_cstr(&c->ob), "skipped"));
 	assert_int_equal(parse(c, line(c)), 0);
-	assert_int_equal(c->rec.summary.has_accounting, 0);
+	assert_int_equal(c->rec.r.summary.has_accounting, 0);
 
 	snprintf(buf, sizeof(buf), "{\"type\":\"skipped\",%s,\"count\":3,\"reason\":\"snapshot\"}", t);
 	refuse(c, buf, strlen(buf), "\"from_seq\" is missing");

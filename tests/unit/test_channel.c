@@ -104,7 +104,7 @@ static void put_event(struct ctx *c)
 	e.rport = 1025;
 	e.sock_id = 1 + e.seq;
 	ob_reset(&c->ob);
-	fmt_json_event(&c->ob, &e, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e }, &c->fo);
 	chan_put(c->ch, CHAN_EVENT, e.seq, c->ob.buf, c->ob.len);
 }
 
@@ -116,7 +116,7 @@ static void put_row(struct ctx *c)
 	r.row.family = AF_INET;
 	r.row.state = TT_LISTEN;
 	ob_reset(&c->ob);
-	fmt_json_snapshot(&c->ob, &r, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SNAPSHOT, .snap = r }, &c->fo);
 	chan_put(c->ch, CHAN_SNAPSHOT, 0, c->ob.buf, c->ob.len);
 }
 
@@ -150,34 +150,34 @@ static void check_output(struct ctx *c, const char *data, size_t len)
 		lineno++;
 		if (cr_parse_line(p, l, (size_t)(nl - l), rec, err, sizeof(err)))
 			fail_msg("line %d: %s", lineno, err);
-		switch (rec->type) {
-		case CR_EVENT:
-			from = to = rec->ev.seq;
+		switch (rec->r.type) {
+		case TT_REC_EVENT:
+			from = to = rec->r.ev.seq;
 			c->events++;
 			break;
-		case CR_SNAPSHOT:
+		case TT_REC_SNAPSHOT:
 			c->rows++;
 			break;
-		case CR_LOST:
-			from = rec->lost.from_seq;
-			to = rec->lost.to_seq;
-			assert_int_equal(rec->lost.count, to - from + 1);
-			if (!strcmp(rec->lost.reason, "write")) {
+		case TT_REC_LOST:
+			from = rec->r.lost.from_seq;
+			to = rec->r.lost.to_seq;
+			assert_int_equal(rec->r.lost.count, to - from + 1);
+			if (!strcmp(rec->r.lost.reason, "write")) {
 				c->nwrite++;
-				c->write_lost += rec->lost.count;
-				c->rows_lost += rec->lost.snapshot;
-				c->other_lost += rec->lost.other;
-				assert_non_null(rec->lost.error);
+				c->write_lost += rec->r.lost.count;
+				c->rows_lost += rec->r.lost.snapshot;
+				c->other_lost += rec->r.lost.other;
+				assert_non_null(rec->r.lost.error);
 			} else {
 				c->nring++;
-				c->ring_lost += rec->lost.count;
+				c->ring_lost += rec->r.lost.count;
 			}
 			break;
-		case CR_SKIPPED:
-			from = rec->lost.from_seq;
-			to = rec->lost.to_seq;
+		case TT_REC_SKIPPED:
+			from = rec->r.lost.from_seq;
+			to = rec->r.lost.to_seq;
 			c->nskipped++;
-			c->skipped += rec->lost.count;
+			c->skipped += rec->r.lost.count;
 			break;
 		default:
 			break;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * The options exist in four places: opts_long_names (src/opts.c), the
- * --help text (opts_usage), the man page (docs/tcptrail.8) and the bash
- * completion (scripts/tcptrail.bash-completion). These tests fail, naming
- * the option and the file, as soon as one of them differs from
- * opts_long_names. They also check that every JSON field name written by
- * src/format_json.c is documented in the man page.
+ * What the parser accepts (the getopt_long arrays opts_parse uses, built
+ * from the options table in src/opts.c) must be what --help, the man page
+ * (docs/tcptrail.8) and the bash completion (scripts/tcptrail.bash-completion)
+ * list: these tests fail, naming the option and the file, as soon as one
+ * of them lacks an option or lists one the parser refuses. They also check
+ * that every JSON record type and field that format_json.c writes, for a
+ * record of every type, is documented in the man page.
  *
  * The files are read relative to the current directory: run from the
  * repository root (make unit does).
@@ -19,12 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <json-c/json.h>
 
+#include "format.h"
 #include "opts.h"
 
 #define MAN_PAGE "docs/tcptrail.8"
 #define COMPLETION "scripts/tcptrail.bash-completion"
-#define FORMAT_JSON "src/format_json.c"
 
 #define MAX_NAMES 256
 #define NAME_LEN 64
@@ -140,18 +142,19 @@ static void long_options_in(const char *text, struct names *s)
 	}
 }
 
+/* The long options the parser accepts: getopt_long's own array. */
 static struct names *official(void)
 {
 	struct names *s = calloc(1, sizeof(*s));
 
 	assert_non_null(s);
-	for (const char *const *p = opts_long_names; *p; p++)
-		names_add(s, *p, strlen(*p));
+	for (const struct option *p = opts_getopt_long(); p->name; p++)
+		names_add(s, p->name, strlen(p->name));
 	assert_true(s->n > 0);
 	return s;
 }
 
-/* Set equality with opts_long_names, every difference named. */
+/* Set equality with the parser's long options, every difference named. */
 static void expect_same(const struct names *got, const char *where)
 {
 	struct names *want = official();
@@ -165,7 +168,7 @@ static void expect_same(const struct names *got, const char *where)
 	for (int i = 0; i < got->n && off < sizeof(msg); i++)
 		if (!names_has(want, got->v[i]))
 			off += (size_t)snprintf(msg + off, sizeof(msg) - off,
-						"\n  %s lists --%s, which is not in opts_long_names",
+						"\n  %s lists --%s, which the parser does not accept",
 						where, got->v[i]);
 	free(want);
 	if (off)
@@ -302,11 +305,54 @@ static int usage_pairs(struct pair *pairs, int max)
 	return n;
 }
 
+/* The parser's short options and their long twins: getopt_long's array,
+ * checked against its short option string. */
+static int parser_pairs(struct pair *pairs, int max)
+{
+	const char *shorts = opts_getopt_short();
+	int n = 0, nshort = 0;
+
+	for (const struct option *p = opts_getopt_long(); p->name; p++) {
+		if (p->val <= 0 || p->val >= 256)
+			continue;
+		assert_true(n < max);
+		if (!strchr(shorts, p->val))
+			fail_msg("-%c (--%s) is not in the short option string '%s'", p->val, p->name,
+				 shorts);
+		pairs[n].shortopt = (char)p->val;
+		snprintf(pairs[n].name, sizeof(pairs[n].name), "%s", p->name);
+		n++;
+	}
+	for (const char *c = shorts; *c; c++)
+		nshort += !!isalnum((unsigned char)*c);
+	/* a short option without a long twin would be missed by every test */
+	assert_int_equal(nshort, n);
+	return n;
+}
+
+/* --help lists every short option with its long twin, and no other. */
+static void test_usage_short(void **state)
+{
+	struct pair help[64], parser[64];
+	int nh = usage_pairs(help, 64), np = parser_pairs(parser, 64);
+
+	(void)state;
+	for (int i = 0; i < np; i++) {
+		int found = 0;
+
+		for (int k = 0; k < nh; k++)
+			found |= help[k].shortopt == parser[i].shortopt && !strcmp(help[k].name, parser[i].name);
+		if (!found)
+			fail_msg("tcptrail --help does not list -%c, --%s", parser[i].shortopt, parser[i].name);
+	}
+	assert_int_equal(nh, np);
+}
+
 /* Each OPTIONS tag that names --name also names its short option, "-X". */
 static void test_man_short_options(void **state)
 {
 	struct pair pairs[64];
-	int n = usage_pairs(pairs, 64);
+	int n = parser_pairs(pairs, 64);
 	char *roff = slurp(MAN_PAGE), *plain = roff_plain(roff), *sec;
 
 	(void)state;
@@ -364,7 +410,7 @@ static void test_completion_long(void **state)
 static void test_completion_short(void **state)
 {
 	struct pair pairs[64];
-	int n = usage_pairs(pairs, 64), count = 0;
+	int n = parser_pairs(pairs, 64), count = 0;
 	char *text = slurp(COMPLETION), *list, *end, padded[256];
 
 	(void)state;
@@ -385,7 +431,7 @@ static void test_completion_short(void **state)
 		for (int i = 0; i < n; i++)
 			known |= pairs[i].shortopt == w[1];
 		if (!known)
-			fail_msg(COMPLETION " completes %s, which --help does not list", w);
+			fail_msg(COMPLETION " completes %s, which the parser does not accept", w);
 		count++;
 	}
 	for (int i = 0; i < n; i++) {
@@ -401,60 +447,186 @@ static void test_completion_short(void **state)
 }
 
 /*
- * Every JSON field name and record type that src/format_json.c writes
- * (begin/key/kstr/ku64/kms calls with a literal, and the event types) appears
- * as a word in the man page: a field added to the code without a line in
- * the page fails here.
+ * One record of the given type, every optional field present: what the
+ * JSON writer can put in a record of that type. Returns 0 when the type
+ * has no JSON form (a text header). A new type without a sample fails.
+ */
+static int sample(enum tt_rec_type type, unsigned kind, struct tt_record *r)
+{
+	static const struct tt_trans_count trans[] = { { TT_CLOSE, TT_SYN_SENT, 3 } };
+	static const struct tt_proc_count procs[] = { { 1, 42, "nc", 3 }, { 0, 0, "", 1 } };
+
+	memset(r, 0, sizeof(*r));
+	r->type = type;
+	switch (type) {
+	case TT_REC_META:
+		r->meta = (struct tt_meta){ "v", "h", "k", "b", "c", "a", "f", "m", 4096, 1, 1, 1, 1, 0, 0 };
+		return 1;
+	case TT_REC_SNAPSHOT:
+		r->snap.row.family = 2;
+		r->snap.owner_known = 1;
+		r->snap.comm = "nc";
+		r->snap.owner = "42/nc";
+		r->snap.flags = TT_F_TW;
+		return 1;
+	case TT_REC_EVENT:
+		r->ev.kind = kind;
+		r->ev.family = 2;
+		r->ev.flags = TT_F_OWNER | TT_F_STATE_NS | TT_F_FINAL | TT_F_REQ;
+		r->ev.duration_ns = 1;
+		return 1;
+	case TT_REC_LOST:
+		r->lost = (struct tt_lost){ 1, 2, 2, 1, 1, "write", "ENOSPC", 0 };
+		return 1;
+	case TT_REC_SKIPPED:
+		r->lost = (struct tt_lost){ 1, 2, 2, 0, 0, "snapshot", NULL, 0 };
+		return 1;
+	case TT_REC_CLOCK:
+		return 1;
+	case TT_REC_STATS:
+		r->stats.ntop = 1;
+		r->stats.top[0] = procs[0];
+		r->stats.lost = 1;
+		return 1;
+	case TT_REC_STATS_FINAL:
+		r->final = (struct tt_stats_final){ 0, 1, 1, 1, trans, 1, procs, 2 };
+		return 1;
+	case TT_REC_SUMMARY:
+		r->summary.has_accounting = 1;
+		return 1;
+	case TT_REC_HEADER:
+		return 0;
+	default:
+		fail_msg("test_docs has no sample of record type %d: add one", type);
+		return 0;
+	}
+}
+
+/* Every key of a JSON object, and of the objects in it, at any depth. */
+static void json_keys(struct json_object *o, struct names *keys)
+{
+	if (json_object_is_type(o, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(o); i++)
+			json_keys(json_object_array_get_idx(o, i), keys);
+		return;
+	}
+	if (!json_object_is_type(o, json_type_object))
+		return;
+	json_object_object_foreach(o, k, v) {
+		names_add(keys, k, strlen(k));
+		json_keys(v, keys);
+	}
+}
+
+/* name appears in text as a word of its own */
+static int has_word(const char *text, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = text; (p = strstr(p, name)); p += len) {
+		int before = p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
+		int after = isalnum((unsigned char)p[len]) || p[len] == '_';
+
+		if (!before && !after)
+			return 1;
+	}
+	return 0;
+}
+
+/* The record types and fields the JSON writer produces, for a record of
+ * every type: types[] the values of "type", keys the field names. */
+static void written(struct names *types, struct names *keys)
+{
+	struct tt_clock ck;
+	struct fmt_opts fo = { .clock = &ck };
+	struct outbuf ob;
+	struct tt_record r;
+
+	clock_set_anchor(&ck, 0, 0);
+	assert_int_equal(ob_init(&ob, 4096), 0);
+	for (int t = TT_REC_META; t < TT_REC_MAX; t++) {
+		for (unsigned kind = TT_EV_STATE; kind <= (t == TT_REC_EVENT ? TT_EV_SNDBUF : 1); kind++) {
+			struct json_object *j;
+
+			if (!sample(t, kind, &r))
+				continue;
+			ob_reset(&ob);
+			fmt_json(&ob, &r, &fo);
+			j = json_tokener_parse(ob_cstr(&ob));
+			if (!j)
+				fail_msg("the JSON of record type %d is not JSON: %s", t, ob_cstr(&ob));
+			names_add(types, fmt_json_type(&r), strlen(fmt_json_type(&r)));
+			json_keys(j, keys);
+			json_object_put(j);
+		}
+	}
+	ob_free(&ob);
+}
+
+/* Some .TP tag of the man page section names word. */
+static int tp_tag_names(const char *sec, const char *word)
+{
+	for (const char *p = sec; (p = strstr(p, "\n.TP\n")); p += 5) {
+		const char *tag = p + 5, *eol = strchrnul(tag, '\n');
+		char *line = strndup(tag, (size_t)(eol - tag));
+		int found;
+
+		assert_non_null(line);
+		found = has_word(line, word);
+		free(line);
+		if (found)
+			return 1;
+	}
+	return 0;
+}
+
+/* The entry of the "type" field lists word among its values. */
+static int type_listed(const char *sec, const char *word)
+{
+	const char *start = strstr(sec, "\n.B type\n"), *end;
+	char *entry;
+	int found;
+
+	if (!start)
+		fail_msg(MAN_PAGE " OUTPUT FORMAT has no entry for the field type");
+	end = strstr(start + 1, "\n.TP\n");
+	entry = strndup(start, end ? (size_t)(end - start) : strlen(start));
+	assert_non_null(entry);
+	found = has_word(entry, word);
+	free(entry);
+	return found;
+}
+
+/*
+ * Every field of every record type is a word of the man page, and every
+ * type has its own entry in the page's list of record types: a field or a
+ * type added to the writer without a line in the page fails here.
  */
 static void test_man_json_fields(void **state)
 {
-	static const char *const calls[] = { "begin(ob, \"", "key(ob, \"", "kstr(ob, \"",
-					     "ku64(ob, \"", "kms(ob, \"" };
-	char *src = slurp(FORMAT_JSON), *roff = slurp(MAN_PAGE), *plain = roff_plain(roff);
-	struct names fields = { 0 };
+	char *roff = slurp(MAN_PAGE), *plain = roff_plain(roff), *sec;
+	struct names types = { 0 }, keys = { 0 };
 
 	(void)state;
-	for (size_t c = 0; c < sizeof(calls) / sizeof(calls[0]); c++) {
-		for (const char *p = src; (p = strstr(p, calls[c])); ) {
-			const char *name = p + strlen(calls[c]), *q = strchr(name, '"');
-
-			assert_non_null(q);
-			names_add(&fields, name, (size_t)(q - name));
-			p = q;
-		}
+	written(&types, &keys);
+	/* meta, snapshot, 3 events, lost, skipped, clock, stats, stats_final, summary */
+	assert_int_equal(types.n, 11);
+	assert_true(keys.n >= 50);
+	for (int i = 0; i < keys.n; i++)
+		if (!has_word(plain, keys.v[i]))
+			fail_msg("format_json.c writes the field \"%s\", which " MAN_PAGE
+				 " does not mention", keys.v[i]);
+	sec = man_section(plain, "OUTPUT FORMAT");
+	for (int i = 0; i < types.n; i++) {
+		if (!tp_tag_names(sec, types.v[i]))
+			fail_msg(MAN_PAGE " OUTPUT FORMAT has no entry (a .TP tag) for the record type "
+				 "\"%s\"", types.v[i]);
+		if (!type_listed(sec, types.v[i]))
+			fail_msg(MAN_PAGE " does not list \"%s\" among the values of type", types.v[i]);
 	}
-	/* event record types are chosen by a ternary, not begin() literals */
-	for (const char *p = strstr(src, "const char *type ="); p && *p != ';'; p++) {
-		if (*p == '"') {
-			const char *q = strchr(p + 1, '"');
-
-			assert_non_null(q);
-			names_add(&fields, p + 1, (size_t)(q - p - 1));
-			p = q;
-		}
-	}
-	if (!names_has(&fields, "transition"))
-		fail_msg(FORMAT_JSON ": the event types were not found (const char *type = ...)");
-	assert_true(fields.n >= 40);
-	for (int i = 0; i < fields.n; i++) {
-		const char *f = fields.v[i], *p = plain;
-		size_t len = strlen(f);
-		int found = 0;
-
-		while (!found && (p = strstr(p, f))) {
-			int before = p > plain && (isalnum((unsigned char)p[-1]) || p[-1] == '_');
-			int after = isalnum((unsigned char)p[len]) || p[len] == '_';
-
-			found = !before && !after;
-			p += len;
-		}
-		if (!found)
-			fail_msg(FORMAT_JSON " writes the field \"%s\", which " MAN_PAGE
-				 " does not mention", f);
-	}
+	free(sec);
 	free(plain);
 	free(roff);
-	free(src);
 }
 
 int main(void)
@@ -464,6 +636,7 @@ int main(void)
 		cmocka_unit_test(test_man_sections),
 		cmocka_unit_test(test_man_options_section),
 		cmocka_unit_test(test_man_mentions_real_options),
+		cmocka_unit_test(test_usage_short),
 		cmocka_unit_test(test_man_short_options),
 		cmocka_unit_test(test_completion_long),
 		cmocka_unit_test(test_completion_short),

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * -r FILE end to end: captures are written here with the fmt_json_*
- * functions (what live mode writes), replayed with replay_run() and the
+ * -r FILE end to end: captures are written here with fmt_json() (what
+ * live mode writes), replayed with replay_run() and the
  * output read back from the redirected stdout and stderr.
  */
 #include <arpa/inet.h>
@@ -24,7 +24,6 @@
 #include "format.h"
 #include "opts.h"
 #include "replay.h"
-#include "trace.h"
 
 #define BOOT0 5000000000LL                    /* 5 s after boot */
 #define REAL0 1700000000000000000LL           /* 2023-11-14T22:13:20Z */
@@ -169,18 +168,19 @@ static void build_capture(struct ctx *c)
 
 	ob_reset(&c->cap);
 	clock_set_anchor(&ck, BOOT0, REAL0);
-	fmt_json_meta(&c->cap, &m, &fo);
-	fmt_json_snapshot(&c->cap, &s1, &fo);
-	fmt_json_snapshot(&c->cap, &s2, &fo);
-	fmt_json_snapshot(&c->cap, &s3, &fo);
-	fmt_json_event(&c->cap, &e1, &fo);
-	fmt_json_event(&c->cap, &e2, &fo);
-	fmt_json_event(&c->cap, &e3, &fo);
-	fmt_json_lost(&c->cap, &l, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_META, .meta = m }, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_SNAPSHOT, .snap = s1 }, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_SNAPSHOT, .snap = s2 }, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_SNAPSHOT, .snap = s3 }, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e1 }, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e2 }, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e3 }, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_LOST, .lost = l }, &fo);
 	clock_set_anchor(&ck, BOOT0 + 60 * SEC, REAL0 + 3660 * SEC);
-	fmt_json_clock(&c->cap, &fo);
-	fmt_json_event(&c->cap, &e4, &fo);
-	fmt_json_summary(&c->cap, &sum, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_CLOCK,
+					      .clock = { BOOT0 + 60 * SEC, REAL0 + 3660 * SEC } }, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e4 }, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_SUMMARY, .summary = sum }, &fo);
 	assert_false(c->cap.oom);
 	c->nlines = 11;
 }
@@ -511,9 +511,9 @@ static void test_full_disk_capture(void **state)
 	*cut = '\0';
 	ob_reset(&c->cap);
 	clock_set_anchor(&ck, BOOT0 + 60 * SEC, REAL0 + 3660 * SEC);
-	fmt_json_skipped(&c->cap, &skip, &fo);
-	fmt_json_lost(&c->cap, &w, &fo);
-	fmt_json_summary(&c->cap, &sum, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_SKIPPED, .lost = skip }, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_LOST, .lost = w }, &fo);
+	fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_SUMMARY, .summary = sum }, &fo);
 	z = gzopen(c->gzpath, "wb");
 	assert_non_null(z);
 	gzputs(z, all);
@@ -559,7 +559,7 @@ static void test_gzip_truncated(void **state)
 		snprintf(comm, sizeof(comm), "p%u\x1b", i * 2654435761u);
 		e = ev(i, BOOT0 + i * 7919LL, AF_INET, "10.0.0.1", 1024 + i % 5000, "10.0.0.2",
 		       (i * 40503u) % 65536, TT_SYN_SENT, TT_ESTABLISHED, i * 31, comm);
-		fmt_json_event(&c->cap, &e, &fo);
+		fmt_json(&c->cap, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e }, &fo);
 	}
 	full = strndup(c->cap.buf, c->cap.len);
 	write_gz(c->gzpath, c->cap.buf, c->cap.len);

@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 
 #include "clock.h"
+#include "format.h"
 #include "stats.h"
 
 struct fx {
@@ -83,6 +84,29 @@ static void ev(struct stats *s, unsigned long long id, unsigned old, unsigned st
 	if (comm)
 		strncpy(e.comm, comm, TT_COMM_LEN);   /* not NUL-terminated at 16: as the kernel */
 	stats_event(s, &e);
+}
+
+/* The -s records, formatted as the outputs format them, appended to f->ob. */
+static void report(struct fx *f, int json, double elapsed_s)
+{
+	struct tt_record r;
+
+	stats_report(f->s, elapsed_s, clock_boot_now(), &r);
+	if (json)
+		fmt_json(&f->ob, &r, &f->fo);
+	else
+		fmt_text(&f->ob, &r, &f->fo);
+}
+
+static void final(struct fx *f, int json)
+{
+	struct tt_record r;
+
+	assert_int_equal(stats_final(f->s, clock_boot_now(), &r), 0);
+	if (json)
+		fmt_json(&f->ob, &r, &f->fo);
+	else
+		fmt_text(&f->ob, &r, &f->fo);
 }
 
 #define OWN TT_F_OWNER
@@ -330,7 +354,7 @@ static void test_burst_1000(void **state)
 	assert_int_equal(CNT(s, TIME_WAIT), 400);
 	assert_int_equal(CNT(s, LAST_ACK), 0);
 	assert_int_equal(CNT(s, LISTEN), 1);
-	stats_report(s, &f->ob, 1, 1.0, &f->fo);
+	report(f, 1, 1.0);
 	j = parse_one(&f->ob);
 	assert_int_equal(jint(j, "new"), 2000);
 	assert_int_equal(jint(j, "closes"), 400);
@@ -413,7 +437,7 @@ static void test_rates(void **state)
 		ev(s, i, TT_ESTABLISHED, TT_CLOSE, 0, 0, NULL);
 	ev(s, 50, TT_CLOSE, TT_LISTEN, 0, 0, NULL);
 	ev(s, 50, TT_LISTEN, TT_CLOSE, 0, 0, NULL);   /* not a close */
-	stats_report(s, &f->ob, 1, 2.0, &f->fo);
+	report(f, 1, 2.0);
 	j = parse_one(&f->ob);
 	assert_string_equal(jstr(j, "type"), "stats");
 	assert_int_equal(jint(j, "new"), 10);
@@ -426,7 +450,7 @@ static void test_rates(void **state)
 	json_object_put(j);
 	/* formatting again (text for stdout, JSON for -o) gives the same counts */
 	ob_reset(&f->ob);
-	stats_report(s, &f->ob, 1, 2.0, &f->fo);
+	report(f, 1, 2.0);
 	j = parse_one(&f->ob);
 	assert_int_equal(jint(j, "new"), 10);
 	assert_int_equal(jint(j, "closes"), 4);
@@ -434,7 +458,7 @@ static void test_rates(void **state)
 	/* the interval counters restart; the state counts do not */
 	stats_interval_end(s);
 	ob_reset(&f->ob);
-	stats_report(s, &f->ob, 1, 0.5, &f->fo);
+	report(f, 1, 0.5);
 	j = parse_one(&f->ob);
 	assert_int_equal(jint(j, "new"), 0);
 	assert_true(jdouble(j, "new_per_s") == 0.0);
@@ -444,7 +468,7 @@ static void test_rates(void **state)
 	ev(s, 60, TT_CLOSE, TT_SYN_SENT, 0, 0, NULL);
 	ev(s, 60, TT_SYN_SENT, TT_ESTABLISHED, 0, 0, NULL);
 	ob_reset(&f->ob);
-	stats_report(s, &f->ob, 1, 0.0, &f->fo);
+	report(f, 1, 0.0);
 	j = parse_one(&f->ob);
 	assert_int_equal(jint(j, "new"), 1);
 	assert_true(jdouble(j, "new_per_s") == 0.0);
@@ -453,7 +477,7 @@ static void test_rates(void **state)
 	ev(s, 61, TT_CLOSE, TT_SYN_SENT, 0, 0, NULL);
 	ev(s, 61, TT_SYN_SENT, TT_ESTABLISHED, 0, 0, NULL);
 	ob_reset(&f->ob);
-	stats_report(s, &f->ob, 0, 0.25, &f->fo);
+	report(f, 0, 0.25);
 	assert_non_null(strstr(ob_cstr(&f->ob), "| new/s 4.0  closes/s 0.0 |"));
 	assert_non_null(strstr(ob_cstr(&f->ob), "  ESTABLISHED 8  SYN_SENT 0  SYN_RECV 0  "));
 }
@@ -472,8 +496,8 @@ static void test_text_line(void **state)
 	snap(s, 20, TT_ESTABLISHED, 0, 1, 77, "sshd");
 	snap(s, 21, TT_ESTABLISHED, 0, 1, 77, "sshd");
 	snap(s, 22, TT_TIME_WAIT, TT_F_TW, 0, 0, NULL);
-	stats_report(s, &f->ob, 0, 1.0, &f->fo);
-	stats_report(s, &f->ob, 0, 1.0, &f->fo);
+	report(f, 0, 1.0);
+	report(f, 0, 1.0);
 	txt = ob_cstr(&f->ob);
 	assert_true(strncmp(txt, "# stats: ", 9) == 0);
 	line2 = strchr(txt, '\n') + 1;
@@ -507,7 +531,7 @@ static void test_top_five(void **state)
 			ev(s, id, TT_SYN_SENT, TT_ESTABLISHED, OWN, pids[i], "p");
 		}
 	ev(s, 900, TT_CLOSE, TT_LISTEN, OWN, 99, "listener");   /* not ESTABLISHED */
-	stats_report(s, &f->ob, 1, 1.0, &f->fo);
+	report(f, 1, 1.0);
 	j = parse_one(&f->ob);
 	top = jget(j, "top");
 	assert_int_equal(json_object_array_length(top), STATS_TOP);
@@ -525,7 +549,7 @@ static void test_top_five(void **state)
 	for (unsigned long long k = 0; k < 7; k++)                  /* pid 36's, ids 17..23 */
 		ev(s, 17 + k, TT_ESTABLISHED, TT_FIN_WAIT1, OWN, 36, "p");
 	ob_reset(&f->ob);
-	stats_report(s, &f->ob, 1, 1.0, &f->fo);
+	report(f, 1, 1.0);
 	j = parse_one(&f->ob);
 	top = jget(j, "top");
 	{
@@ -555,22 +579,22 @@ static void test_hostile_comm(void **state)
 	ev(s, 2, TT_SYN_SENT, TT_ESTABLISHED, OWN, 66, evil);
 	ev(s, 3, TT_CLOSE, TT_SYN_SENT, OWN, 67, "\xe2\x80\xae" "evil\x1b]0;x\x07");
 	ev(s, 3, TT_SYN_SENT, TT_ESTABLISHED, OWN, 67, "\xe2\x80\xae" "evil\x1b]0;x\x07");
-	stats_report(s, &f->ob, 0, 1.0, &f->fo);
-	stats_final(s, &f->ob, 0, &f->fo);
+	report(f, 0, 1.0);
+	final(f, 0);
 	txt = ob_cstr(&f->ob);
 	for (const unsigned char *p = (const unsigned char *)txt; *p; p++)
 		if ((*p < 0x20 && *p != '\n') || *p == 0x7f)
 			fail_msg("raw control byte 0x%02x at offset %ld", *p, (long)(p - (const unsigned char *)txt));
 	assert_non_null(strstr(txt, "66/\\x1b[2J\\x0a\\x0d\"\\x5c\\x7f\\xff\\x01z 2"));
 	ob_reset(&f->ob);
-	stats_report(s, &f->ob, 1, 1.0, &f->fo);
+	report(f, 1, 1.0);
 	j = parse_one(&f->ob);
 	top = jget(j, "top");
 	assert_string_equal(jstr(json_object_array_get_idx(top, 0), "comm"),
 			    "\\x1b[2J\\x0a\\x0d\"\\x5c\\x7f\\xff\\x01z");
 	json_object_put(j);
 	ob_reset(&f->ob);
-	stats_final(s, &f->ob, 1, &f->fo);
+	final(f, 1);
 	j = parse_one(&f->ob);
 	json_object_put(j);
 }
@@ -593,7 +617,7 @@ static void test_final(void **state)
 	}
 	ev(s, 200, TT_TIME_WAIT, TT_CLOSE, TT_F_TW, 0, NULL);  /* no owner known anywhere */
 	ev(s, 10, TT_LISTEN, TT_CLOSE, OWN, 30, "srv");
-	stats_final(s, &f->ob, 1, &f->fo);
+	final(f, 1);
 	j = parse_one(&f->ob);
 	assert_string_equal(jstr(j, "type"), "stats_final");
 	assert_int_equal(jint(j, "new"), 3);
@@ -631,7 +655,7 @@ static void test_final(void **state)
 	assert_int_equal(jint(json_object_array_get_idx(bp, 3), "transitions"), 1);
 	json_object_put(j);
 	ob_reset(&f->ob);
-	stats_final(s, &f->ob, 0, &f->fo);
+	final(f, 0);
 	txt = ob_cstr(&f->ob);
 	assert_non_null(strstr(txt, "--- transitions by state (new: 3 into ESTABLISHED, closes: 1)\n"));
 	assert_non_null(strstr(txt, "\nSYN_SENT -> ESTABLISHED            3\n"));
@@ -644,7 +668,7 @@ static void test_empty_and_lost(void **state)
 	struct fx *f = *state;
 	json_object *j;
 
-	stats_final(f->s, &f->ob, 1, &f->fo);
+	final(f, 1);
 	j = parse_one(&f->ob);
 	assert_int_equal(json_object_array_length(jget(j, "transitions")), 0);
 	assert_int_equal(json_object_array_length(jget(j, "by_process")), 0);
@@ -652,13 +676,13 @@ static void test_empty_and_lost(void **state)
 	json_object_put(j);
 	stats_lost(f->s, 12);
 	ob_reset(&f->ob);
-	stats_report(f->s, &f->ob, 1, 1.0, &f->fo);
+	report(f, 1, 1.0);
 	j = parse_one(&f->ob);
 	assert_int_equal(jint(j, "lost"), 12);
 	assert_int_equal(json_object_array_length(jget(j, "top")), 0);
 	json_object_put(j);
 	ob_reset(&f->ob);
-	stats_report(f->s, &f->ob, 0, 1.0, &f->fo);
+	report(f, 0, 1.0);
 	assert_non_null(strstr(ob_cstr(&f->ob), "| top: - | lost 12 events: counts approximate\n"));
 }
 

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
- * --verify end to end: captures are written here with the fmt_json_*
- * functions (what live mode writes), then damaged one way at a time, and
- * each damage must be named with its file and line; the whole capture, and
- * the same capture split as a rotation would split it, must pass.
+ * --verify end to end: captures are written here with fmt_json() (what
+ * live mode writes), then damaged one way at a time, and each damage must
+ * be named with its file and line; the whole capture, and the same capture
+ * split as a rotation would split it, must pass.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -104,7 +104,7 @@ static void add_event(struct ctx *c, unsigned long long seq)
 	inet_pton(AF_INET, "127.0.0.1", e.laddr);
 	inet_pton(AF_INET, "127.0.0.1", e.raddr);
 	e.rport = 1025;
-	fmt_json_event(&c->ob, &e, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e }, &c->fo);
 	add(c);
 }
 
@@ -119,9 +119,9 @@ static void add_lost(struct ctx *c, unsigned long long from, unsigned long long 
 		l.error = "ENOSPC";
 	}
 	if (skipped)
-		fmt_json_skipped(&c->ob, &l, &c->fo);
+		fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SKIPPED, .lost = l }, &c->fo);
 	else
-		fmt_json_lost(&c->ob, &l, &c->fo);
+		fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_LOST, .lost = l }, &c->fo);
 	add(c);
 }
 
@@ -146,7 +146,7 @@ static void build(struct ctx *c)
 	};
 
 	clear(c);
-	fmt_json_meta(&c->ob, &m, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_META, .meta = m }, &c->fo);
 	add(c);
 	memset(&r, 0, sizeof(r));
 	r.row.family = AF_INET;
@@ -154,7 +154,7 @@ static void build(struct ctx *c)
 	r.row.lport = 1025;
 	r.boot_ns = BOOT0;
 	for (int i = 0; i < 2; i++) {
-		fmt_json_snapshot(&c->ob, &r, &c->fo);
+		fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SNAPSHOT, .snap = r }, &c->fo);
 		add(c);
 	}
 	add_lost(c, 0, 0, 1, "snapshot", 1);
@@ -166,7 +166,7 @@ static void build(struct ctx *c)
 	add_lost(c, 8, 10, 3, "write", 0);
 	add_lost(c, 1, 0, 2, "recursion", 0);
 	add_event(c, 11);
-	fmt_json_summary(&c->ob, &s, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SUMMARY, .summary = s }, &c->fo);
 	add(c);
 }
 
@@ -394,7 +394,7 @@ static void test_summary_counts(void **state)
 		unsigned long long keep = *cases[i].v;
 
 		*cases[i].v = cases[i].bad;
-		fmt_json_summary(&c->ob, &s, &c->fo);
+		fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SUMMARY, .summary = s }, &c->fo);
 		replace_line(c, c->n - 1);
 		f[0] = write_part(c, "sum.jsonl", 0, c->n, 0);
 		expect_bad(c, 1, f, "sum.jsonl:", cases[i].why);
@@ -450,10 +450,10 @@ static void test_stats_capture(void **state)
 				.has_accounting = 1 };
 	const char *f[1];
 
-	fmt_json_meta(&c->ob, &m, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_META, .meta = m }, &c->fo);
 	add(c);
 	add_lost(c, 40, 44, 5, "ring_full", 0);
-	fmt_json_summary(&c->ob, &s, &c->fo);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_SUMMARY, .summary = s }, &c->fo);
 	add(c);
 	f[0] = write_part(c, "stats.jsonl", 0, c->n, 0);
 	expect_whole(c, 1, f);
