@@ -110,17 +110,34 @@ int cf_ns(struct pctx *c, const char *k, long long *out)
 	return err;
 }
 
+/*
+ * Field k, of JSON type type (json_type_double also takes an integer):
+ * 0 with *v, 1 when absent (F_OPT) or null (F_NULL), or the error naming
+ * what it should be.
+ */
+static int typed(struct pctx *c, const char *k, int flags, json_type type, const char *what,
+		 struct json_object **v)
+{
+	int err = cf_field(c, k, flags, v);
+
+	if (err)
+		return err;
+	if (!*v && (flags & F_NULL))
+		return 1;
+	if (*v && (json_object_is_type(*v, type) ||
+		   (type == json_type_double && json_object_is_type(*v, json_type_int))))
+		return 0;
+	return cf_bad(c, k, "is not %s", what);
+}
+
 /* A JSON number (integer or not) within 0..max. */
 static int number(struct pctx *c, const char *k, int flags, double max, double *out)
 {
 	struct json_object *v;
-	int err = cf_field(c, k, flags, &v);
+	int err = typed(c, k, flags, json_type_double, "a number", &v);
 
 	if (err)
 		return err;
-	if (!v || !(json_object_is_type(v, json_type_double) ||
-		    json_object_is_type(v, json_type_int)))
-		return cf_bad(c, k, "is not a number");
 	*out = json_object_get_double(v);
 	if (!isfinite(*out) || *out < 0 || *out > max)
 		return cf_bad(c, k, "is out of range");
@@ -148,30 +165,21 @@ int cf_double(struct pctx *c, const char *k, int flags, double *out)
 int cf_bool(struct pctx *c, const char *k, int flags, int *out)
 {
 	struct json_object *v;
-	int err = cf_field(c, k, flags, &v);
+	int err = typed(c, k, flags, json_type_boolean, "a boolean", &v);
 
-	if (err)
-		return err;
-	if (!v && (flags & F_NULL))
-		return 1;
-	if (!v || !json_object_is_type(v, json_type_boolean))
-		return cf_bad(c, k, "is not a boolean");
-	*out = json_object_get_boolean(v);
-	return 0;
+	if (!err)
+		*out = json_object_get_boolean(v);
+	return err;
 }
 
 /* The JSON string value itself, NUL-free. 1: absent or null (as flags allow). */
 int cf_raw_str(struct pctx *c, const char *k, int flags, const char **s, size_t *len)
 {
 	struct json_object *v;
-	int err = cf_field(c, k, flags, &v);
+	int err = typed(c, k, flags, json_type_string, "a string", &v);
 
 	if (err)
 		return err;
-	if (!v && (flags & F_NULL))
-		return 1;
-	if (!v || !json_object_is_type(v, json_type_string))
-		return cf_bad(c, k, "is not a string");
 	*s = json_object_get_string(v);
 	*len = (size_t)json_object_get_string_len(v);
 	if (memchr(*s, '\0', *len))
@@ -323,14 +331,11 @@ int cf_kind(struct pctx *c, unsigned *flags)
 
 int cf_array(struct pctx *c, const char *k, int flags, struct json_object **arr, size_t *n)
 {
-	int err = cf_field(c, k, flags, arr);
+	int err = typed(c, k, flags, json_type_array, "an array", arr);
 
-	if (err)
-		return err;
-	if (!*arr || !json_object_is_type(*arr, json_type_array))
-		return cf_bad(c, k, "is not an array");
-	*n = json_object_array_length(*arr);
-	return 0;
+	if (!err)
+		*n = json_object_array_length(*arr);
+	return err;
 }
 
 int cf_element(struct pctx *c, struct json_object *arr, size_t i, const char *k,

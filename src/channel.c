@@ -244,37 +244,39 @@ static void format_owed(struct channel *c, const struct tt_lost *l, int skipped)
 		fmt_text(&c->ob, &r, c->fo);
 }
 
-/* Writes what the channel owes, in order. 1 when it owes nothing more. */
-static int pay_owed(struct channel *c)
+/* One owed record into the sink: 1 when it took it. */
+static int write_owed(struct channel *c, const struct tt_lost *l, int skipped)
 {
 	int err;
 
+	format_owed(c, l, skipped);
+	if (c->ob.oom)
+		return 0;
+	err = sink_write(c->s, c->ob.buf, c->ob.len, CHAN_MARK);
+	if (err) {
+		note_error(c, err, 0);
+		return 0;
+	}
+	return 1;
+}
+
+/* Writes what the channel owes, in order. 1 when it owes nothing more. */
+static int pay_owed(struct channel *c)
+{
 	while (c->qhead < c->qn) {
 		struct owed *o = &c->q[c->qhead];
 
 		o->l.reason = o->reason;
 		o->l.error = o->error[0] ? o->error : NULL;
-		format_owed(c, &o->l, o->skipped);
-		if (c->ob.oom)
+		if (!write_owed(c, &o->l, o->skipped))
 			return 0;
-		err = sink_write(c->s, c->ob.buf, c->ob.len, CHAN_MARK);
-		if (err) {
-			note_error(c, err, 0);
-			return 0;
-		}
 		c->qhead++;
 	}
 	c->qhead = c->qn = 0;
 	if (seg_open(c)) {
 		c->seg.error = c->seg_error[0] ? c->seg_error : NULL;
-		format_owed(c, &c->seg, 0);
-		if (c->ob.oom)
+		if (!write_owed(c, &c->seg, 0))
 			return 0;
-		err = sink_write(c->s, c->ob.buf, c->ob.len, CHAN_MARK);
-		if (err) {
-			note_error(c, err, 0);
-			return 0;
-		}
 		memset(&c->seg, 0, sizeof(c->seg));
 		c->seg_error[0] = '\0';
 	}

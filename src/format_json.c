@@ -262,17 +262,25 @@ static void clock_rec(struct outbuf *ob, const struct tt_anchor *a, const struct
 	end(ob);
 }
 
-/* {"pid":P,"comm":"c","NAME":N}, pid and comm null when unknown */
-static void proc_count(struct outbuf *ob, const struct tt_proc_count *p, const char *name)
+/* ,"k":[{"pid":P,"comm":"c","NAME":N},...], pid and comm null when unknown */
+static void procs(struct outbuf *ob, const char *k, const struct tt_proc_count *p, size_t n,
+		  const char *name)
 {
-	key0(ob, "pid");
-	if (p->known)
-		ob_u64(ob, p->pid);
-	else
-		ob_puts(ob, "null");
-	kcomm(ob, "comm", p->known ? p->comm : NULL);
-	ku64(ob, name, p->n);
-	ob_putc(ob, '}');
+	key(ob, k);
+	ob_putc(ob, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			ob_putc(ob, ',');
+		key0(ob, "pid");
+		if (p[i].known)
+			ob_u64(ob, p[i].pid);
+		else
+			ob_puts(ob, "null");
+		kcomm(ob, "comm", p[i].known ? p[i].comm : NULL);
+		ku64(ob, name, p[i].n);
+		ob_putc(ob, '}');
+	}
+	ob_putc(ob, ']');
 }
 
 static void stats(struct outbuf *ob, const struct tt_stats *s, const struct fmt_opts *fo)
@@ -295,14 +303,7 @@ static void stats(struct outbuf *ob, const struct tt_stats *s, const struct fmt_
 	ku64(ob, "closes", s->closes);
 	kfixed(ob, "new_per_s", s->new_per_s);
 	kfixed(ob, "closes_per_s", s->closes_per_s);
-	key(ob, "top");
-	ob_putc(ob, '[');
-	for (int i = 0; i < s->ntop; i++) {
-		if (i)
-			ob_putc(ob, ',');
-		proc_count(ob, &s->top[i], "established");
-	}
-	ob_putc(ob, ']');
+	procs(ob, "top", s->top, (size_t)s->ntop, "established");
 	if (s->lost)
 		ku64(ob, "lost", s->lost);
 	end(ob);
@@ -327,14 +328,7 @@ static void stats_final(struct outbuf *ob, const struct tt_stats_final *f, const
 		ob_putc(ob, '}');
 	}
 	ob_putc(ob, ']');
-	key(ob, "by_process");
-	ob_putc(ob, '[');
-	for (size_t i = 0; i < f->nprocs; i++) {
-		if (i)
-			ob_putc(ob, ',');
-		proc_count(ob, &f->procs[i], "transitions");
-	}
-	ob_putc(ob, ']');
+	procs(ob, "by_process", f->procs, f->nprocs, "transitions");
 	if (f->lost)
 		ku64(ob, "lost", f->lost);
 	end(ob);

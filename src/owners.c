@@ -17,7 +17,7 @@
  * - when several processes hold one inode the first one found wins.
  *
  * Unlike netstat, the scan is relative to directory fds (openat/readlinkat)
- * and the table is open-addressed, sized for 100k+ sockets.
+ * and the table is a socket table (socktab.h), sized for 100k+ sockets.
  */
 #include <ctype.h>
 #include <dirent.h>
@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "owners.h"
+#include "socktab.h"
 
 #define CMDLINE_MAX 511		/* netstat reads cmdline into char[512] */
 #define LINK_MAX_LEN 29		/* netstat's readlink buffer is char[30] */
@@ -42,19 +43,14 @@ struct owner_proc {
 	char comm[COMM_SIZE];
 };
 
-/* owner_slot.proc of an inode owners_want asked for and no pair gave yet */
+/* The proc of an inode owners_want asked for and no pair gave yet. */
 #define PROC_NONE UINT32_MAX
-
-struct owner_slot {
-	unsigned long long inode;	/* 0: empty */
-	uint32_t proc;			/* index into procs, or PROC_NONE */
-};
+/* owners_scan's first table: 8k sockets before it grows */
+#define SCAN_EXPECTED 8192
 
 struct owners {
-	struct owner_slot *slots;
-	size_t cap;			/* power of two */
-	size_t used;			/* slots taken */
-	size_t owned;			/* slots with an owner */
+	struct socktab *inodes;		/* inode -> uint32_t index into procs, or PROC_NONE */
+	size_t owned;			/* inodes with an owner */
 	int wanted_only;		/* owners_want was called: add no new inode */
 	struct owner_proc *procs;
 	size_t nprocs, procs_cap;
@@ -65,112 +61,49 @@ struct owners {
 	uint32_t cur_idx;
 };
 
-static size_t slot_hash(unsigned long long inode, size_t cap)
+/* The owner of inode, or NULL. */
+static const struct owner_proc *find_owner(const struct owners *o, unsigned long long inode)
 {
-	/* inodes are mostly sequential: mix them (splitmix64 finalizer) */
-	inode ^= inode >> 30;
-	inode *= 0xbf58476d1ce4e5b9ULL;
-	inode ^= inode >> 27;
-	inode *= 0x94d049bb133111ebULL;
-	inode ^= inode >> 31;
-	return (size_t)inode & (cap - 1);
-}
+	const uint32_t *proc = o ? socktab_find(o->inodes, inode) : NULL;
 
-static const struct owner_slot *find_slot(const struct owners *o,
-					  unsigned long long inode)
-{
-	size_t i;
-
-	if (!o || !inode || !o->cap)
-		return NULL;
-	for (i = slot_hash(inode, o->cap); o->slots[i].inode; i = (i + 1) & (o->cap - 1))
-		if (o->slots[i].inode == inode)
-			return o->slots[i].proc == PROC_NONE ? NULL : &o->slots[i];
-	return NULL;
-}
-
-static int resize_slots(struct owners *o, size_t ncap)
-{
-	struct owner_slot *ns = calloc(ncap, sizeof(*ns));
-	size_t i, j;
-
-	if (!ns)
-		return -ENOMEM;
-	for (i = 0; i < o->cap; i++) {
-		if (!o->slots[i].inode)
-			continue;
-		for (j = slot_hash(o->slots[i].inode, ncap); ns[j].inode; j = (j + 1) & (ncap - 1))
-			;
-		ns[j] = o->slots[i];
-	}
-	free(o->slots);
-	o->slots = ns;
-	o->cap = ncap;
-	return 0;
-}
-
-static int grow_slots(struct owners *o)
-{
-	return resize_slots(o, o->cap ? o->cap * 2 : 1u << 14);
-}
-
-/* The slot of inode, or NULL; *free_slot: where it would go. */
-static struct owner_slot *probe(struct owners *o, unsigned long long inode, size_t *free_slot)
-{
-	size_t i;
-
-	for (i = slot_hash(inode, o->cap); o->slots[i].inode; i = (i + 1) & (o->cap - 1))
-		if (o->slots[i].inode == inode)
-			return &o->slots[i];
-	*free_slot = i;
-	return NULL;
+	return proc && *proc != PROC_NONE ? &o->procs[*proc] : NULL;
 }
 
 /* First holder wins, as in netstat's prg_cache_add. proc may be PROC_NONE
  * (owners_want). With wanted_only, inodes nobody asked for are dropped. */
 static int add_inode(struct owners *o, unsigned long long inode, uint32_t proc)
 {
-	struct owner_slot *sl;
-	size_t i = 0;
-	int err;
+	uint32_t *sl = socktab_find(o->inodes, inode);
+	int created;
 
 	if (!inode)
 		return 0;
-	sl = probe(o, inode, &i);
-	if (sl) {
-		if (sl->proc == PROC_NONE && proc != PROC_NONE) {
-			sl->proc = proc;
-			o->owned++;
-		}
+	if (!sl && o->wanted_only && proc != PROC_NONE)
 		return 0;
+	if (!sl) {
+		sl = socktab_insert(o->inodes, inode, &created);
+		if (!sl)
+			return -ENOMEM;
+		*sl = PROC_NONE;
 	}
-	if (o->wanted_only && proc != PROC_NONE)
-		return 0;
-	if ((o->used + 1) * 2 > o->cap) {
-		err = grow_slots(o);
-		if (err)
-			return err;
-		probe(o, inode, &i);
+	if (*sl == PROC_NONE && proc != PROC_NONE) {
+		*sl = proc;
+		o->owned++;
 	}
-	o->slots[i].inode = inode;
-	o->slots[i].proc = proc;
-	o->used++;
-	o->owned += proc != PROC_NONE;
 	return 0;
 }
 
 /* Whether a pair for inode would be kept (owners_add_pair's early test). */
 static int inode_wanted(struct owners *o, unsigned long long inode)
 {
-	size_t i;
-	struct owner_slot *sl;
+	const uint32_t *sl;
 
 	if (!inode)
 		return 0;
 	if (!o->wanted_only)
 		return 1;
-	sl = probe(o, inode, &i);
-	return sl && sl->proc == PROC_NONE;
+	sl = socktab_find(o->inodes, inode);
+	return sl && *sl == PROC_NONE;
 }
 
 static int parse_inode_number(const char *s, unsigned long long *inode)
@@ -355,7 +288,7 @@ int owners_scan(const char *procdir, struct owners **out)
 		goto cleanup;
 	}
 	o->procfd = -1;
-	err = grow_slots(o);
+	err = socktab_new(&o->inodes, sizeof(uint32_t), SCAN_EXPECTED);
 	if (err)
 		goto cleanup;
 	proc = opendir(procdir);
@@ -382,22 +315,22 @@ cleanup:
 
 const char *owners_get(const struct owners *o, unsigned long long inode)
 {
-	const struct owner_slot *s = find_slot(o, inode);
+	const struct owner_proc *p = find_owner(o, inode);
 
-	return s ? o->procs[s->proc].name : NULL;
+	return p ? p->name : NULL;
 }
 
 int owners_lookup(const struct owners *o, unsigned long long inode,
 		  unsigned *pid, const char **comm)
 {
-	const struct owner_slot *s = find_slot(o, inode);
+	const struct owner_proc *p = find_owner(o, inode);
 
-	if (!s)
+	if (!p)
 		return -ENOENT;
 	if (pid)
-		*pid = o->procs[s->proc].pid;
+		*pid = p->pid;
 	if (comm)
-		*comm = o->procs[s->proc].comm;
+		*comm = p->comm;
 	return 0;
 }
 
@@ -409,7 +342,6 @@ unsigned long owners_count(const struct owners *o)
 int owners_new(const char *procdir, size_t expected, struct owners **out)
 {
 	struct owners *o = NULL;
-	size_t cap = 1024;
 	int err = 0;
 
 	if (!procdir || !out)
@@ -423,11 +355,9 @@ int owners_new(const char *procdir, size_t expected, struct owners **out)
 		err = -errno;
 		goto cleanup;
 	}
-	/* sized once for the expected count at add_inode's load of 1/2: the
-	 * rehash of a growing table would hold two tables at once */
-	while (cap < expected * 2 + 2)
-		cap *= 2;
-	err = resize_slots(o, cap);
+	/* sized once for the expected count: the rehash of a growing table
+	 * would hold two tables at once */
+	err = socktab_new(&o->inodes, sizeof(uint32_t), expected);
 	if (err)
 		goto cleanup;
 	*out = o;
@@ -478,7 +408,7 @@ void owners_free(struct owners **o)
 		return;
 	if ((*o)->procfd >= 0)
 		close((*o)->procfd);
-	free((*o)->slots);
+	socktab_free(&(*o)->inodes);
 	free((*o)->procs);
 	free(*o);
 	*o = NULL;

@@ -131,69 +131,73 @@ static int scan_endpoint(struct cursor *c, unsigned words, unsigned char *addr,
 	return 0;
 }
 
+/* "sl:", then the two endpoints. */
+static int scan_endpoints(struct cursor *c, unsigned words, struct tt_sockrow *r)
+{
+	uint64_t tmp;
+
+	skip_blanks(c);
+	if (scan_dec(c, UINT64_MAX, &tmp) || expect(c, ':') || !at_field_end(c))
+		return -EINVAL;
+	skip_blanks(c);
+	if (scan_endpoint(c, words, r->laddr, &r->lport))
+		return -EINVAL;
+	skip_blanks(c);
+	return scan_endpoint(c, words, r->raddr, &r->rport);
+}
+
+/* st, tx_queue:rx_queue, tr:tm->when, retrnsmt, uid, timeout, inode. */
+static int scan_fields(struct cursor *c, struct tt_sockrow *r)
+{
+	uint64_t v, tmp;
+
+	skip_blanks(c);
+	if (scan_hex(c, 8, &v) || !at_field_end(c) || v < 1 || v > 12)
+		return -EINVAL;
+	r->state = (unsigned)v;
+	skip_blanks(c);
+	if (scan_hex(c, 16, &v) || expect(c, ':'))
+		return -EINVAL;
+	r->txq = v;
+	if (scan_hex(c, 16, &v) || !at_field_end(c))
+		return -EINVAL;
+	r->rxq = v;
+	/* tr:tm->when and retrnsmt: only checked for shape */
+	skip_blanks(c);
+	if (scan_hex(c, 16, &tmp) || expect(c, ':') || scan_hex(c, 16, &tmp) || !at_field_end(c))
+		return -EINVAL;
+	skip_blanks(c);
+	if (scan_hex(c, 16, &tmp) || !at_field_end(c))
+		return -EINVAL;
+	skip_blanks(c);
+	if (scan_dec(c, UINT_MAX, &v) || !at_field_end(c))
+		return -EINVAL;
+	r->uid = (unsigned)v;
+	/* timeout is printed with %d and may be negative */
+	skip_blanks(c);
+	if (c->p < c->end && *c->p == '-')
+		c->p++;
+	if (scan_dec(c, UINT64_MAX, &tmp) || !at_field_end(c))
+		return -EINVAL;
+	skip_blanks(c);
+	if (scan_dec(c, UINT64_MAX, &v) || !at_field_end(c))
+		return -EINVAL;
+	r->inode = v;
+	return 0;
+}
+
 int procnet_parse_buf(const char *line, unsigned long len, unsigned family,
 		      struct tt_sockrow *row)
 {
 	struct cursor c = { line, line + len };
 	struct tt_sockrow r;
-	unsigned words;
-	uint64_t v, tmp;
 
-	if (!line || !row)
-		return -EINVAL;
-	if (family == AF_INET)
-		words = 1;
-	else if (family == AF_INET6)
-		words = 4;
-	else
+	if (!line || !row || (family != AF_INET && family != AF_INET6))
 		return -EINVAL;
 	memset(&r, 0, sizeof(r));
 	r.family = family;
-
-	/* "sl:" */
-	skip_blanks(&c);
-	if (scan_dec(&c, UINT64_MAX, &tmp) || expect(&c, ':') || !at_field_end(&c))
+	if (scan_endpoints(&c, family == AF_INET ? 1 : 4, &r) || scan_fields(&c, &r))
 		return -EINVAL;
-	skip_blanks(&c);
-	if (scan_endpoint(&c, words, r.laddr, &r.lport))
-		return -EINVAL;
-	skip_blanks(&c);
-	if (scan_endpoint(&c, words, r.raddr, &r.rport))
-		return -EINVAL;
-	skip_blanks(&c);
-	if (scan_hex(&c, 8, &v) || !at_field_end(&c) || v < 1 || v > 12)
-		return -EINVAL;
-	r.state = (unsigned)v;
-	skip_blanks(&c);
-	if (scan_hex(&c, 16, &v) || expect(&c, ':'))
-		return -EINVAL;
-	r.txq = v;
-	if (scan_hex(&c, 16, &v) || !at_field_end(&c))
-		return -EINVAL;
-	r.rxq = v;
-	/* tr:tm->when and retrnsmt: only checked for shape */
-	skip_blanks(&c);
-	if (scan_hex(&c, 16, &tmp) || expect(&c, ':') || scan_hex(&c, 16, &tmp) ||
-	    !at_field_end(&c))
-		return -EINVAL;
-	skip_blanks(&c);
-	if (scan_hex(&c, 16, &tmp) || !at_field_end(&c))
-		return -EINVAL;
-	skip_blanks(&c);
-	if (scan_dec(&c, UINT_MAX, &v) || !at_field_end(&c))
-		return -EINVAL;
-	r.uid = (unsigned)v;
-	/* timeout is printed with %d and may be negative */
-	skip_blanks(&c);
-	if (c.p < c.end && *c.p == '-')
-		c.p++;
-	if (scan_dec(&c, UINT64_MAX, &tmp) || !at_field_end(&c))
-		return -EINVAL;
-	skip_blanks(&c);
-	if (scan_dec(&c, UINT64_MAX, &v) || !at_field_end(&c))
-		return -EINVAL;
-	r.inode = v;
-
 	*row = r;
 	return 0;
 }
@@ -205,90 +209,105 @@ int procnet_parse_line(const char *line, unsigned family, struct tt_sockrow *row
 	return procnet_parse_buf(line, strlen(line), family, row);
 }
 
+/* A file being split into lines. */
+struct reader {
+	char *buf;
+	size_t have;
+	unsigned family;
+	int header;		/* the first line is the column header */
+	int skipping;		/* inside a line too long for the buffer */
+	int (*cb)(const struct tt_sockrow *row, void *ctx);
+	void *ctx;
+	unsigned *bad;
+};
+
+static int take_line(struct reader *rd, const char *p, const char *nl)
+{
+	struct tt_sockrow row;
+
+	if (rd->skipping) {
+		rd->skipping = 0;
+		return 0;
+	}
+	if (rd->header) {
+		rd->header = 0;
+		return 0;
+	}
+	if (procnet_parse_buf(p, (unsigned long)(nl - p), rd->family, &row)) {
+		if (rd->bad)
+			(*rd->bad)++;
+		return 0;
+	}
+	return rd->cb(&row, rd->ctx);
+}
+
+/* The whole lines of the buffer (at eof, also the last one without its
+ * newline); what is left moves to the front. 0, or what cb returned. */
+static int take_lines(struct reader *rd, int eof)
+{
+	char *p = rd->buf, *end = rd->buf + rd->have, *nl;
+	int err;
+
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl && !eof)
+			break;
+		if (!nl)
+			nl = end;	/* last line without newline */
+		err = take_line(rd, p, nl);
+		if (err)
+			return err;
+		p = nl < end ? nl + 1 : end;
+	}
+	rd->have = (size_t)(end - p);
+	if (rd->have == PROCNET_BUF_SIZE) {
+		/* No row is this long: drop it up to its newline, counting it
+		 * once however many reads it spans. */
+		if (!rd->skipping && !rd->header && rd->bad)
+			(*rd->bad)++;
+		rd->header = 0;
+		rd->skipping = 1;
+		rd->have = 0;
+	} else if (rd->have && p != rd->buf) {
+		memmove(rd->buf, p, rd->have);
+	}
+	return 0;
+}
+
 int procnet_read(const char *path, unsigned family,
 		 int (*cb)(const struct tt_sockrow *row, void *ctx), void *ctx,
 		 unsigned *bad)
 {
-	struct tt_sockrow row;
-	char *buf = NULL;
-	size_t have = 0;
-	int header = 1;		/* the first line is the column header */
-	int skipping = 0;	/* inside a line too long for the buffer */
-	int eof = 0;
-	int fd = -1;
-	int err = 0;
+	struct reader rd = { .family = family, .header = 1, .cb = cb, .ctx = ctx, .bad = bad };
+	int fd = -1, err = 0, eof = 0;
 
 	if (!path || !cb)
 		return -EINVAL;
 	if (bad)
 		*bad = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	buf = malloc(PROCNET_BUF_SIZE);
-	if (!buf) {
+	if (fd < 0)
+		return -errno;
+	rd.buf = malloc(PROCNET_BUF_SIZE);
+	if (!rd.buf) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	while (!eof && !err) {
+		ssize_t n = read(fd, rd.buf + rd.have, PROCNET_BUF_SIZE - rd.have);
 
-	while (!eof) {
-		ssize_t n = read(fd, buf + have, PROCNET_BUF_SIZE - have);
-		char *p, *nl, *end;
-
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
 			err = -errno;
-			goto cleanup;
+			break;
 		}
-		if (n == 0)
-			eof = 1;
-		have += (size_t)n;
-		p = buf;
-		end = buf + have;
-		for (;;) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			if (!nl) {
-				if (!eof || p == end)
-					break;
-				nl = end;	/* last line without newline */
-			}
-			if (skipping) {
-				skipping = 0;
-			} else if (header) {
-				header = 0;
-			} else if (procnet_parse_buf(p, (unsigned long)(nl - p),
-						     family, &row)) {
-				if (bad)
-					(*bad)++;
-			} else {
-				err = cb(&row, ctx);
-				if (err)
-					goto cleanup;
-			}
-			p = nl < end ? nl + 1 : end;
-			if (p == end)
-				break;
-		}
-		have = (size_t)(end - p);
-		if (have == PROCNET_BUF_SIZE) {
-			/* No row is this long: drop it up to its newline,
-			 * counting it once however many reads it spans. */
-			if (!skipping && !header && bad)
-				(*bad)++;
-			header = 0;
-			skipping = 1;
-			have = 0;
-		} else if (have && p != buf) {
-			memmove(buf, p, have);
-		}
+		eof = n == 0;
+		rd.have += (size_t)n;
+		err = take_lines(&rd, eof);
 	}
-
 cleanup:
-	free(buf);
-	if (fd >= 0)
-		close(fd);
+	free(rd.buf);
+	close(fd);
 	return err;
 }
