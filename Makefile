@@ -123,9 +123,10 @@ $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libtcptrail.a | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) -Werror=unused-function $< $(OUTPUT)/libtcptrail.a $(USER_LDLIBS) -lcmocka -o $@
 
-$(OUTPUT)/helpers/%: tests/helpers/%.c | $(OUTPUT)/helpers
+# helpers of the integration tests: they may call the library (and load BPF)
+$(OUTPUT)/helpers/%: tests/helpers/%.c $(OUTPUT)/libtcptrail.a | $(OUTPUT)/helpers
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(USER_CFLAGS) $< -o $@ -lpthread
+	$(Q)$(CC) $(USER_CFLAGS) $< $(OUTPUT)/libtcptrail.a $(USER_LDLIBS) -lpthread -o $@
 
 # bench_records measures the real formatters: it links the library
 $(OUTPUT)/bench/bench_records: bench/bench_records.c $(OUTPUT)/libtcptrail.a | $(OUTPUT)/bench

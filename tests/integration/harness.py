@@ -23,6 +23,7 @@ BUILD = os.environ.get("TT_BUILD", os.path.join(ROOT, "build"))
 TCPTRAIL = os.environ.get("TT_TCPTRAIL", os.path.join(BUILD, "tcptrail"))
 PEER = os.path.join(HERE, "peer.py")
 LOADGEN = os.environ.get("TT_LOADGEN", os.path.join(BUILD, "bench", "loadgen"))
+HELPERS = os.environ.get("TT_HELPERS", os.path.join(BUILD, "helpers"))
 PYTHON = sys.executable or "python3"
 
 _live_procs = set()

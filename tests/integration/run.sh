@@ -34,7 +34,8 @@ fi
 start=$(date +%s)
 [ -x "$build/bench/loadgen" ] || fail "$build/bench/loadgen is missing: run make integration"
 cp "$build/bench/loadgen" "$tmp/loadgen" || fail "cannot copy $build/bench/loadgen"
-TT_TCPTRAIL=$tmp/tcptrail TT_LOADGEN=$tmp/loadgen python3 "$here/main.py" "$tmp/counts"
+TT_TCPTRAIL=$tmp/tcptrail TT_LOADGEN=$tmp/loadgen TT_HELPERS=$build/helpers \
+	python3 "$here/main.py" "$tmp/counts"
 status=$?
 end=$(date +%s)
 skipped=0

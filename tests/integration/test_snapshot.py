@@ -3,7 +3,7 @@
 import os
 import time
 
-from harness import TCPTRAIL, Netns, TestFailure, check, pick_port, run, test
+from harness import HELPERS, TCPTRAIL, Netns, TestFailure, check, pick_port, run, skip, test
 from test_states import has, nft_table
 
 # long enough to be truncated by netstat without -W
@@ -244,3 +244,14 @@ def t_snapshot_fin_wait2():
         check([(x["old_state"], x["state"]) for x in mine] == [("FIN_WAIT2", "TIME_WAIT")]
               and mine[0]["sock"] == row["sock"] and mine[0].get("kind") == "timewait",
               "the client's records %s, the snapshot row's sock %s" % (mine, row["sock"]))
+
+
+@test("12d_owner_iterator_names_the_owner_as_proc_does")
+def t_owner_iterator():
+    """The snapshot's owners come from the iter/task_file program when it
+    loads: for a socket of its own, tests/helpers/owners_iter_check gets
+    its pid and the name the /proc scan (netstat's way) gives."""
+    r = run([os.path.join(HELPERS, "owners_iter_check")], check_rc=False)
+    if r.returncode == 77:
+        skip(r.stdout.strip())
+    check(r.returncode == 0, "owners_iter_check: %s%s" % (r.stdout, r.stderr))

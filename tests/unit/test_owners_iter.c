@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /*
  * owners from (pid, inode) pairs (owners_new/owners_want/owners_add_pair,
- * fed through owners_iter_feed) against fake proc trees, and the iterator
- * itself against the real /proc when BPF can be loaded. The expected names
- * follow netstat's rules, as in test_owners.c.
+ * fed through owners_iter_feed) against fake proc trees. The expected names
+ * follow netstat's rules, as in test_owners.c. The iterator itself loads
+ * BPF: the integration tests run it (tests/helpers/owners_iter_check.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -162,43 +162,6 @@ static void test_bad_input(void **state)
 	assert_int_equal(owners_iter_usable(t->root), 0);
 }
 
-/* The real iterator names this process as the owner of its own socket,
- * as owners_scan does. Skipped without the privileges to load BPF. */
-static void test_real_iterator(void **state)
-{
-	struct owners_iter *it = NULL;
-	struct owners *o = NULL, *scan = NULL;
-	struct stat st;
-	unsigned pid = 0;
-	int s, err;
-
-	(void)state;
-	if (!owners_iter_usable("/proc"))
-		skip();
-	err = owners_iter_open(&it);
-	if (err == -EPERM || err == -EACCES)
-		skip();
-	assert_int_equal(err, 0);
-	s = socket(AF_INET6, SOCK_STREAM, 0);
-	assert_true(s >= 0);
-	assert_int_equal(fstat(s, &st), 0);
-	assert_int_equal(owners_new("/proc", 1, &o), 0);
-	assert_int_equal(owners_want(o, st.st_ino), 0);
-	assert_int_equal(owners_iter_run(it, o), 0);
-	assert_int_equal(owners_lookup(o, st.st_ino, &pid, NULL), 0);
-	assert_int_equal(pid, (unsigned)getpid());
-	assert_int_equal(owners_scan("/proc", &scan), 0);
-	assert_non_null(owners_get(scan, st.st_ino));
-	assert_string_equal(owners_get(o, st.st_ino), owners_get(scan, st.st_ino));
-	assert_int_equal(owners_count(o), 1);
-	owners_free(&scan);
-	owners_free(&o);
-	owners_iter_close(&it);
-	owners_iter_close(&it);
-	assert_null(it);
-	close(s);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,7 +170,6 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_want_restricts, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_many_pairs, tree_setup, tree_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, tree_setup, tree_teardown),
-		cmocka_unit_test(test_real_iterator),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * Golden captures (tests/fixtures/capture/README.md): for every record type
+ * the JSON writer knows, TYPE.jsonl, written by an earlier build, must
+ * replay (-r) to TYPE.txt on stdout and TYPE.err on stderr, and with --json
+ * to itself. A field renamed in the writer and the reader alike breaks
+ * them; a new record type without a golden capture fails here.
+ *
+ * The files are read relative to the current directory: run from the
+ * repository root (make unit does).
+ */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "format.h"
+#include "opts.h"
+#include "replay.h"
+
+#define DIR "tests/fixtures/capture/"
+
+static char *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *m = open_memstream(&buf, &size);
+	char tmp[4096];
+	size_t n;
+
+	if (!f)
+		fail_msg("cannot open %s (run from the repository root)", path);
+	assert_non_null(m);
+	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
+		fwrite(tmp, 1, n, m);
+	fclose(f);
+	fclose(m);
+	*len = size;
+	return buf;
+}
+
+/* replay_run on path, stdout and stderr into out and err. */
+static int replay(const char *path, int json, const char *out, const char *err)
+{
+	struct tt_opts o;
+	char *argv[] = { "tcptrail", "-r", (char *)path, json ? "--json" : NULL, NULL };
+	int fo, fe, save1, save2, ret;
+
+	assert_int_equal(opts_parse(json ? 4 : 3, argv, &o, stdout, stderr), 0);
+	fflush(stdout);
+	fflush(stderr);
+	fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fo >= 0 && fe >= 0);
+	save1 = dup(1);
+	save2 = dup(2);
+	dup2(fo, 1);
+	dup2(fe, 2);
+	close(fo);
+	close(fe);
+	ret = replay_run(&o);
+	fflush(stderr);
+	dup2(save1, 1);
+	dup2(save2, 2);
+	close(save1);
+	close(save2);
+	return ret;
+}
+
+static void expect_same(const char *got_path, const char *want_path, const char *what)
+{
+	size_t glen, wlen;
+	char *got = slurp(got_path, &glen), *want = slurp(want_path, &wlen);
+
+	if (glen != wlen || memcmp(got, want, wlen)) {
+		size_t i = 0;
+
+		while (i < glen && i < wlen && got[i] == want[i])
+			i++;
+		fail_msg("%s differs from %s at byte %zu:\n--- got:\n%.*s\n--- want:\n%.*s", what,
+			 want_path, i, (int)(glen - i < 300 ? glen - i : 300), got + i,
+			 (int)(wlen - i < 300 ? wlen - i : 300), want + i);
+	}
+	free(got);
+	free(want);
+}
+
+static void check_type(const char *type)
+{
+	char cap[128], txt[128], err[128], out[64], errout[64];
+
+	snprintf(cap, sizeof(cap), DIR "%s.jsonl", type);
+	snprintf(txt, sizeof(txt), DIR "%s.txt", type);
+	snprintf(err, sizeof(err), DIR "%s.err", type);
+	strcpy(out, "/tmp/tt-golden-out-XXXXXX");
+	strcpy(errout, "/tmp/tt-golden-err-XXXXXX");
+	close(mkstemp(out));
+	close(mkstemp(errout));
+	assert_int_equal(replay(cap, 0, out, errout), 0);
+	expect_same(out, txt, "the text replay");
+	expect_same(errout, err, "the replay's stderr");
+	assert_int_equal(replay(cap, 1, out, errout), 0);
+	expect_same(out, cap, "the JSON replay");
+	unlink(out);
+	unlink(errout);
+}
+
+/* Every record type and event kind that has a JSON form has its golden
+ * capture, and replays to it. */
+static void test_every_type(void **state)
+{
+	struct tt_record r;
+	int checked = 0;
+
+	(void)state;
+	for (int t = TT_REC_META; t < TT_REC_MAX; t++) {
+		for (unsigned kind = TT_EV_STATE; kind <= (t == TT_REC_EVENT ? TT_EV_SNDBUF : TT_EV_STATE);
+		     kind++) {
+			memset(&r, 0, sizeof(r));
+			r.type = t;
+			r.ev.kind = kind;
+			if (!fmt_json_type(&r))
+				continue;   /* a text header */
+			check_type(fmt_json_type(&r));
+			checked++;
+		}
+	}
+	assert_int_equal(checked, 11);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_every_type),
+	};
+
+	/* text times are local: the golden outputs were printed in UTC */
+	setenv("TZ", "UTC", 1);
+	tzset();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
