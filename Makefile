@@ -77,7 +77,7 @@ $(OUTPUT) $(OUTPUT)/obj $(OUTPUT)/tests $(OUTPUT)/helpers $(OUTPUT)/bench:
 
 # One skeleton per bpf/NAME.bpf.c: .bpf.c -> .bpf.o -> .skel.h, embedded.
 # tcptrail.bpf.c is built twice: with bpf_rdonly_cast (Linux 6.2+) and with
-# CO-RE reads for kernels without it (bpf/tt_common.bpf.h, "KREAD"). The
+# CO-RE reads for kernels without it (bpf/tt_kread.bpf.h, "KREAD"). The
 # loader opens the second object through the first one's skeleton, so the
 # build checks that their skeletons have the same layout.
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)

@@ -212,10 +212,10 @@ static void explain_load_error(int err)
 			"needs CAP_BPF and CAP_PERFMON: run as root", strerror(-err));
 	else if (!libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL))
 		fail("cannot load the BPF program: this kernel has no BPF ring "
-			"buffer: use Linux 5.8 or later");
+			"buffer: use Linux 6.1 or later");
 	else if (!libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCKET_FILTER, BPF_FUNC_loop, NULL))
 		fail("cannot load the BPF program: this kernel lacks the bpf_loop "
-			"helper: use Linux 5.17 or later");
+			"helper: use Linux 6.1 or later");
 	else
 		fail("cannot load the BPF program: %s "
 			"(rerun with -v for the verifier log)", strerror(-err));
@@ -331,19 +331,18 @@ static int probe_kernel(struct tt_bpf *b)
 
 	if (err) {
 		fail("this kernel has no BTF (/sys/kernel/btf/vmlinux: %s): "
-			"use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.5 or later)",
+			"use a kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 6.1 or later)",
 			strerror(-err));
 		return -EOPNOTSUPP;
 	}
 	if (!b->kf.set_state_tp) {
 		fail("this kernel has no sock:inet_sock_set_state tracepoint: "
-			"use Linux 4.16 or later");
+			"use Linux 6.1 or later");
 		return -EOPNOTSUPP;
 	}
 	kfeat_names(&b->kf, 1, b->feat.features, sizeof(b->feat.features));
 	kfeat_names(&b->kf, 0, b->feat.missing, sizeof(b->feat.missing));
 	b->feat.preempt_rt = b->kf.preempt_rt;
-	b->feat.ctx_owner = 1;
 	return 0;
 }
 
@@ -559,8 +558,8 @@ void loader_flush_pending(struct tt_bpf *b)
 	/*
 	 * The FIN_WAIT2 check runs on this thread's CPU: BPF_F_TEST_RUN_ON_CPU
 	 * for another CPU is an IPI, with this thread spinning until the
-	 * program has run there (measured: 3 % of the reader's CPU under
-	 * churn). Only a parked cancel needs its own CPU, and is rare.
+	 * program has run there (its cost: BENCHMARKS.md, "Idle CPU"). Only a
+	 * parked cancel needs its own CPU, and is rare.
 	 */
 	if (fw2_waiting(b)) {
 		__u64 args[1] = { 1 };

@@ -12,7 +12,6 @@ struct ring_buffer;
 /* What the open-time probes found; reported in the meta record. */
 struct tt_features {
 	int timers;          /* timewait and request sockets are traced */
-	int ctx_owner;       /* softirq can be told from process context */
 	int iter;            /* snapshot from iter/tcp (else /proc/net/tcp) */
 	unsigned netns;      /* namespace traced, 0: all */
 	char attach[512];    /* "tp_btf/inet_sock_set_state,..." */

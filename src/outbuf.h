@@ -31,8 +31,9 @@ void ob_putc_slow(struct outbuf *ob, char c);
 void ob_putn_slow(struct outbuf *ob, const char *s, size_t n);
 
 /* Inline fast paths: a record is ~30 short appends, and a call plus a
- * strlen each was half of the formatting time (bench/bench_records.c).
- * Inlined, ob_puts of a literal compiles to a fixed-size copy. */
+ * strlen for each would weigh on every record (bench/bench_records.c
+ * measures it). Inlined, ob_puts of a literal compiles to a fixed-size
+ * copy. */
 static inline void ob_putc(struct outbuf *ob, char c)
 {
 	if (!ob->oom && ob->len + 2 <= ob->cap) {

@@ -3,8 +3,8 @@
  * Socket owners from iter/task_file (bpf/owners.bpf.c).
  *
  * owners_scan names owners as netstat -p does, at the price of one
- * readlinkat per open fd of every process: 0.5 s of system time at 100k
- * sockets. The iterator finds the same (tgid, socket inode) pairs in the
+ * readlinkat per open fd of every process (BENCHMARKS.md, "Snapshot").
+ * The iterator finds the same (tgid, socket inode) pairs in the
  * kernel in one pass, in the same order (ascending pid, then fd), and
  * owners_add_pair applies the same naming rules to them, reading cmdline
  * and comm once per process that holds an inet socket.

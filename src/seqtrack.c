@@ -134,11 +134,6 @@ void seqtrack_finish(struct seqtrack *st, unsigned long long end_seq)
 	}
 }
 
-unsigned long long seqtrack_next(const struct seqtrack *st)
-{
-	return st->next;
-}
-
 unsigned long long seqtrack_late(const struct seqtrack *st)
 {
 	return st->late;

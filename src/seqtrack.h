@@ -32,7 +32,8 @@ void seqtrack_settle(struct seqtrack *st, int force);
 /* At exit: end_seq is the next number the BPF side would hand out, so
  * numbers up to it that never arrived were lost at the tail. */
 void seqtrack_finish(struct seqtrack *st, unsigned long long end_seq);
-unsigned long long seqtrack_next(const struct seqtrack *st);
+/* Events that arrived after their gap was reported: the summary's seen
+ * leaves them out (they are counted in the gap). */
 unsigned long long seqtrack_late(const struct seqtrack *st);
 
 #endif

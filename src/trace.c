@@ -254,7 +254,10 @@ static void meta_record(struct run *r)
 			.version = TT_VERSION, .cmdline = r->o->cmdline, .attach = ft->attach,
 			.features = ft->features, .features_missing = ft->missing,
 			.ring_size = r->o->ring_size, .netns = ft->netns, .timers = ft->timers,
-			.ctx_owner = ft->ctx_owner, .snapshot = !r->o->no_snapshot,
+			/* not probed: wherever the BPF side loads it tells softirq
+			 * from process context (a per-CPU depth, or under
+			 * PREEMPT_RT the task's own count: bpf/tt_owner.bpf.h) */
+			.ctx_owner = r->b != NULL, .snapshot = !r->o->no_snapshot,
 			.boot_ns = r->clock.boot_ns, .real_ns = r->clock.real_ns,
 		},
 	};
@@ -350,8 +353,8 @@ static int on_ring(void *ctx, void *data, size_t size)
 	 * producer faster than the output never lets happen. The loop's
 	 * periodic work must still run: the FIN_WAIT2 flush above all, whose
 	 * delay turns a timewait socket's FIN_WAIT2 -> TIME_WAIT into a missed
-	 * move once its port is reused (seen with a slow pipe reader). A clock
-	 * read per 256 records bounds the delay without costing per event.
+	 * move once its port is reused (a slow pipe reader can cause it). A
+	 * clock read per 256 records bounds the delay without costing per event.
 	 */
 	if (!(r->received & 255)) {
 		/* a reader that took what stdout had gets more without waiting
