@@ -11,13 +11,13 @@
 #include <sys/socket.h>
 
 #include "capture_field.h"
-#include "capture_read.h"
 #include "escape.h"
+#include "netstat_fmt.h"
 #include "tcptrail.h"
 
 #define MS_MAX ((double)NS_MAX / 1e6)
 /* a decoded string is at least a quarter of its escaped length (\xNN -> 1 byte) */
-#define DECODE_TMP (4 * CR_CMDLINE_MAX + 1)
+#define DECODE_TMP (4 * CF_STR_MAX + 1)
 
 int cf_fail(struct pctx *c, const char *fmt, ...)
 {
@@ -224,6 +224,16 @@ int cf_word(struct pctx *c, const char *k, int flags, const char *chars, char *d
 	return 0;
 }
 
+unsigned cf_state_of(const char *name)
+{
+	/* netstat_state_name is the writer's table: read with the same one.
+	 * 12 (NEW_SYN_RECV) prints as SYN_RECV and reads back as 3. */
+	for (unsigned s = TT_ESTABLISHED; s <= TT_CLOSING; s++)
+		if (!strcmp(name, netstat_state_name(s)))
+			return s;
+	return 0;
+}
+
 int cf_state(struct pctx *c, const char *k, unsigned *st)
 {
 	const char *s = NULL;
@@ -232,7 +242,7 @@ int cf_state(struct pctx *c, const char *k, unsigned *st)
 
 	if (err)
 		return err;
-	*st = cr_state_of(s);
+	*st = cf_state_of(s);
 	if (!*st)
 		return cf_bad(c, k, "is not a known TCP state name");
 	return 0;

@@ -15,6 +15,9 @@
  * clock_real_of (real + (boot - anchor)) cannot overflow an int64 */
 #define NS_MAX (1LL << 62)
 
+/* The longest string a field decodes to (capture_read.h's buffers). */
+#define CF_STR_MAX 1024
+
 #define LOWER_WORD "abcdefghijklmnopqrstuvwxyz0123456789_"
 #define UPPER_WORD "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"
 
@@ -59,6 +62,8 @@ int cf_word(struct pctx *c, const char *k, int flags, const char *chars, char *d
 	    size_t size);
 /* A state name, as netstat_state_name prints it, to its number. */
 int cf_state(struct pctx *c, const char *k, unsigned *st);
+/* The same for a bare name: its number, or 0. */
+unsigned cf_state_of(const char *name);
 /* proto, laddr, lport, raddr, rport */
 int cf_endpoints(struct pctx *c, unsigned *family, unsigned char *la, unsigned *lp,
 		 unsigned char *ra, unsigned *rp);

@@ -17,6 +17,9 @@
 #include "escape.h"
 #include "netstat_fmt.h"
 
+_Static_assert(CR_CMDLINE_MAX <= CF_STR_MAX && CR_META_STR_MAX <= CF_STR_MAX &&
+	       CR_SNAP_COMM_MAX + 16 <= CF_STR_MAX, "cf_str decodes at most CF_STR_MAX bytes");
+
 struct cr_parser {
 	struct json_tokener *tok;
 	struct tt_proc_count *procs;   /* a stats_final record's by_process */
@@ -52,16 +55,6 @@ void cr_parser_free(struct cr_parser **pp)
 	free(p->procs);
 	free(p);
 	*pp = NULL;
-}
-
-unsigned cr_state_of(const char *name)
-{
-	/* netstat_state_name is the writer's table: read with the same one.
-	 * 12 (NEW_SYN_RECV) prints as SYN_RECV and reads back as 3. */
-	for (unsigned s = TT_ESTABLISHED; s <= TT_CLOSING; s++)
-		if (!strcmp(name, netstat_state_name(s)))
-			return s;
-	return 0;
 }
 
 /* ---- meta ------------------------------------------------------------------ */

@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 
+#include "capture_scan.h"
 #include "record.h"
 
 #define CR_ERR_SIZE 192
@@ -32,8 +33,8 @@
 #define CR_LINE_MAX (1 << 20)
 /* Bounds on the decoded (raw) strings, from what live mode can write. */
 #define CR_SNAP_COMM_MAX 64
-#define CR_META_STR_MAX 1024   /* at least loader.h's attach[] */
-#define CR_CMDLINE_MAX 1024
+#define CR_META_STR_MAX 1024   /* at least loader.h's attach[]; CF_STR_MAX at most */
+#define CR_CMDLINE_MAX 1024    /* CF_STR_MAX at most */
 
 /*
  * One parsed record: r, for the formatters, with r.type TT_REC_NONE for a
@@ -69,17 +70,5 @@ void cr_parser_free(struct cr_parser **p);     /* NULL-safe, sets *p = NULL */
  */
 int cr_parse_line(struct cr_parser *p, const char *line, size_t len,
 		  struct cr_record *rec, char *err, size_t errsize);
-
-/* State name (as netstat_state_name prints it) to its number, or 0. */
-unsigned cr_state_of(const char *name);
-
-/* "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (clock_fmt_rfc3339) to ns since the
- * epoch. Returns 0 or -EINVAL. (capture_scan.c) */
-int cr_parse_rfc3339(const char *s, size_t len, long long *ns);
-
-/* The line (valid JSON) holds no integer literal beyond 64 bits: 0, or
- * -ERANGE with the key of the first one (not NUL-terminated, klen 0 when
- * none). (capture_scan.c) */
-int cr_int_literals_fit(const char *line, size_t len, const char **key, size_t *klen);
 
 #endif /* TT_CAPTURE_READ_H */

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "capture_read.h"
+#include "capture_scan.h"
 
 /* the wall-time arithmetic of clock.c cannot overflow below 2^62 ns */
 #define NS_MAX (1LL << 62)
