@@ -29,6 +29,7 @@ const volatile __u64 req_timer_fn = 0;    /* address of reqsk_timer_handler */
 const volatile __u64 wakeup_bytes = 0;    /* force a wakeup past this much data */
 const volatile __u32 queue_threshold = 0; /* only events with a queue above it */
 const volatile __u32 nr_cpus = 1;         /* possible CPUs */
+const volatile __u32 conntab_bits = 19;   /* the connection table has 2^bits slots */
 
 /* ---- .bss: user space reads it through the skeleton's mmap, without a
  * bpf() call, so it keeps working after the loader dropped its
@@ -40,9 +41,9 @@ __u64 tt_seq = 0;
 
 __u64 tt_counters[TT_MAX_CPUS][TT_CPU_STRIDE] = {};   /* enum tt_counter */
 
-/* Connections seeded into "conns" by the loader and not yet taken over by
- * their socket's first change: while there are some, a socket without
- * storage looks there first. */
+/* Connections seeded into "seeds" by the loader and not yet taken over:
+ * while there are some, a socket new to the connection table (or a
+ * timewait socket not in it) looks there first. */
 __u64 seeds_left = 0;
 
 /* softirq_entry/exit depth per CPU: see in_task() */
@@ -70,33 +71,31 @@ __u64 fw2_wait_head = 0, fw2_wait_tail = 0;
 
 /* ---- connections ---------------------------------------------------------- */
 
-/*
- * A full socket's connection lives in the socket's own storage: found with
- * no hashing, never evicted, freed with the socket. A child socket starts
- * without any (no BPF_F_CLONE).
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct tt_conn);
-} sk_conns SEC(".maps");
+/* The connection table (tt_conntab.bpf.h): one slot per connection. */
+struct conn_slot {
+	__u64 key;       /* socket cookie, KEY_FREE or KEY_GONE */
+	__u64 touched;   /* CLOCK_BOOTTIME of its last change: the oldest goes first */
+	struct tt_conn c;
+};
 
-/*
- * Socket cookie -> connection, for what outlives a full socket or comes
- * before its first change: timewait sockets (which keep the full socket's
- * cookie, so a connection keeps its history when it moves to TIME_WAIT),
- * and the snapshot's sockets, seeded by the loader. LRU: a full table
- * forgets the oldest entry instead of refusing a new one; cookies are
- * never reused, so an entry whose end was missed is never taken for
- * another socket's.
- */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 262144);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 19);   /* 2^conntab_bits: set by the loader */
+	__type(key, __u32);
+	__type(value, struct conn_slot);
+} conntab SEC(".maps");
+
+/* The snapshot's sockets, by cookie, seeded by the loader; each is taken
+ * into the connection table at its socket's first change (or, for a
+ * timewait socket, its first timer event). Allocated as seeded: nothing
+ * is kept when there is no snapshot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 20);
 	__type(key, __u64);
 	__type(value, struct tt_conn);
-} conns SEC(".maps");
+} seeds SEC(".maps");
 
 /* Listening sockets' owners, by cookie: a request socket reaches its
  * listener only by address (from its timer), through which the listener's

@@ -50,10 +50,10 @@ static __always_inline int conn_init(struct tt_conn *c, __u64 key, const struct 
 		}
 	}
 	if (seeds_left) {
-		seed = bpf_map_lookup_elem(&conns, &key);
-		if (seed && !(seed->flags & CONN_TW)) {
+		seed = bpf_map_lookup_elem(&seeds, &key);
+		if (seed) {
 			*c = *seed;
-			bpf_map_delete_elem(&conns, &key);
+			bpf_map_delete_elem(&seeds, &key);
 			__sync_fetch_and_add(&seeds_left, -1);
 			return 0;
 		}
@@ -67,24 +67,24 @@ static __always_inline int conn_init(struct tt_conn *c, __u64 key, const struct 
 }
 
 /*
- * The connection of socket sk, in its storage. A socket leaving CLOSE
- * starts a new life (connect() again after a failed one). With no memory
- * for the storage, the connection lives in *local for this event only.
- * Sets *shown when the change was already shown (a child's first).
+ * The connection of the socket with cookie key, in the connection table.
+ * A socket leaving CLOSE starts a new life (connect() again after a failed
+ * one). When the table cannot take it, the connection lives in *local for
+ * this event only. Sets *shown when the change was already shown (a
+ * child's first).
  */
-static __always_inline struct tt_conn *conn_get(struct sock *sk, __u64 key, const struct tt_tuple *t,
+static __always_inline struct tt_conn *conn_get(__u64 key, const struct tt_tuple *t,
 						int oldstate, int newstate, __u64 now,
 						struct tt_conn *local, int *shown)
 {
-	struct tt_conn *c = bpf_sk_storage_get(&sk_conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	int fresh;
+	struct tt_conn *c = conn_claim(key, now, &fresh);
 
 	*shown = 0;
-	if (!c) {
-		count(TT_CNT_NO_ROOM);
+	if (!c)
 		c = local;
-	} else if (c->id && oldstate == TT_CLOSE) {
+	else if (!fresh && oldstate == TT_CLOSE)
 		__builtin_memset(c, 0, sizeof(*c));
-	}
 	if (!c->id)
 		*shown = conn_init(c, key, t, oldstate, newstate, now);
 	return c;
@@ -103,7 +103,7 @@ static __always_inline void listener_note(__u64 key, const struct tt_conn *c,
 /*
  * tcp_time_wait(): the timewait socket, with this socket's cookie, took
  * over just before this CLOSE (its timer was armed: struct handoff). Shows
- * the state netstat will show, and moves the connection to "conns", where
+ * the state netstat will show; the connection stays in the table, where
  * the timer hooks follow the timewait socket. Returns 1 when it did.
  */
 static __always_inline int tw_handoff(struct sock *sk, __u64 key, struct tt_conn *c,
@@ -126,9 +126,8 @@ static __always_inline int tw_handoff(struct sock *sk, __u64 key, struct tt_conn
 	if (shown != (__u32)oldstate)
 		transition(c, t, oldstate, shown, 0, rq, sq, 1, FROM_HOOK, now);
 	c->state = shown;
+	/* the entry stays in the table, under the same cookie */
 	c->flags |= CONN_TW;
-	if (bpf_map_update_elem(&conns, &key, c, BPF_ANY))
-		count(TT_CNT_NO_ROOM);
 	if (shown == TT_FIN_WAIT2)
 		fw2_watch(tw);
 	return 1;
@@ -151,7 +150,7 @@ static __always_inline int on_set_state(struct sock *sk, __u64 key, int oldstate
 		return 0;
 	/* tcp_set_state(CLOSE) releases the port before the tracepoint fires */
 	if (!t.lport) {
-		c = bpf_sk_storage_get(&sk_conns, sk, 0, 0);
+		c = conn_find(key);
 		if (c)
 			t.lport = c->lport;
 	}
@@ -160,7 +159,7 @@ static __always_inline int on_set_state(struct sock *sk, __u64 key, int oldstate
 		return 0;
 	}
 	now = bpf_ktime_get_boot_ns();
-	c = conn_get(sk, key, &t, oldstate, newstate, now, &local, &shown);
+	c = conn_get(key, &t, oldstate, newstate, now, &local, &shown);
 	if (current_owner(&cur))
 		c->owner = cur;
 	if (t.lport)
@@ -176,6 +175,8 @@ static __always_inline int on_set_state(struct sock *sk, __u64 key, int oldstate
 	if (final)
 		payload_bytes(sk, c);
 	transition(c, &t, oldstate, newstate, 0, rq, sq, final, FROM_HOOK, now);
+	if (final)
+		conn_release(key);
 	return 0;
 }
 
@@ -190,7 +191,7 @@ static __always_inline void sock_op(struct sock *sk)
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return;
-	c = bpf_sk_storage_get(&sk_conns, sk, 0, 0);
+	c = conn_find(sk->__sk_common.skc_cookie.counter);
 	if (!c)
 		return;
 	if (c->owner.known && c->owner.pid == (__u32)(bpf_get_current_pid_tgid() >> 32))
@@ -213,7 +214,7 @@ static __always_inline void pressure(struct sock *sk, __u32 kind, __u32 size)
 	read_tuple(&sk->__sk_common, &t);
 	state = sk->__sk_common.skc_state;
 	queues(sk, state, &rq, &sq);
-	c = bpf_sk_storage_get(&sk_conns, sk, 0, 0);
+	c = conn_find(sk->__sk_common.skc_cookie.counter);
 	if (tuple_filtered(&t) || queue_filtered(rq, sq) || (c && owner_filtered(c))) {
 		count(TT_CNT_FILTERED);
 		return;
