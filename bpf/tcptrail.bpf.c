@@ -4,7 +4,6 @@
  * Every program of the object is here; the logic is in the headers:
  *
  *   tt_maps.bpf.h    settings, counters and maps: what the kernel side keeps
- *   tt_conntab.bpf.h the connection table: cookie -> connection, lock-free
  *   tt_kread.bpf.h   reading sockets (direct loads, or CO-RE reads on 6.1)
  *   tt_owner.bpf.h   the owner rule: process context or softirq
  *   tt_emit.bpf.h    the in-kernel filters, and events into the ring
@@ -24,7 +23,6 @@
 #include <bpf/bpf_endian.h>
 #include "tcptrail.h"
 #include "tt_maps.bpf.h"
-#include "tt_conntab.bpf.h"
 #include "tt_kread.bpf.h"
 #include "tt_owner.bpf.h"
 #include "tt_emit.bpf.h"

@@ -80,7 +80,7 @@ static __always_inline void read_tuple_at(__u64 p, struct tt_tuple *t)
 }
 
 /*
- * A socket's cookie: its connection's id and its key in the connection table. A
+ * A socket's cookie: its connection's id and its key in "conns". A
  * socket's first change may find none yet: it is made then, once.
  */
 static __always_inline __u64 sock_cookie(struct sock *sk)

@@ -29,7 +29,6 @@ const volatile __u64 req_timer_fn = 0;    /* address of reqsk_timer_handler */
 const volatile __u64 wakeup_bytes = 0;    /* force a wakeup past this much data */
 const volatile __u32 queue_threshold = 0; /* only events with a queue above it */
 const volatile __u32 nr_cpus = 1;         /* possible CPUs */
-const volatile __u32 conntab_bits = 19;   /* the connection table has 2^bits slots */
 
 /* ---- .bss: user space reads it through the skeleton's mmap, without a
  * bpf() call, so it keeps working after the loader dropped its
@@ -40,11 +39,6 @@ const volatile __u32 conntab_bits = 19;   /* the connection table has 2^bits slo
 __u64 tt_seq = 0;
 
 __u64 tt_counters[TT_MAX_CPUS][TT_CPU_STRIDE] = {};   /* enum tt_counter */
-
-/* Connections seeded into "seeds" by the loader and not yet taken over:
- * while there are some, a socket new to the connection table (or a
- * timewait socket not in it) looks there first. */
-__u64 seeds_left = 0;
 
 /* softirq_entry/exit depth per CPU: see in_task() */
 __u64 softirq_depth[TT_MAX_CPUS * TT_CPU_STRIDE] = {};
@@ -71,42 +65,27 @@ __u64 fw2_wait_head = 0, fw2_wait_tail = 0;
 
 /* ---- connections ---------------------------------------------------------- */
 
-/* The connection table (tt_conntab.bpf.h): one slot per connection. */
-struct conn_slot {
-	__u64 key;       /* socket cookie, KEY_FREE or KEY_GONE */
-	__u64 touched;   /* CLOCK_BOOTTIME of its last change: the oldest goes first */
-	struct tt_conn c;
-};
-
+/*
+ * Socket cookie -> connection (struct tt_conn): full sockets, and the
+ * timewait sockets that continue them (a timewait socket keeps its full
+ * socket's cookie, so a connection keeps its entry when it moves to
+ * TIME_WAIT: no insert and delete at the hand-off). The loader seeds it
+ * from the snapshot. LRU: a table overflow forgets the oldest entry
+ * instead of failing new sockets; cookies are never reused, so an entry
+ * whose end was missed is never taken for a later socket's, and ages out.
+ *
+ * Tried instead, and slower here (BENCHMARKS.md): socket storage (an
+ * allocation and a memory-cgroup charge per socket, under locks that mask
+ * interrupts), and a lock-free open-addressing array (a cache and TLB miss
+ * per event, where the LRU's free lists hand out recently freed, cache-hot
+ * elements).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1 << 19);   /* 2^conntab_bits: set by the loader */
-	__type(key, __u32);
-	__type(value, struct conn_slot);
-} conntab SEC(".maps");
-
-/* The snapshot's sockets, by cookie, seeded by the loader; each is taken
- * into the connection table at its socket's first change (or, for a
- * timewait socket, its first timer event). Allocated as seeded: nothing
- * is kept when there is no snapshot. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1 << 20);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
 	__type(key, __u64);
 	__type(value, struct tt_conn);
-} seeds SEC(".maps");
-
-/* Listening sockets' owners, by cookie: a request socket reaches its
- * listener only by address (from its timer), through which the listener's
- * storage cannot be asked. Written when a socket starts listening, and by
- * the loader from the snapshot. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct tt_owner);
-} listeners SEC(".maps");
+} conns SEC(".maps");
 
 /* Request sockets, by 4-tuple: the child socket made when the handshake
  * completes knows only its tuple, and takes over the request's connection.

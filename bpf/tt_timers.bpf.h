@@ -16,30 +16,11 @@ static __always_inline __u64 *req_local_slot(__u32 i)
 	return &req_local[CPU_IDX(cpu) * TT_CPU_STRIDE + (i & 7)];
 }
 
-/* A timewait socket of the snapshot, taken into the connection table at
- * its first timer event. */
-static __always_inline struct tt_conn *tw_seed(__u64 cookie)
-{
-	struct tt_conn *seed = bpf_map_lookup_elem(&seeds, &cookie), *c;
-	int fresh;
-
-	if (!seed || !(seed->flags & CONN_TW))
-		return 0;
-	c = conn_claim(cookie, bpf_ktime_get_boot_ns(), &fresh);
-	if (c)
-		*c = *seed;
-	bpf_map_delete_elem(&seeds, &cookie);
-	__sync_fetch_and_add(&seeds_left, -1);
-	return c;
-}
-
 /* The connection of a timewait socket, once handed over to it. */
 static __always_inline struct tt_conn *tw_conn_by(__u64 cookie)
 {
-	struct tt_conn *c = conn_find(cookie);
+	struct tt_conn *c = bpf_map_lookup_elem(&conns, &cookie);
 
-	if (!c && seeds_left)
-		c = tw_seed(cookie);
 	return c && (c->flags & CONN_TW) ? c : 0;
 }
 
@@ -122,14 +103,14 @@ static __always_inline void req_gone(int from, struct tt_pending *p)
 }
 
 /* The end of a timewait socket: TIME_WAIT -> CLOSE. c is its entry in
- * the connection table, under cookie. */
+ * conns, under cookie. */
 static __always_inline void tw_end(int from, __u64 cookie, struct tt_conn *c,
 				   const struct tt_tuple *t)
 {
 	if (!tuple_filtered(t))
 		transition(c, t, c->state ? c->state : TT_TIME_WAIT, TT_CLOSE, TT_F_TW, 0, 0, 1,
 			   from, bpf_ktime_get_boot_ns());
-	conn_release(cookie);
+	bpf_map_delete_elem(&conns, &cookie);
 }
 
 /* A parked cancel turned out to be an end. */
@@ -242,7 +223,7 @@ static __always_inline void req_started(struct timer_list *timer)
 {
 	__u64 req = timer_owner_obj(timer, 0), lsk, lkey, *ids;
 	struct tt_req v = {};
-	struct tt_owner *lo;
+	struct tt_conn *lc;
 	struct tt_tuple t = {};
 	long err;
 
@@ -254,9 +235,9 @@ static __always_inline void req_started(struct timer_list *timer)
 	/* the listener's cookie was made at its first state change */
 	lsk = (__u64)KREAD(struct request_sock, req, __req_common.skc_listener);
 	lkey = KREAD(struct sock_common, lsk, skc_cookie.counter);
-	lo = lkey ? bpf_map_lookup_elem(&listeners, &lkey) : 0;
-	if (lo)
-		v.c.owner = *lo;
+	lc = lkey ? bpf_map_lookup_elem(&conns, &lkey) : 0;
+	if (lc)
+		v.c.owner = lc->owner;
 	ids = req_local_slot(0);
 	if (!ids)
 		return;

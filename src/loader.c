@@ -389,17 +389,11 @@ static void find_timers(struct tt_bpf *b, const struct tt_opts *o)
 /* --snapshot-only keeps the event maps tiny: most of its memory. */
 static void size_maps(struct tt_bpf *b, const struct tt_opts *o)
 {
-	/* 2^19 slots: twice the kernel's default tcp_max_tw_buckets (262144),
-	 * so that a host full of timewait sockets still leaves room */
-	unsigned bits = o->snapshot_only ? 10 : 19;
-
-	b->skel->rodata->conntab_bits = bits;
-	bpf_map__set_max_entries(b->skel->maps.conntab, 1U << bits);
 	bpf_map__set_max_entries(b->skel->maps.events, o->snapshot_only ? 4096 : o->ring_size);
 	bpf_map__set_max_entries(b->skel->maps.fw2_ring, b->ncpus * TT_FW2_RING);
 	if (o->snapshot_only) {
+		bpf_map__set_max_entries(b->skel->maps.conns, 1024);
 		bpf_map__set_max_entries(b->skel->maps.req_by_tuple, 1024);
-		bpf_map__set_max_entries(b->skel->maps.listeners, 1024);
 	}
 }
 
@@ -666,18 +660,9 @@ int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 	struct tcptrail_bpf__bss *bss = b->skel->bss;
 	__u32 idx;
 
-	/* a listener's requests look its owner up by its cookie */
-	if (c->state == TT_LISTEN && !(c->flags & TT_CONN_TW) &&
-	    bpf_map_update_elem(bpf_map__fd(b->skel->maps.listeners), &c->id, &c->owner, BPF_NOEXIST) &&
-	    errno != EEXIST && errno != E2BIG)
-		return -errno;
-	/* A socket takes its seed into the connection table at its first
-	 * change (a timewait socket, at its first timer event): until then
-	 * the program looks for one at each new socket. A socket the program
-	 * has seen already keeps what the program knows. */
-	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.seeds), &c->id, c, BPF_NOEXIST))
+	/* a socket the program has seen already keeps what it knows */
+	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.conns), &c->id, c, BPF_NOEXIST))
 		return errno == EEXIST ? 0 : -errno;
-	__atomic_fetch_add(&bss->seeds_left, 1, __ATOMIC_RELAXED);
 	/*
 	 * A timewait socket still in FIN_WAIT2 moves to TIME_WAIT without a
 	 * hook firing: put it with those the flush checks. The flush program
