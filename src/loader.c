@@ -518,7 +518,7 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 	 * caller reports only increases).
 	 */
 	*timers += loader_counter(b, TT_CNT_UNTRACKED);
-	nested = loader_counter(b, TT_CNT_STATE_NESTED);
+	nested = loader_counter(b, TT_CNT_STATE_NESTED) + loader_counter(b, TT_CNT_STATE_NESTED2);
 	*state = skipped > nested ? skipped - nested : 0;
 }
 
