@@ -13,7 +13,7 @@ static __always_inline int early_clone(struct sock *sk, const struct tt_tuple *t
 
 	if (oldstate != TT_LISTEN || newstate != TT_SYN_RECV || t->rport)
 		return 0;
-	n = handoff_slot();
+	n = handoff_slot(in_task());
 	if (n)
 		n->clone = (__u64)sk;
 	return 1;
@@ -92,13 +92,16 @@ static __always_inline struct tt_conn *conn_get(__u64 key, const struct tt_tuple
  */
 static __always_inline int tw_handoff(struct sock *sk, __u64 key, struct tt_conn *c,
 				      const struct tt_tuple *t, int oldstate, int newstate,
-				      __u32 rq, __u32 sq, __u64 now)
+				      __u32 rq, __u32 sq, __u64 now, int task_ctx)
 {
-	struct handoff *n = handoff_slot();
+	struct handoff *n;
 	__u32 shown;
 	__u64 tw;
 
-	if (!n || !n->tw || newstate != TT_CLOSE)
+	if (newstate != TT_CLOSE)
+		return 0;
+	n = handoff_slot(task_ctx);
+	if (!n || !n->tw)
 		return 0;
 	tw = n->tw;
 	n->tw = 0;
@@ -108,7 +111,7 @@ static __always_inline int tw_handoff(struct sock *sk, __u64 key, struct tt_conn
 	note_fins(c, shown);
 	payload_bytes(sk, c);
 	if (shown != (__u32)oldstate)
-		transition(c, t, oldstate, shown, 0, rq, sq, 1, FROM_HOOK, now);
+		transition(c, t, oldstate, shown, 0, rq, sq, 1, FROM_HOOK, now, 0);
 	c->state = shown;
 	/* the entry stays in the table, under the same cookie */
 	c->flags |= CONN_TW;
@@ -123,7 +126,7 @@ static __always_inline int on_set_state(struct sock *sk, __u64 key, int oldstate
 	struct tt_owner cur = {};
 	struct tt_tuple t = {};
 	__u32 rq = 0, sq = 0;
-	int shown, final;
+	int shown, final, task_ctx;
 	__u64 now;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
@@ -140,27 +143,26 @@ static __always_inline int on_set_state(struct sock *sk, __u64 key, int oldstate
 	}
 	if (tuple_filtered(&t)) {
 		count(TT_CNT_FILTERED);
-		/* keep no state for sockets never shown */
-		if (newstate == TT_CLOSE)
-			bpf_map_delete_elem(&conns, &key);
 		return 0;
 	}
 	now = bpf_ktime_get_boot_ns();
 	c = conn_get(key, &t, oldstate, newstate, now, &local, &shown);
-	if (current_owner(&cur))
+	task_ctx = in_task();
+	if (current_owner(task_ctx, &cur))
 		c->owner = cur;
 	if (t.lport)
 		c->lport = t.lport;
 	if (shown)
 		return 0;
 	queues(sk, newstate, &rq, &sq);
-	if (tw_handoff(sk, key, c, &t, oldstate, newstate, rq, sq, now))
+	if (tw_handoff(sk, key, c, &t, oldstate, newstate, rq, sq, now, task_ctx))
 		return 0;
 	note_fins(c, newstate);
 	final = newstate == TT_CLOSE;
 	if (final)
 		payload_bytes(sk, c);
-	transition(c, &t, oldstate, newstate, 0, rq, sq, final, FROM_HOOK, now);
+	transition(c, &t, oldstate, newstate, 0, rq, sq, final, FROM_HOOK, now,
+		   cur.known ? &cur : 0);
 	if (final)
 		bpf_map_delete_elem(&conns, &key);
 	return 0;
@@ -185,7 +187,7 @@ static __always_inline void sock_op(struct sock *sk)
 		return;
 	if (c->owner.known && c->owner.pid == (__u32)(bpf_get_current_pid_tgid() >> 32))
 		return;
-	if (current_owner(&cur))
+	if (current_owner(in_task(), &cur))
 		c->owner = cur;
 }
 
@@ -229,7 +231,7 @@ static __always_inline void pressure(struct sock *sk, __u32 kind, __u32 size)
 	} else {
 		e->sock_id = bpf_get_socket_cookie(sk);
 	}
-	fill_ctx(e);
+	fill_ctx(e, 0);
 	ev_submit(e);
 }
 
