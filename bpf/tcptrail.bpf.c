@@ -66,7 +66,7 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tt_set_state_irq, struct sock *sk, int oldstate, int newstate)
 {
 	int ok;
-	__u64 ck = take_nested(sk, oldstate, newstate, &ok);
+	__u64 ck = take_nested(sk, oldstate, newstate, 1, &ok);
 
 	if (ok)
 		on_set_state(sk, ck, oldstate, newstate);
@@ -79,7 +79,7 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tt_set_state_nest2, struct sock *sk, int oldstate, int newstate)
 {
 	int ok;
-	__u64 ck = take_nested(sk, oldstate, newstate, &ok);
+	__u64 ck = take_nested(sk, oldstate, newstate, 2, &ok);
 
 	if (ok)
 		on_set_state(sk, ck, oldstate, newstate);

@@ -74,10 +74,18 @@ static __always_inline void fill_tuple(struct tt_event *e, const struct tt_tuple
 	__builtin_memcpy(e->raddr, t->raddr, 16);
 }
 
-/* The task running when the event fired (ctx_pid, ctx_comm). */
-static __always_inline void fill_ctx(struct tt_event *e)
+/* The task running when the event fired (ctx_pid, ctx_comm): cur when the
+ * caller read it already (the owner rule did, in process context). */
+static __always_inline void fill_ctx(struct tt_event *e, const struct tt_owner *cur)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task;
+
+	if (cur) {
+		e->ctx_pid = cur->pid;
+		__builtin_memcpy(e->ctx_comm, cur->comm, TT_COMM_LEN);
+		return;
+	}
+	task = bpf_get_current_task_btf();
 
 	/* pid 0 is the idle task: no task context worth naming */
 	e->ctx_pid = bpf_get_current_pid_tgid() >> 32;
@@ -115,7 +123,8 @@ enum { FROM_HOOK = 0, FROM_FLUSH = 1 };
 /* Sends one transition of connection c and moves c to new_state. */
 static __always_inline void transition(struct tt_conn *c, const struct tt_tuple *t,
 				       __u32 old_state, __u32 new_state, __u32 obj_flags,
-				       __u32 rq, __u32 sq, int final, int from, __u64 now)
+				       __u32 rq, __u32 sq, int final, int from, __u64 now,
+				       const struct tt_owner *cur)
 {
 	struct tt_event *e;
 
@@ -138,7 +147,7 @@ static __always_inline void transition(struct tt_conn *c, const struct tt_tuple 
 	fill_tuple(e, t);
 	fill_conn(e, c, now);
 	if (from != FROM_FLUSH)
-		fill_ctx(e);
+		fill_ctx(e, cur);
 	if (final)
 		fill_final(e, c, now);
 	ev_submit(e);

@@ -66,11 +66,11 @@ static __always_inline void softirq_leave(void)
 /* The task on the CPU is the socket's owner only when it is a user process
  * acting in its own context (a system call on the socket, or the socket's
  * backlog processed at release_sock()). In softirq the task is unrelated. */
-static __always_inline int current_owner(struct tt_owner *o)
+static __always_inline int current_owner(int task_ctx, struct tt_owner *o)
 {
 	struct task_struct *task;
 
-	if (!in_task())
+	if (!task_ctx)
 		return 0;
 	task = bpf_get_current_task_btf();
 	if (task->flags & PF_KTHREAD)
@@ -81,10 +81,10 @@ static __always_inline int current_owner(struct tt_owner *o)
 	return 1;
 }
 
-/* This context's hand-off slot (struct handoff). */
-static __always_inline struct handoff *handoff_slot(void)
+/* This context's hand-off slot (struct handoff); task_ctx: in_task(). */
+static __always_inline struct handoff *handoff_slot(int task_ctx)
 {
-	__u32 key = in_task() ? 0 : 1;
+	__u32 key = task_ctx ? 0 : 1;
 
 	return bpf_map_lookup_elem(&handoff, &key);
 }

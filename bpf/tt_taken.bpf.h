@@ -102,7 +102,8 @@ static __always_inline __u64 take_first(struct sock *sk, int oldstate, int newst
 }
 
 /* The second and third programs: take the event only if nobody did. */
-static __always_inline __u64 take_nested(struct sock *sk, int oldstate, int newstate, int *ok)
+static __always_inline __u64 take_nested(struct sock *sk, int oldstate, int newstate, int level,
+					 int *ok)
 {
 	struct taken *tk = taken_ring();
 	__u64 ck, key;
@@ -115,7 +116,7 @@ static __always_inline __u64 take_nested(struct sock *sk, int oldstate, int news
 	if (taken_already(tk, key))
 		return 0;
 	take(tk, key);
-	count(TT_CNT_STATE_NESTED);
+	count(level == 2 ? TT_CNT_STATE_NESTED2 : TT_CNT_STATE_NESTED);
 	*ok = 1;
 	return ck;
 }

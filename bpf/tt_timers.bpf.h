@@ -72,7 +72,7 @@ static __always_inline void fw2_watch(__u64 tw)
  * The note is used up by the first request timer deleted after it. */
 static __always_inline int clone_took(const struct tt_tuple *t)
 {
-	struct handoff *n = handoff_slot();
+	struct handoff *n = handoff_slot(in_task());
 	struct tt_tuple ct = {};
 	const __u64 *a = (const void *)&ct, *b = (const void *)t;
 	__u64 child;
@@ -98,7 +98,7 @@ static __always_inline void req_gone(int from, struct tt_pending *p)
 		return;
 	if (!tuple_filtered(&p->t))
 		transition(&v->c, &p->t, TT_SYN_RECV, TT_CLOSE, TT_F_REQ, 0, 0, 1, from,
-			   bpf_ktime_get_boot_ns());
+			   bpf_ktime_get_boot_ns(), 0);
 	bpf_map_delete_elem(&req_by_tuple, &p->t);
 }
 
@@ -109,7 +109,7 @@ static __always_inline void tw_end(int from, __u64 cookie, struct tt_conn *c,
 {
 	if (!tuple_filtered(t))
 		transition(c, t, c->state ? c->state : TT_TIME_WAIT, TT_CLOSE, TT_F_TW, 0, 0, 1,
-			   from, bpf_ktime_get_boot_ns());
+			   from, bpf_ktime_get_boot_ns(), 0);
 	bpf_map_delete_elem(&conns, &cookie);
 }
 
@@ -223,7 +223,7 @@ static __always_inline void req_started(struct timer_list *timer)
 {
 	__u64 req = timer_owner_obj(timer, 0), lsk, lkey, *ids;
 	struct tt_req v = {};
-	struct tt_owner *lo;
+	struct tt_conn *lc;
 	struct tt_tuple t = {};
 	long err;
 
@@ -235,9 +235,9 @@ static __always_inline void req_started(struct timer_list *timer)
 	/* the listener's cookie was made at its first state change */
 	lsk = (__u64)KREAD(struct request_sock, req, __req_common.skc_listener);
 	lkey = KREAD(struct sock_common, lsk, skc_cookie.counter);
-	lo = lkey ? bpf_map_lookup_elem(&listeners, &lkey) : 0;
-	if (lo)
-		v.c.owner = *lo;
+	lc = lkey ? bpf_map_lookup_elem(&conns, &lkey) : 0;
+	if (lc)
+		v.c.owner = lc->owner;
 	ids = req_local_slot(0);
 	if (!ids)
 		return;
@@ -266,7 +266,7 @@ static __always_inline void req_started(struct timer_list *timer)
 		count(TT_CNT_UNTRACKED);
 	v.c.state = TT_CLOSE;
 	v.c.state_ns = 0;
-	transition(&v.c, &t, TT_CLOSE, TT_SYN_RECV, TT_F_REQ, 0, 0, 0, FROM_HOOK, v.c.start_ns);
+	transition(&v.c, &t, TT_CLOSE, TT_SYN_RECV, TT_F_REQ, 0, 0, 0, FROM_HOOK, v.c.start_ns, 0);
 }
 
 /* A timewait socket's timer armed for the first time (a re-arm is a
@@ -278,7 +278,7 @@ static __always_inline void req_started(struct timer_list *timer)
 static __always_inline void tw_started(struct timer_list *timer)
 {
 	__u64 tw = timer_owner_obj(timer, 1);
-	struct handoff *n = handoff_slot();
+	struct handoff *n = handoff_slot(in_task());
 
 	if (!n)
 		return;
@@ -304,7 +304,7 @@ static __always_inline void tw_rearmed(struct timer_list *timer)
 	read_tuple_at(tw, &t);
 	if (!tuple_filtered(&t))
 		transition(c, &t, c->state, sub, TT_F_TW, 0, 0, sub == TT_TIME_WAIT, FROM_HOOK,
-			   bpf_ktime_get_boot_ns());
+			   bpf_ktime_get_boot_ns(), 0);
 	else
 		c->state = sub;
 }
@@ -394,7 +394,7 @@ static __always_inline int check_fw2(__u64 tw)
 	read_tuple_at(tw, &t);
 	if (!tuple_filtered(&t))
 		transition(c, &t, TT_FIN_WAIT2, TT_TIME_WAIT, TT_F_TW, 0, 0, 1, FROM_FLUSH,
-			   bpf_ktime_get_boot_ns());
+			   bpf_ktime_get_boot_ns(), 0);
 	else
 		c->state = TT_TIME_WAIT;
 	return 0;

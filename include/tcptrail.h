@@ -59,14 +59,16 @@ enum tt_counter {
 	 * or no room in the timewait table ("conns"): their owner may show
 	 * as unknown, or their timewait end be missed */
 	TT_CNT_NO_ROOM = 2,
-	/* state changes taken by the second or third inet_sock_set_state
-	 * program: with the kernel's skips of the first, the exact loss */
+	/* state changes taken by the second (NESTED) or third (NESTED2)
+	 * inet_sock_set_state program: with the kernel's skips of the first,
+	 * the exact loss */
 	TT_CNT_STATE_NESTED = 3,
+	TT_CNT_STATE_NESTED2 = 4,
 	/* request sockets the req_by_tuple map, and FIN_WAIT2 timewait
 	 * sockets the fw2 rings, had no room for: reported with the skipped
 	 * timer hooks, as possibly missed ends and TIME_WAIT moves */
-	TT_CNT_UNTRACKED = 4,
-	TT_CNT_MAX = 5,
+	TT_CNT_UNTRACKED = 5,
+	TT_CNT_MAX = 6,
 };
 
 struct tt_event {
