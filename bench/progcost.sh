@@ -7,28 +7,35 @@
 # client thread makes CONNS loopback connections (bench/loadgen), so every
 # program, ours and tcpstates' handler, sees the same events.
 #
-#   bench/progcost.sh [BUILD_DIR]     (part of make bench; ROUNDS=5 CONNS=40000)
+#   bench/progcost.sh [BUILD_DIR...]  (part of make bench; ROUNDS=5 CONNS=40000)
 #
 # Prints per program: runs per connection, ns per run, us per connection,
 # the median of ROUNDS runs; then ns per state change for tcptrail's state
 # programs and tcpstates'. kernel.bpf_stats_enabled is set for the runs and
 # restored after; it adds its own ~40 ns to every run of every program, so
 # absolute figures are a little high, and the same for both tools.
+#
+# With several build directories (a change against the one before it), the
+# builds take turns within each round, in rotated order, and each gets its
+# own table: on these machines the speed drifts by tens of percent between
+# runs, so only interleaved runs compare.
+#
 # Tracer: tcptrail --json --no-snapshot -q -o FILE (TT_ARGS to change).
 # Every run is in a fresh network namespace. Loopback only, port 22950.
 set -u
 
-OUT=${1:-build}
+BUILDS=("$@")
+[ ${#BUILDS[@]} = 0 ] && BUILDS=(build)
 ROUNDS=${ROUNDS:-5}
 CONNS=${CONNS:-40000}
 TT_ARGS=${TT_ARGS:---json --no-snapshot -q}
 PORT=22950
-TT=$OUT/tcptrail
-LOADGEN=$OUT/bench/loadgen
+HERE=$(cd "$(dirname "$0")" && pwd)
+LOADGEN=${BUILDS[0]}/bench/loadgen
 TCPSTATES=$(command -v tcpstates || { [ -x /usr/sbin/tcpstates ] && echo /usr/sbin/tcpstates; })
 
 [ "$(id -u)" = 0 ] || { echo "progcost: needs root (BPF, network namespaces)" >&2; exit 1; }
-for f in "$TT" "$LOADGEN"; do
+for f in "$LOADGEN" "${BUILDS[@]/%//tcptrail}"; do
 	[ -x "$f" ] || { echo "progcost: $f is missing: run make bench" >&2; exit 1; }
 done
 
@@ -46,7 +53,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-cp "$TT" "$TMP/tcptrail" && cp "$LOADGEN" "$TMP/loadgen" || exit 1
+# measure copies: a rebuild during the run must not swap the binaries
+for i in "${!BUILDS[@]}"; do
+	cp "${BUILDS[$i]}/tcptrail" "$TMP/tcptrail.$i" || exit 1
+done
+cp "$LOADGEN" "$TMP/loadgen" || exit 1
 
 # tcpstates attaches a classic tracepoint, which needs tracefs
 if [ -n "$TCPSTATES" ] && [ ! -e /sys/kernel/tracing/events ] && [ ! -e /sys/kernel/debug/tracing/events ]; then
@@ -61,11 +72,12 @@ for p in json.load(sys.stdin):
     print(p["id"], p.get("name", "?"), p.get("run_time_ns", 0), p.get("run_cnt", 0))'
 }
 
-sysctl -qw kernel.bpf_stats_enabled=1
-for r in $(seq "$ROUNDS"); do
+# one_run ROUND BUILD_INDEX: one churn run; its deltas go to rounds.INDEX
+one_run() {
+	local r=$1 bi=$2 line conns
 	ip netns add "$NS" || exit 1
 	ip -n "$NS" link set lo up
-	ip netns exec "$NS" "$TMP/tcptrail" $TT_ARGS -o "$TMP/cap.jsonl" 2> "$TMP/tt.err" &
+	ip netns exec "$NS" "$TMP/tcptrail.$bi" $TT_ARGS -o "$TMP/cap.jsonl" 2> "$TMP/tt.err" &
 	TP=$!
 	if [ -n "$TCPSTATES" ]; then
 		# in this namespace: ip netns exec remounts /sys, without tracefs
@@ -86,49 +98,22 @@ for r in $(seq "$ROUNDS"); do
 	rm -f "$TMP/cap.jsonl"
 	ip netns del "$NS"
 	conns=$(echo "$line" | sed -n 's/.*connections=\([0-9]*\).*/\1/p')
-	echo "round $r: $line; $(grep -h 'events seen' "$TMP/tt.err" | tail -1)" >&2
-	python3 - "$TMP/before" "$TMP/after" "$conns" >> "$TMP/rounds" <<'EOF'
-import sys
-load = lambda p: {l.split()[0]: l.split()[1:] for l in open(p)}
-b, a, conns = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3])
-for k, (name, t, c) in a.items():
-    if k in b and (name.startswith("tt_") or name == "handle_set_state"):
-        dt, dc = int(t) - int(b[k][1]), int(c) - int(b[k][2])
-        if dc:
-            print(name, dc, dt, conns)
-print("-")
-EOF
+	echo "round $r, ${BUILDS[$bi]}: $line; $(grep -h 'events seen' "$TMP/tt.err" | tail -1)" >&2
+	python3 "$HERE/progcost.py" delta "$TMP/before" "$TMP/after" "$conns" >> "$TMP/rounds.$bi"
 	# timewait sockets of the namespace are freed by a kernel worker
 	sleep 2
+}
+
+sysctl -qw kernel.bpf_stats_enabled=1
+n=${#BUILDS[@]}
+for r in $(seq "$ROUNDS"); do
+	for j in $(seq 0 $((n - 1))); do
+		one_run "$r" $(((r + j) % n))
+	done
 done
 sysctl -qw kernel.bpf_stats_enabled="$OLD_STATS"
 
-python3 - "$TMP/rounds" <<'EOF'
-import statistics, sys
-rounds, cur = [], {}
-for l in open(sys.argv[1]):
-    if l.strip() == "-":
-        rounds.append(cur)
-        cur = {}
-        continue
-    name, dc, dt, conns = l.split()
-    cur[name] = (int(dc), int(dt), int(conns))
-names = sorted({n for r in rounds for n in r}, key=lambda n: (n == "handle_set_state", n))
-med = lambda xs: statistics.median(xs) if xs else 0
-print("%-26s %10s %10s %12s   (median of %d rounds)" % ("program", "runs/conn", "ns/run", "us/conn", len(rounds)))
-tot = []
-for r in rounds:
-    tot.append(sum(dt / conns for n, (dc, dt, conns) in r.items() if n.startswith("tt_")) / 1000)
-for n in names:
-    rs = [r[n] for r in rounds if n in r]
-    print("%-26s %10.2f %10.0f %12.2f" % (n, med([dc / c for dc, dt, c in rs]),
-          med([dt / dc for dc, dt, c in rs]), med([dt / c / 1000 for dc, dt, c in rs])))
-print("%-26s %10s %10s %12.2f" % ("all tcptrail programs", "", "", med(tot)))
-state = [sum(r[n][1] for n in r if n.startswith("tt_set_state")) / r["tt_set_state"][0]
-         for r in rounds if "tt_set_state" in r]
-ts = [r["handle_set_state"][1] / r["handle_set_state"][0] for r in rounds if "handle_set_state" in r]
-if state:
-    print("tcptrail, ns per state change (the three state programs): %.0f" % med(state))
-if ts:
-    print("tcpstates, ns per state change: %.0f; tcptrail is %.1fx cheaper" % (med(ts), med(ts) / med(state)))
-EOF
+for i in "${!BUILDS[@]}"; do
+	[ "$n" -gt 1 ] && echo "== ${BUILDS[$i]}"
+	python3 "$HERE/progcost.py" report "$TMP/rounds.$i"
+done

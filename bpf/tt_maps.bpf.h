@@ -40,11 +40,6 @@ __u64 tt_seq = 0;
 
 __u64 tt_counters[TT_MAX_CPUS][TT_CPU_STRIDE] = {};   /* enum tt_counter */
 
-/* Connections seeded into "conns" by the loader and not yet taken over by
- * their socket's first change: while there are some, a socket without
- * storage looks there first. */
-__u64 seeds_left = 0;
-
 /* softirq_entry/exit depth per CPU: see in_task() */
 __u64 softirq_depth[TT_MAX_CPUS * TT_CPU_STRIDE] = {};
 
@@ -71,25 +66,19 @@ __u64 fw2_wait_head = 0, fw2_wait_tail = 0;
 /* ---- connections ---------------------------------------------------------- */
 
 /*
- * A full socket's connection lives in the socket's own storage: found with
- * no hashing, never evicted, freed with the socket. A child socket starts
- * without any (no BPF_F_CLONE).
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct tt_conn);
-} sk_conns SEC(".maps");
-
-/*
- * Socket cookie -> connection, for what outlives a full socket or comes
- * before its first change: timewait sockets (which keep the full socket's
- * cookie, so a connection keeps its history when it moves to TIME_WAIT),
- * and the snapshot's sockets, seeded by the loader. LRU: a full table
- * forgets the oldest entry instead of refusing a new one; cookies are
- * never reused, so an entry whose end was missed is never taken for
- * another socket's.
+ * Socket cookie -> connection (struct tt_conn): full sockets, and the
+ * timewait sockets that continue them (a timewait socket keeps its full
+ * socket's cookie, so a connection keeps its entry when it moves to
+ * TIME_WAIT: no insert and delete at the hand-off). The loader seeds it
+ * from the snapshot. LRU: a table overflow forgets the oldest entry
+ * instead of failing new sockets; cookies are never reused, so an entry
+ * whose end was missed is never taken for a later socket's, and ages out.
+ *
+ * Tried instead, and slower here (BENCHMARKS.md): socket storage (an
+ * allocation and a memory-cgroup charge per socket, under locks that mask
+ * interrupts), and a lock-free open-addressing array (a cache and TLB miss
+ * per event, where the LRU's free lists hand out recently freed, cache-hot
+ * elements).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -97,17 +86,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct tt_conn);
 } conns SEC(".maps");
-
-/* Listening sockets' owners, by cookie: a request socket reaches its
- * listener only by address (from its timer), through which the listener's
- * storage cannot be asked. Written when a socket starts listening, and by
- * the loader from the snapshot. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct tt_owner);
-} listeners SEC(".maps");
 
 /* Request sockets, by 4-tuple: the child socket made when the handshake
  * completes knows only its tuple, and takes over the request's connection.

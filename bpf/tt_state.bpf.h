@@ -20,18 +20,17 @@ static __always_inline int early_clone(struct sock *sk, const struct tt_tuple *t
 }
 
 /*
- * A new connection entry c (zeroed) for a socket at its first change seen:
+ * A new connection for a socket at its first change seen (no entry in
+ * conns under its cookie, not even one the loader seeded):
  * - a child socket continues its request, found by tuple: its first change
  *   is the request's SYN_RECV, shown already (returns 1); on a kernel that
  *   cloned it before setting its addresses, the first change seen here is
  *   the next one (returns 0, and it is shown);
- * - a socket of the snapshot continues the entry the loader seeded;
  * - any other starts a connection of its own.
  */
 static __always_inline int conn_init(struct tt_conn *c, __u64 key, const struct tt_tuple *t,
 				     int oldstate, int newstate, __u64 now)
 {
-	struct tt_conn *seed;
 	struct tt_req *rv;
 	__u64 *note;
 
@@ -49,15 +48,6 @@ static __always_inline int conn_init(struct tt_conn *c, __u64 key, const struct 
 			return newstate == TT_SYN_RECV;
 		}
 	}
-	if (seeds_left) {
-		seed = bpf_map_lookup_elem(&conns, &key);
-		if (seed && !(seed->flags & CONN_TW)) {
-			*c = *seed;
-			bpf_map_delete_elem(&conns, &key);
-			__sync_fetch_and_add(&seeds_left, -1);
-			return 0;
-		}
-	}
 	c->id = key;
 	c->start_ns = now;
 	c->state = oldstate;
@@ -67,43 +57,37 @@ static __always_inline int conn_init(struct tt_conn *c, __u64 key, const struct 
 }
 
 /*
- * The connection of socket sk, in its storage. A socket leaving CLOSE
- * starts a new life (connect() again after a failed one). With no memory
- * for the storage, the connection lives in *local for this event only.
- * Sets *shown when the change was already shown (a child's first).
+ * The connection of the socket with cookie key. A socket leaving CLOSE
+ * starts a new life (connect() again after a failed one), and a child
+ * cloned from a listener has a cookie of its own: an entry under the
+ * cookie then is a leftover whose end was missed. When conns has no room,
+ * the connection lives in *local for this event only (counted). Sets
+ * *shown when the change was already shown (a child's first).
  */
-static __always_inline struct tt_conn *conn_get(struct sock *sk, __u64 key, const struct tt_tuple *t,
+static __always_inline struct tt_conn *conn_get(__u64 key, const struct tt_tuple *t,
 						int oldstate, int newstate, __u64 now,
 						struct tt_conn *local, int *shown)
 {
-	struct tt_conn *c = bpf_sk_storage_get(&sk_conns, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	struct tt_conn *c = bpf_map_lookup_elem(&conns, &key);
 
 	*shown = 0;
-	if (!c) {
-		count(TT_CNT_NO_ROOM);
-		c = local;
-	} else if (c->id && oldstate == TT_CLOSE) {
-		__builtin_memset(c, 0, sizeof(*c));
+	if (c && (oldstate == TT_CLOSE || (newstate == TT_SYN_RECV && oldstate == TT_LISTEN))) {
+		bpf_map_delete_elem(&conns, &key);
+		c = 0;
 	}
-	if (!c->id)
-		*shown = conn_init(c, key, t, oldstate, newstate, now);
-	return c;
-}
-
-/* Listening sockets' owners, for their requests (see map "listeners"). */
-static __always_inline void listener_note(__u64 key, const struct tt_conn *c,
-					  int oldstate, int newstate)
-{
-	if (newstate == TT_LISTEN)
-		bpf_map_update_elem(&listeners, &key, &c->owner, BPF_ANY);
-	else if (oldstate == TT_LISTEN)
-		bpf_map_delete_elem(&listeners, &key);
+	if (c)
+		return c;
+	*shown = conn_init(local, key, t, oldstate, newstate, now);
+	if (bpf_map_update_elem(&conns, &key, local, BPF_ANY))
+		count(TT_CNT_NO_ROOM);
+	c = bpf_map_lookup_elem(&conns, &key);
+	return c ? c : local;
 }
 
 /*
  * tcp_time_wait(): the timewait socket, with this socket's cookie, took
  * over just before this CLOSE (its timer was armed: struct handoff). Shows
- * the state netstat will show, and moves the connection to "conns", where
+ * the state netstat will show; the connection stays in the table, where
  * the timer hooks follow the timewait socket. Returns 1 when it did.
  */
 static __always_inline int tw_handoff(struct sock *sk, __u64 key, struct tt_conn *c,
@@ -126,9 +110,8 @@ static __always_inline int tw_handoff(struct sock *sk, __u64 key, struct tt_conn
 	if (shown != (__u32)oldstate)
 		transition(c, t, oldstate, shown, 0, rq, sq, 1, FROM_HOOK, now);
 	c->state = shown;
+	/* the entry stays in the table, under the same cookie */
 	c->flags |= CONN_TW;
-	if (bpf_map_update_elem(&conns, &key, c, BPF_ANY))
-		count(TT_CNT_NO_ROOM);
 	if (shown == TT_FIN_WAIT2)
 		fw2_watch(tw);
 	return 1;
@@ -151,23 +134,25 @@ static __always_inline int on_set_state(struct sock *sk, __u64 key, int oldstate
 		return 0;
 	/* tcp_set_state(CLOSE) releases the port before the tracepoint fires */
 	if (!t.lport) {
-		c = bpf_sk_storage_get(&sk_conns, sk, 0, 0);
+		c = bpf_map_lookup_elem(&conns, &key);
 		if (c)
 			t.lport = c->lport;
 	}
 	if (tuple_filtered(&t)) {
 		count(TT_CNT_FILTERED);
+		/* keep no state for sockets never shown */
+		if (newstate == TT_CLOSE)
+			bpf_map_delete_elem(&conns, &key);
 		return 0;
 	}
 	now = bpf_ktime_get_boot_ns();
-	c = conn_get(sk, key, &t, oldstate, newstate, now, &local, &shown);
+	c = conn_get(key, &t, oldstate, newstate, now, &local, &shown);
 	if (current_owner(&cur))
 		c->owner = cur;
 	if (t.lport)
 		c->lport = t.lport;
 	if (shown)
 		return 0;
-	listener_note(key, c, oldstate, newstate);
 	queues(sk, newstate, &rq, &sq);
 	if (tw_handoff(sk, key, c, &t, oldstate, newstate, rq, sq, now))
 		return 0;
@@ -176,6 +161,8 @@ static __always_inline int on_set_state(struct sock *sk, __u64 key, int oldstate
 	if (final)
 		payload_bytes(sk, c);
 	transition(c, &t, oldstate, newstate, 0, rq, sq, final, FROM_HOOK, now);
+	if (final)
+		bpf_map_delete_elem(&conns, &key);
 	return 0;
 }
 
@@ -187,10 +174,13 @@ static __always_inline void sock_op(struct sock *sk)
 {
 	struct tt_owner cur = {};
 	struct tt_conn *c;
+	__u64 key;
 
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return;
-	c = bpf_sk_storage_get(&sk_conns, sk, 0, 0);
+	key = sk->__sk_common.skc_cookie.counter;
+	/* a socket without a cookie has had no state change: no entry */
+	c = key ? bpf_map_lookup_elem(&conns, &key) : 0;
 	if (!c)
 		return;
 	if (c->owner.known && c->owner.pid == (__u32)(bpf_get_current_pid_tgid() >> 32))
@@ -206,14 +196,15 @@ static __always_inline void pressure(struct sock *sk, __u32 kind, __u32 size)
 	struct tt_conn *c;
 	struct tt_event *e;
 	__u32 state, rq = 0, sq = 0;
-	__u64 now;
+	__u64 now, key;
 
 	if (sk->sk_protocol != IPPROTO_TCP || listen_only)
 		return;
 	read_tuple(&sk->__sk_common, &t);
 	state = sk->__sk_common.skc_state;
 	queues(sk, state, &rq, &sq);
-	c = bpf_sk_storage_get(&sk_conns, sk, 0, 0);
+	key = sk->__sk_common.skc_cookie.counter;
+	c = key ? bpf_map_lookup_elem(&conns, &key) : 0;
 	if (tuple_filtered(&t) || queue_filtered(rq, sq) || (c && owner_filtered(c))) {
 		count(TT_CNT_FILTERED);
 		return;

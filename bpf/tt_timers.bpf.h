@@ -223,7 +223,7 @@ static __always_inline void req_started(struct timer_list *timer)
 {
 	__u64 req = timer_owner_obj(timer, 0), lsk, lkey, *ids;
 	struct tt_req v = {};
-	struct tt_owner *lo;
+	struct tt_conn *lc;
 	struct tt_tuple t = {};
 	long err;
 
@@ -235,9 +235,9 @@ static __always_inline void req_started(struct timer_list *timer)
 	/* the listener's cookie was made at its first state change */
 	lsk = (__u64)KREAD(struct request_sock, req, __req_common.skc_listener);
 	lkey = KREAD(struct sock_common, lsk, skc_cookie.counter);
-	lo = lkey ? bpf_map_lookup_elem(&listeners, &lkey) : 0;
-	if (lo)
-		v.c.owner = *lo;
+	lc = lkey ? bpf_map_lookup_elem(&conns, &lkey) : 0;
+	if (lc)
+		v.c.owner = lc->owner;
 	ids = req_local_slot(0);
 	if (!ids)
 		return;

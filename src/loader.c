@@ -394,7 +394,6 @@ static void size_maps(struct tt_bpf *b, const struct tt_opts *o)
 	if (o->snapshot_only) {
 		bpf_map__set_max_entries(b->skel->maps.conns, 1024);
 		bpf_map__set_max_entries(b->skel->maps.req_by_tuple, 1024);
-		bpf_map__set_max_entries(b->skel->maps.listeners, 1024);
 	}
 }
 
@@ -661,18 +660,9 @@ int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 	struct tcptrail_bpf__bss *bss = b->skel->bss;
 	__u32 idx;
 
-	/* a listener's requests look its owner up by its cookie */
-	if (c->state == TT_LISTEN && !(c->flags & TT_CONN_TW) &&
-	    bpf_map_update_elem(bpf_map__fd(b->skel->maps.listeners), &c->id, &c->owner, BPF_NOEXIST) &&
-	    errno != EEXIST && errno != E2BIG)
-		return -errno;
-	/* The program may have seen this socket already: its entry wins. A
-	 * full socket takes its entry over at its first change; until then
-	 * the program looks for one at each new socket's first change. */
+	/* a socket the program has seen already keeps what it knows */
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.conns), &c->id, c, BPF_NOEXIST))
 		return errno == EEXIST ? 0 : -errno;
-	if (!(c->flags & TT_CONN_TW))
-		__atomic_fetch_add(&bss->seeds_left, 1, __ATOMIC_RELAXED);
 	/*
 	 * A timewait socket still in FIN_WAIT2 moves to TIME_WAIT without a
 	 * hook firing: put it with those the flush checks. The flush program
