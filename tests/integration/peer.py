@@ -16,6 +16,10 @@ Commands (one socket of each kind is kept: the listener and the connection):
   send N                             sends N bytes
   recv N                             reads exactly N bytes
   recv_eof                           reads until EOF -> ok recv_eof TOTAL
+  drain SECONDS                      reads until EOF or for SECONDS, into a
+                                     buffer made at start, so that reading
+                                     allocates nothing (a peer in a memory
+                                     cgroup) -> ok drain TOTAL
   linger0                            SO_LINGER {1, 0}: close() sends a RST
   close | close_listener
   fork_handoff                       fork; the parent closes its copy of the
@@ -55,6 +59,9 @@ class Peer:
         self.listener = None
         self.conn = None
         self.keep = []   # sockets kept open on purpose (snapshot tests)
+        # written through, so that its pages are there before the peer
+        # joins a memory cgroup (calloc'd pages would be charged on first use)
+        self.rbuf = bytearray(b"\1") * (256 << 10)
 
     def do_listen(self, f, addr, port, v6only=None):
         s = socket.socket(fam(f), socket.SOCK_STREAM)
@@ -118,6 +125,25 @@ class Peer:
             if not b:
                 return "ok recv_eof %d" % total
             total += len(b)
+
+    def do_drain(self, secs):
+        total = 0
+        end = time.monotonic() + float(secs)
+        try:
+            while True:
+                left = end - time.monotonic()
+                if left <= 0:
+                    break
+                self.conn.settimeout(left)
+                n = self.conn.recv_into(self.rbuf)
+                if not n:
+                    break
+                total += n
+        except socket.timeout:
+            pass
+        finally:
+            self.conn.settimeout(None)
+        return "ok drain %d" % total
 
     def do_linger0(self):
         self.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

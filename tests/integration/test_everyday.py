@@ -7,24 +7,31 @@ is a memory cgroup made for test 30 (one child cgroup holding only the
 sender process we start, removed in finally) and a tmux server on its own
 socket for test 32 (killed in finally).
 """
+import errno
 import json
 import os
 import random
 import re
+import select
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 
 from harness import (PYTHON, TCPTRAIL, Netns, Proc, TestFailure, check, fmt_rec, pick_port,
-                     run, show, test)
+                     run, show, skip, test)
 
-# A sender driven on stdin. "flood" makes one connection (SO_SNDBUF set
+# A sender driven on stdin. "flood" makes one connection (SO_SNDBUFFORCE set
 # before connect, so the kernel locks it and never shrinks it: that is what
 # makes __sk_mem_raise_allocated() reach the tracepoint instead of returning
-# early) and writes non-blocking for SECS seconds.
+# early; FORCE because we are root, so that net.core.wmem_max does not cap
+# it) and writes non-blocking for SECS seconds. Its 64 KiB buffer is made at
+# start: in a memory cgroup, a flood charges socket memory and little else.
 SENDER = r'''
 import os, socket, sys, time
+SO_SNDBUFFORCE = getattr(socket, "SO_SNDBUFFORCE", 32)
+buf = b"x" * 65536
 print("pid %d" % os.getpid(), flush=True)
 s = None
 for line in sys.stdin:
@@ -36,10 +43,9 @@ for line in sys.stdin:
             addr, port, secs, sndbuf = w[1], int(w[2]), float(w[3]), int(w[4])
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             if sndbuf:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, sndbuf)
+                s.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, sndbuf)
             s.connect((addr, port))
             s.setblocking(False)
-            buf = b"x" * 65536
             sent = eagain = 0
             end = time.monotonic() + secs
             while time.monotonic() < end:
@@ -53,6 +59,8 @@ for line in sys.stdin:
         elif w[0] == "close":
             s.close()
             print("ok close", flush=True)
+        elif w[0] == "nop":
+            print("ok nop", flush=True)
         elif w[0] == "quit":
             print("ok quit", flush=True)
             break
@@ -97,27 +105,64 @@ def wait_records(tr, pred, timeout, what):
 
 # ---- 30: buffer pressure through a memory cgroup ----------------------------
 
-class MemCgroup:
-    """A child memory cgroup limiting socket memory, for one process.
+def mounts():
+    """(mount point, type, options) of each line of /proc/mounts."""
+    out = []
+    with open("/proc/mounts") as f:
+        for line in f:
+            w = line.split()
+            if len(w) >= 4:
+                # blanks and backslashes in a path are written as octal escapes
+                mnt = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), w[1])
+                out.append((mnt, w[2], w[3].split(",")))
+    return out
 
-    cgroup v2 (memory in the unified hierarchy): memory.max, which socket
-    buffers are charged against. cgroup v1 (memory bound to a v1 hierarchy,
-    as on hosts that mount the legacy layout): socket memory is charged only
-    once memory.kmem.tcp.limit_in_bytes is written, and only for sockets
-    created after that by a task of the group. On v1 the child is made under
-    our own memory cgroup so the sender stays within the limits it already
-    had. Nothing else on the host is changed.
+
+def read_int(path):
+    with open(path) as f:
+        return int(f.read().split()[0])
+
+
+class MemCgroup:
+    """A child memory cgroup holding one process, which the kernel refuses
+    socket memory past limit(nbytes).
+
+    cgroup v1 (memory bound to a v1 hierarchy, as on hosts that keep the
+    legacy layout): memory.kmem.tcp.limit_in_bytes limits socket memory
+    alone. It is charged only once that file is written, and only for
+    sockets that join the group after that. The child is made under our own
+    memory cgroup so that the process keeps the limits it already had.
+
+    cgroup v2 (memory in the unified hierarchy, wherever cgroup2 is mounted):
+    there is no socket-only limit. memory.max counts all that the group
+    charges (what a process charged before it moved in stays behind), so
+    limit() sets it to what the group holds after the caller's warm-up
+    (memory.current) plus nbytes, and memory.swap.max to 0 (nothing can be
+    swapped out to make room); the tests check with memory.stat's "sock"
+    that socket memory is what filled it. A charge refused in process context
+    first runs the cgroup's OOM killer: the process is exempt from it
+    (oom_score_adj -1000), so the kernel refuses the charge instead of
+    killing the process (the kernel log says "Out of memory and no killable
+    processes"). A charge in softirq context is never refused on v2 (the
+    kernel forces it over the limit): see test 30c.
+
+    Nothing else on the host is changed: on v2 the memory controller must
+    already be enabled in the root's cgroup.subtree_control.
     """
 
-    def __init__(self, limit):
+    def __init__(self):
         self.path = None
+        self.base = self.max = None
         name = "tt-test-%08x" % random.getrandbits(32)
+        table = mounts()
         v2root = None
-        for root in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        for mnt, typ, _ in table:
+            if typ != "cgroup2":
+                continue
             try:
-                with open(os.path.join(root, "cgroup.controllers")) as f:
+                with open(os.path.join(mnt, "cgroup.controllers")) as f:
                     if "memory" in f.read().split():
-                        v2root = root
+                        v2root = mnt
                         break
             except OSError:
                 pass
@@ -126,28 +171,27 @@ class MemCgroup:
                 sub = f.read().split()
             # enabling a controller at the root would change every cgroup
             # on the host: use it only if it is already enabled
-            check("memory" in sub, "cgroup v2 has the memory controller but %s/cgroup.subtree_control "
-                  "does not enable it (%r); not changing the host's root cgroup" % (v2root, sub))
+            check("memory" in sub, "cgroup v2 at %s has the memory controller but its "
+                  "cgroup.subtree_control does not enable it (%r); not changing the host's "
+                  "root cgroup" % (v2root, sub))
             self.kind = "v2"
+            os.mkdir(os.path.join(v2root, name))
             self.path = os.path.join(v2root, name)
-            os.mkdir(self.path)
-            self._write("memory.max", str(limit))
-            self._write("memory.swap.max", "0", optional=True)
             return
+        v1root = next((mnt for mnt, typ, opts in table if typ == "cgroup" and "memory" in opts), None)
         own = None
         with open("/proc/self/cgroup") as f:
             for line in f:
                 _, ctrls, path = line.rstrip("\n").split(":", 2)
                 if "memory" in ctrls.split(","):
                     own = path
-        check(own is not None and os.path.isdir("/sys/fs/cgroup/memory"),
-              "no memory cgroup controller on this host (neither v2 nor v1): "
-              "cannot limit one process's socket memory")
-        parent = os.path.normpath("/sys/fs/cgroup/memory/" + own.lstrip("/"))
+        check(v1root is not None and own is not None,
+              "no memory cgroup controller on this host (neither cgroup2 with memory nor a "
+              "v1 memory hierarchy in /proc/mounts): cannot limit one process's socket memory")
         self.kind = "v1"
-        self.path = os.path.join(parent, name)
-        os.mkdir(self.path)
-        self._write("memory.kmem.tcp.limit_in_bytes", str(limit))
+        path = os.path.join(os.path.normpath(v1root + "/" + own.lstrip("/")), name)
+        os.mkdir(path)
+        self.path = path
 
     def _write(self, f, v, optional=False):
         try:
@@ -164,16 +208,80 @@ class MemCgroup:
         except OSError as e:
             return "(%s)" % e
 
+    def keyed(self, f):
+        """A flat keyed file (memory.stat, memory.events) as a dict."""
+        out = {}
+        for line in self.read(f).splitlines():
+            w = line.split()
+            if len(w) == 2 and w[1].isdigit():
+                out[w[0]] = int(w[1])
+        return out
+
     def add(self, pid):
         self._write("cgroup.procs", str(pid))
         with open(os.path.join(self.path, "cgroup.procs")) as f:
             procs = [int(x) for x in f.read().split()]
         check(procs == [pid], "cgroup %s holds %s, expected only %d" % (self.path, procs, pid))
+        if self.kind == "v2":
+            try:
+                with open("/proc/%d/oom_score_adj" % pid, "w") as f:
+                    f.write("-1000")
+            except OSError as e:
+                raise TestFailure("cannot exempt %d from the OOM killer: %s" % (pid, e))
+
+    def limit(self, nbytes):
+        """From now on the group's sockets may charge about nbytes."""
+        if self.kind == "v1":
+            self._write("memory.kmem.tcp.limit_in_bytes", str(nbytes))
+            self.base, self.max = 0, nbytes
+        else:
+            # absent where swap is not accounted (no swap controller): nothing to swap then
+            self._write("memory.swap.max", "0", optional=True)
+            self.base = read_int(os.path.join(self.path, "memory.current"))
+            self.max = self.base + nbytes
+            self._write("memory.max", str(self.max))
+        self.max_events0 = self.keyed("memory.events").get("max", 0) if self.kind == "v2" else 0
+
+    def socket_bytes(self):
+        """Socket memory charged to the group now."""
+        if self.kind == "v1":
+            return read_int(os.path.join(self.path, "memory.kmem.tcp.usage_in_bytes"))
+        return self.keyed("memory.stat").get("sock", 0)
+
+    def socket_peak(self):
+        """The most socket memory charged at once (v1), or charged now (v2 keeps no peak of it)."""
+        if self.kind == "v1":
+            return read_int(os.path.join(self.path, "memory.kmem.tcp.max_usage_in_bytes"))
+        return self.socket_bytes()
+
+    def reached(self):
+        """Whether the group's charges reached its limit since limit(), and how we know.
+        v2: memory.events "max" (charges that met memory.max: refused, or
+        made room for by reclaim, or forced over it). v1: the tcp counter's
+        peak usage against the limit (newer kernels keep no failcnt for it)."""
+        if self.kind == "v1":
+            peak = read_int(os.path.join(self.path, "memory.kmem.tcp.max_usage_in_bytes"))
+            return peak >= self.max // 2, "tcp max usage %d of the limit %d" % (peak, self.max)
+        n = self.keyed("memory.events").get("max", 0) - self.max_events0
+        return n > 0, "%d charges met memory.max" % n
+
+    def describe(self):
+        if self.kind == "v1":
+            return ("cgroup v1 %s: tcp limit %s, usage %s, max usage %s, failcnt %s" % (
+                self.path, self.read("memory.kmem.tcp.limit_in_bytes"),
+                self.read("memory.kmem.tcp.usage_in_bytes"),
+                self.read("memory.kmem.tcp.max_usage_in_bytes"), self.read("memory.kmem.tcp.failcnt")))
+        ev = self.keyed("memory.events")
+        return ("cgroup v2 %s: memory.max %s (%s held at the limit + the socket memory meant), "
+                "memory.current %s, memory.stat sock %s, memory.events max %s oom %s oom_kill %s"
+                % (self.path, self.read("memory.max"), self.base, self.read("memory.current"),
+                   self.keyed("memory.stat").get("sock"), ev.get("max"), ev.get("oom"),
+                   ev.get("oom_kill")))
 
     def remove(self):
         if not self.path:
             return
-        # the sender was killed by the caller; its exit may take a moment
+        # the process was killed by the caller; its exit may take a moment
         for _ in range(100):
             try:
                 os.rmdir(self.path)
@@ -184,22 +292,169 @@ class MemCgroup:
         raise TestFailure("cannot remove cgroup %s (procs: %s)" % (self.path, self.read("cgroup.procs")))
 
 
+class TracepointCount:
+    """How often the kernel fired its buffer-pressure tracepoints, counted
+    without tcptrail: `perf stat -a` (Debian's linux-perf, which needs
+    tracefs) from the constructor to stop(). "send" and "recv" are
+    sock:sock_exceed_buf_limit with kind SK_MEM_SEND (0) and SK_MEM_RECV (1),
+    "rcvq" sock:sock_rcvqueue_full. System-wide: other sockets of a busy
+    host may add to the counts, never take from them. Without perf or
+    tracefs, counts stays None and why says so."""
+
+    EVENTS = (("send", "sock:sock_exceed_buf_limit", "kind == 0"),
+              ("recv", "sock:sock_exceed_buf_limit", "kind == 1"),
+              ("rcvq", "sock:sock_rcvqueue_full", None))
+
+    def __init__(self):
+        self.why = None
+        self.counts = None
+        self.proc = None
+        self.dir = None
+        perf = shutil.which("perf")
+        if not perf:
+            self.why = "perf is not installed (Debian's linux-perf)"
+            return
+        events = [os.path.join(d, "events/sock", n) for mnt, typ, _ in mounts()
+                  for d in ([mnt] if typ == "tracefs" else [mnt + "/tracing"] if typ == "debugfs" else [])
+                  for n in ("sock_exceed_buf_limit", "sock_rcvqueue_full")]
+        if not any(os.path.isdir(e) for e in events):
+            self.why = "no tracefs mounted with the sock tracepoints (perf needs it)"
+            return
+        self.dir = tempfile.mkdtemp(prefix="tt-perf.")
+        self.ctl = os.path.join(self.dir, "ctl")
+        self.ack = os.path.join(self.dir, "ack")
+        os.mkfifo(self.ctl)
+        os.mkfifo(self.ack)
+        # -D -1: counting starts disabled, at the "enable" acknowledged below
+        argv = [perf, "stat", "-x,", "-a", "-D", "-1", "--control", "fifo:%s,%s" % (self.ctl, self.ack)]
+        for _, ev, flt in self.EVENTS:
+            argv += ["-e", ev] + (["--filter", flt] if flt else [])
+        self.proc = Proc(argv)
+        try:
+            self._control("enable")
+        except TestFailure as e:
+            self.why = str(e)
+            self.close()
+
+    def _control(self, cmd, timeout=60):
+        deadline = time.monotonic() + timeout
+        died = lambda: self.proc.p.poll() is not None or time.monotonic() > deadline
+
+        def fail():
+            raise TestFailure("perf stat did not take %r (%s): %s" % (
+                cmd, "exited %s" % self.proc.p.poll() if self.proc.p.poll() is not None
+                else "no answer in %ds" % timeout, " ".join(self.proc.err_lines)))
+        while True:
+            try:
+                fd = os.open(self.ctl, os.O_WRONLY | os.O_NONBLOCK)
+                break
+            except OSError as e:   # ENXIO until perf opens it
+                if e.errno != errno.ENXIO or died():
+                    fail()
+                time.sleep(0.05)
+        afd = os.open(self.ack, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            os.write(fd, (cmd + "\n").encode())
+            got = b""
+            while b"ack" not in got:
+                if died():
+                    fail()
+                if select.select([afd], [], [], 0.1)[0]:
+                    try:
+                        got += os.read(afd, 64)
+                    except BlockingIOError:
+                        pass
+        finally:
+            os.close(fd)
+            os.close(afd)
+
+    def stop(self):
+        """The counts, once: {"send": n, "recv": n, "rcvq": n}, or None."""
+        if self.proc is None or self.counts is not None:
+            return self.counts
+        try:
+            self._control("disable")
+            os.kill(self.proc.pid, signal.SIGINT)
+            self.proc.wait(30)
+            rows = [l.split(",") for l in self.proc.err_lines]
+            rows = [r for r in rows if len(r) > 2 and r[2].startswith("sock:")]
+            vals = [int(r[0]) if r[0].isdigit() else None for r in rows]
+            if len(vals) != len(self.EVENTS) or None in vals:
+                raise TestFailure("perf stat printed no count for every event: %s"
+                                  % " ".join(self.proc.err_lines))
+            self.counts = dict(zip((k for k, _, _ in self.EVENTS), vals))
+        except TestFailure as e:
+            self.why = str(e)
+        finally:
+            self.close()
+        return self.counts
+
+    def describe(self):
+        if self.counts is None:
+            return "no count of the kernel's own: %s" % self.why
+        return ("perf stat -a: sock_exceed_buf_limit SK_MEM_SEND %(send)d, SK_MEM_RECV %(recv)d, "
+                "sock_rcvqueue_full %(rcvq)d" % self.counts)
+
+    def close(self):
+        if self.proc:
+            self.proc.kill()
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
+
+
+def tcp_ext(ns, names=("TCPRcvQDrop", "PruneCalled", "RcvPruned", "TCPOFODrop")):
+    """Counters of the namespace's TcpExt (/proc/net/netstat)."""
+    lines = ns.sh(["cat", "/proc/net/netstat"]).stdout.splitlines()
+    out = {}
+    for keys, vals in zip(lines[::2], lines[1::2]):
+        if keys.startswith("TcpExt:"):
+            for k, v in zip(keys.split()[1:], vals.split()[1:]):
+                if k in names:
+                    out[k] = int(v)
+    return out
+
+
+def kernel_skip_reason(what, cg, counts, evidence, why=""):
+    return ("Linux %s did not fire %s although its memory cgroup refused the memory (%s; %s; "
+            "cgroup %s)%s" % (os.uname().release, what, evidence, counts, cg.kind, why))
+
+
 @test("30_sndbuf_full_memcg_limit")
 def t_sndbuf_full():
+    """A sender in a memory cgroup floods a receiver that does not read. Its
+    socket may hold 8 MiB, its cgroup lets it charge 1 MiB: the kernel
+    refuses send memory (sock_exceed_buf_limit, kind SK_MEM_SEND), which
+    tcptrail reports as sndbuf_full records on the sender's socket."""
     port = pick_port()
     limit = 1 << 20
-    cg = None
+    cg = cnt = None
     with Netns() as ns:
         try:
             rcv = ns.peer("receiver")
             rcv.cmd("listen 4 127.0.0.1 %d" % port)
             snd = Sender(ns)
-            cg = MemCgroup(limit)
+            cg = MemCgroup()
             cg.add(snd.pid)
+            snd.cmd("nop")   # warm-up: what a command costs it is charged before the limit
+            cg.limit(limit)
             tr = ns.tracer("-P", str(port))
-            # 4 MiB asked, the kernel doubles it (capped by wmem_max): the
-            # socket may hold far more than the cgroup lets it charge
+            cnt = TracepointCount()
+            # 4 MiB asked, the kernel doubles it: the socket may hold far
+            # more than the cgroup lets it charge
             res = snd.flood(port, 3, 4 << 20)
+            check(res["sndbuf"] >= 4 * limit, "the sender's send buffer is %d bytes: it must be "
+                  "far over the cgroup's %d for the kernel to refuse memory before the buffer "
+                  "is full" % (res["sndbuf"], limit))
+            # socket memory is what reached the limit: the receiver has not
+            # read a byte, so the sender's queue still holds it, and the
+            # sender met EAGAIN with its queue far under its send buffer
+            reached, how = cg.reached()
+            peak = cg.socket_peak()
+            evidence = "%s, socket memory %d bytes, %d EAGAIN" % (how, peak, res["eagain"])
+            check(reached and peak >= limit // 2 and res["eagain"] > 0,
+                  "the sender's socket memory did not reach its cgroup's limit (%d): %s; %s; "
+                  "sender: %s" % (limit, evidence, cg.describe(), res))
             rcv.cmd("accept")
             lport = res["lport"]
             mine = lambda recs: [r for r in recs if r.get("type") == "sndbuf_full"
@@ -207,16 +462,17 @@ def t_sndbuf_full():
             try:
                 wait_records(tr, lambda recs: mine(recs), 5, "a sndbuf_full record")
             except TestFailure as e:
-                raise TestFailure("%s\nsender: %s; cgroup %s (%s): %s" % (
-                    e, res, cg.path, cg.kind,
-                    "tcp usage %s, max usage %s, failcnt %s" % (
-                        cg.read("memory.kmem.tcp.usage_in_bytes"),
-                        cg.read("memory.kmem.tcp.max_usage_in_bytes"),
-                        cg.read("memory.kmem.tcp.failcnt")) if cg.kind == "v1" else
-                    "memory.current %s, memory.events %s" % (
-                        cg.read("memory.current"), cg.read("memory.events"))))
+                counts = cnt.stop()
+                if counts is not None and counts["send"] == 0:
+                    skip(kernel_skip_reason("sock:sock_exceed_buf_limit (SK_MEM_SEND)", cg,
+                                            cnt.describe(), evidence))
+                raise TestFailure("%s\nsender: %s; %s; %s; tcptrail attached: %s" % (
+                    e, res, cg.describe(), cnt.describe(), tr.meta.get("attach")))
             tr.stop()
+            counts = cnt.stop()
             full = mine(tr.records)
+            print("  30: cgroup %s, %s; %s; tcptrail: %d sndbuf_full"
+                  % (cg.kind, evidence, cnt.describe(), len(full)), flush=True)
             bad = [r for r in full if r["pid"] != snd.pid or r["state"] != "ESTABLISHED"
                    or r["laddr"] != "127.0.0.1" or "size" not in r]
             check(not bad, "sndbuf_full records not owned by the sender %d (or not ESTABLISHED, "
@@ -228,7 +484,12 @@ def t_sndbuf_full():
                       and r["lport"] != lport]
             check(not others, "pressure records on other sockets:\n%s"
                   % "\n".join(json.dumps(r) for r in others))
+            # the kernel fired at least as often as tcptrail reports
+            check(counts is None or len(full) <= counts["send"],
+                  "%d sndbuf_full records, more than the kernel fired (%s)" % (len(full), cnt.describe()))
         finally:
+            if cnt:
+                cnt.close()
             ns.close()   # kills the sender before the cgroup goes
             if cg:
                 cg.remove()
@@ -239,39 +500,76 @@ def t_rmem_refusal():
     """The receiver's socket is limited by its cgroup while a sender outside
     it floods: the kernel refuses receive memory (sock_exceed_buf_limit with
     kind SK_MEM_RECV). A socket that never sent a byte must not be reported
-    as sndbuf_full."""
+    as sndbuf_full.
+
+    The receiver reads: on cgroup v2 a receive charge is refused only in the
+    receiver's own process context (the packets that arrived while it held
+    the socket, processed when it lets go); in softirq the kernel charges
+    over memory.max, and a receiver that never reads only has its window
+    shrunk."""
     port = pick_port()
-    cg = None
+    limit = 32 << 10
+    cg = cnt = None
     with Netns() as ns:
         try:
             rcv = ns.peer("receiver")
-            cg = MemCgroup(32 << 10)
+            cg = MemCgroup()
             cg.add(rcv.pid)
             # the accepted socket is charged to the memcg of the process
             # that accepts it, so the receiver accepts before the flood
             rcv.cmd("listen 4 127.0.0.1 %d" % port)
             snd = Sender(ns)
             tr = ns.tracer("-P", str(port))
+            cg.limit(limit)
+            ext0 = tcp_ext(ns)
+            cnt = TracepointCount()
             snd.proc.p.stdin.write("flood 127.0.0.1 %d 2 0\n" % port)
             snd.proc.p.stdin.flush()
             rport = int(rcv.cmd("accept").split()[2])
+            rcv.send("drain 3")   # reads while the sender floods
             r = snd.proc.next_line(30)
             check(r.startswith("ok flood"), "sender: %r" % r)
+            got = rcv.expect("ok drain", timeout=30)
             time.sleep(0.3)
             tr.stop()
+            counts = cnt.stop()
+            ext = tcp_ext(ns)
+            drops = dict((k, ext[k] - ext0.get(k, 0)) for k in ext)
+            reached, how = cg.reached()
+            evidence = "%s, TcpExt %s" % (how, " ".join("%s +%d" % kv for kv in sorted(drops.items())))
             # whatever the record type chosen for a receive-side refusal,
             # it is a per-socket record that is not one of these
             on_rcv = [x for x in tr.records if x.get("type") not in
                       ("meta", "snapshot", "transition", "lost", "summary")
                       and x.get("lport") == port and x.get("rport") == rport]
+            print("  30c: cgroup %s, read %s, %s; %s; tcptrail: %d records on the receiver's socket"
+                  % (cg.kind, got.split()[-1], evidence, cnt.describe(), len(on_rcv)), flush=True)
+            # a refused receive charge makes TCP prune the queue (PruneCalled)
+            # and maybe drop the segment (TCPRcvQDrop)
+            check(reached and drops.get("PruneCalled", 0) + drops.get("TCPRcvQDrop", 0) > 0,
+                  "the receiver's cgroup did not refuse its receive memory: %s; %s"
+                  % (evidence, cg.describe()))
+            if not on_rcv and counts is not None and counts["recv"] + counts["rcvq"] == 0:
+                skip(kernel_skip_reason(
+                    "sock:sock_exceed_buf_limit (SK_MEM_RECV) nor sock_rcvqueue_full", cg,
+                    cnt.describe(), evidence,
+                    ": before 9d85c565a7b7 (Linux 6.18, and the stable kernels that took it), "
+                    "__sk_mem_raise_allocated() fires it for receive memory only when the "
+                    "cgroup accepted the charge"))
             check(on_rcv, "no pressure record at all on the receiver's socket %d -> %d while its "
-                  "cgroup (%s, tcp limit 32 KiB) held its receive memory:\n%s"
-                  % (port, rport, cg.kind, "\n".join(json.dumps(x) for x in tr.records)))
+                  "cgroup held its receive memory (%s; %s; %s):\n%s"
+                  % (port, rport, evidence, cnt.describe(), cg.describe(),
+                     "\n".join(json.dumps(x) for x in tr.records)))
             wrong = [x for x in on_rcv if x["type"] == "sndbuf_full"]
             check(not wrong, "%d sndbuf_full records on the receiver's socket, which never sent "
                   "a byte (receive memory refused by its cgroup); first:\n%s"
                   % (len(wrong), "\n".join(json.dumps(x) for x in wrong[:3])))
+            check(counts is None or len(on_rcv) <= counts["recv"] + counts["rcvq"],
+                  "%d pressure records on the receiver's socket, more than the kernel fired (%s)"
+                  % (len(on_rcv), cnt.describe()))
         finally:
+            if cnt:
+                cnt.close()
             ns.close()
             if cg:
                 cg.remove()
