@@ -173,7 +173,11 @@ test: deps
 	$(Q)$(MAKE) --no-print-directory unit
 	$(Q)$(MAKE) --no-print-directory integration
 
+# the consumer's CPU per record, each BPF program's cost beside tcpstates,
+# then throughput, loss, latency, snapshot and memory (BENCHMARKS.md)
 bench: all $(BENCH_BINS)
+	$(Q)$(OUTPUT)/bench/bench_records
+	$(Q)bench/progcost.sh $(OUTPUT)
 	$(Q)bench/run.sh $(OUTPUT)
 
 # the fidelity hooks' cost: full tool against --state-only, interleaved pairs
