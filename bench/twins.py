@@ -18,7 +18,7 @@ tcptrail under the churn of bench/loadgen, with HOGS busy loops beside it
 Loopback in a network namespace of its own (ttwins<pid>), port 22960; every
 process it starts is stopped by PID; the namespace is removed.
 """
-import json, os, signal, subprocess, sys, time
+import json, os, shutil, signal, subprocess, sys, tempfile, time
 
 build = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else "build")
 secs = sys.argv[2] if len(sys.argv) > 2 else "10"
@@ -33,12 +33,28 @@ def bpftool(*args):
                                      capture_output=True, text=True).stdout)
 
 
-def owned(objs, pid):
-    return [o for o in objs if any(p.get("pid") == pid for p in o.get("pids", []))]
+def fd_ids(pid, key):
+    """The BPF object ids (prog_id: or map_id:) behind the process's fds:
+    bpftool's own pid column needs a feature Debian's build lacks."""
+    ids = set()
+    for fd in os.listdir("/proc/%d/fdinfo" % pid):
+        try:
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                for line in f:
+                    if line.startswith(key):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def owned(objs, pid, key):
+    ids = fd_ids(pid, key)
+    return [o for o in objs if o["id"] in ids]
 
 
 def counters(pid):
-    bss = [m for m in owned(bpftool("map", "list"), pid) if m.get("name", "").endswith(".bss")]
+    bss = [m for m in owned(bpftool("map", "list"), pid, "map_id:") if m.get("name", "").endswith(".bss")]
     total = {NESTED: 0, NESTED2: 0}
     for m in bss:
         for ent in bpftool("map", "dump", "id", str(m["id"])):
@@ -48,21 +64,24 @@ def counters(pid):
                     for cpu in var["tt_counters"]:
                         for k in total:
                             total[k] += cpu[k]
-    progs = {p["name"]: p for p in owned(bpftool("prog", "show"), pid)}
+    progs = {p["name"]: p for p in owned(bpftool("prog", "show"), pid, "prog_id:")}
     return total, progs
 
 
 def one_round(r):
     subprocess.run(["ip", "netns", "add", ns], check=True)
     procs = []
+    tmp = tempfile.mkdtemp(prefix="tt-twins.")
     try:
         subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
         tr = subprocess.Popen(["ip", "netns", "exec", ns, build + "/tcptrail", "--json", "-q",
-                               "--no-snapshot", "-o", "/dev/null"],
+                               "--no-snapshot", "-o", os.path.join(tmp, "cap.jsonl")],
                               stderr=subprocess.PIPE, text=True)
         procs.append(tr)
         time.sleep(1.5)
         tpid = tr.pid  # ip netns exec execs the command: same pid
+        if tr.poll() is not None:
+            sys.exit("twins.py: tcptrail did not start: " + tr.stderr.read())
         for _ in range(hogs):
             procs.append(subprocess.Popen(["sh", "-c", "while :; do :; done"]))
         lg = subprocess.run(["ip", "netns", "exec", ns, build + "/bench/loadgen", "churn",
@@ -70,7 +89,9 @@ def one_round(r):
                             capture_output=True, text=True)
         time.sleep(0.5)
         total, progs = counters(tpid)
-        first = progs.get("tt_set_state", {})
+        if "tt_set_state" not in progs:
+            sys.exit("twins.py: cannot find tcptrail's programs and counters (pid %d)" % tpid)
+        first = progs["tt_set_state"]
         misses = first.get("recursion_misses", 0)
         taken = total[NESTED] + total[NESTED2]
         print("round %d, %d hogs: %s; tt_set_state recursion misses %d; taken by "
@@ -88,6 +109,7 @@ def one_round(r):
         if procs:
             print("  tcptrail: " + procs[0].stderr.read().strip().splitlines()[-1], flush=True)
         subprocess.run(["ip", "netns", "del", ns])
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if os.geteuid() != 0:
