@@ -176,6 +176,7 @@ test: deps
 # the consumer's CPU per record, each BPF program's cost beside tcpstates,
 # then throughput, loss, latency, snapshot and memory (BENCHMARKS.md)
 bench: all $(BENCH_BINS)
+	$(Q)scripts/install-deps.sh bench
 	$(Q)$(OUTPUT)/bench/bench_records
 	$(Q)bench/progcost.sh $(OUTPUT)
 	$(Q)bench/run.sh $(OUTPUT)

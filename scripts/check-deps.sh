@@ -1,6 +1,7 @@
 #!/bin/sh
 # Prints the Debian packages that are missing for a build ("build"), for
-# the tests ("test") or for the kernel matrix ("test-kernels": everything),
+# the tests ("test"), for the benchmarks ("bench": build, test and bench)
+# or for the kernel matrix ("test-kernels": everything),
 # one per line; prints nothing when all are there.
 # The list lives in scripts/deps.list so that the Makefile, this check and
 # install-deps.sh cannot disagree.
@@ -11,7 +12,9 @@ grep -v '^#' "$dir/deps.list" | while read -r what pkg why; do
 	# test-kernels (qemu...) is asked for by name only: make test needs none of it
 	case "$want:$why" in
 	test-kernels:*) ;;
-	*:test-kernels*) continue ;;
+	bench:test-kernels*) continue ;;
+	bench:*) ;;
+	*:test-kernels* | *:bench*) continue ;;
 	build:test*) continue ;;
 	esac
 	case "$what" in

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs the build and test dependencies from Debian's packages:
-# install-deps.sh [build|test|test-kernels] (test, the default, is build + test).
+# install-deps.sh [build|test|bench|test-kernels] (test, the default, is build + test).
 # Safe to run again: it installs only what scripts/check-deps.sh reports.
 set -eu
 dir=$(dirname "$0")
