@@ -210,7 +210,9 @@ class Peer:
     def __init__(self, ns, name):
         self.name = name
         self.proc = Proc(ns.exec_argv([PYTHON, PEER]), stdin=True)
-        first = self.proc.next_line(20)
+        # a wait, not a bound: a cold python start in an emulated VM under
+        # load has taken over 20 s
+        first = self.proc.next_line(90)
         check(first.startswith("pid "), "%s: unexpected first line %r" % (name, first))
         self.pid = int(first.split()[1])
         check(self.pid == self.proc.pid, "%s: pid %d is not the process we started (%d)"

@@ -18,7 +18,7 @@ import tempfile
 import time
 import zlib
 
-from harness import LOADGEN, TCPTRAIL, Netns, TestFailure, check, pick_port, run, test
+from harness import LOADGEN, TCPTRAIL, Netns, TestFailure, check, pick_port, run, skip, test
 from test_forensic import parse_jsonl
 
 
@@ -320,6 +320,11 @@ def t_gaps_rotations():
         print("  28: %s; 21 files, %d ring lost records (%d events), %d written, seen %d; "
               "verify: %s" % (out.strip(), nlost, summ["lost_ring"], summ["written"], summ["seen"],
                               (v.stdout or v.stderr).strip()), flush=True)
+        rate = float(dict(f.split("=", 1) for f in out.split()[1:]).get("rate", 0))
+        if summ["lost_ring"] == 0 and rate < 2000:
+            # an emulated VM of the kernel matrix: its reader keeps up
+            skip("no ring gap at %.0f connections/s, too slow to fill a 64 KiB ring "
+                 "(a flat-out churn makes over 2000)" % rate)
         check(summ["lost_ring"] > 0 and nlost >= 2, "no ring gaps with a 64 KiB ring: the test tests "
               "nothing (%s)" % summ)
         check(v.returncode == 0 and "whole" in v.stdout and "21 files" in v.stdout,
