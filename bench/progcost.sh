@@ -64,12 +64,23 @@ if [ -n "$TCPSTATES" ] && [ ! -e /sys/kernel/tracing/events ] && [ ! -e /sys/ker
 	mount -t tracefs nodev /sys/kernel/tracing && TRACEFS=/sys/kernel/tracing
 fi
 
-# id name run_time_ns run_cnt, for every program
+# id name run_time_ns run_cnt, for the programs of the processes PID...
+# (found through their fdinfo: other tracers on the host load programs of
+# the same names, and Debian's bpftool has no pid column)
 prog_stats() {
 	bpftool prog show -j | python3 -c '
-import json, sys
+import json, os, sys
+ids = set()
+for pid in sys.argv[1:]:
+    d = "/proc/%s/fdinfo" % pid
+    for fd in os.listdir(d) if os.path.isdir(d) else []:
+        try:
+            ids |= {int(l.split()[1]) for l in open(os.path.join(d, fd)) if l.startswith("prog_id:")}
+        except OSError:
+            pass
 for p in json.load(sys.stdin):
-    print(p["id"], p.get("name", "?"), p.get("run_time_ns", 0), p.get("run_cnt", 0))'
+    if p["id"] in ids:
+        print(p["id"], p.get("name", "?"), p.get("run_time_ns", 0), p.get("run_cnt", 0))' "$@"
 }
 
 # one_run ROUND BUILD_INDEX: one churn run; its deltas go to rounds.INDEX
@@ -90,9 +101,9 @@ one_run() {
 		echo "progcost: tcpstates did not start: $(tail -1 "$TMP/ts.err")" >&2
 		SP=
 	fi
-	prog_stats > "$TMP/before"
+	prog_stats $TP $SP > "$TMP/before"
 	line=$(ip netns exec "$NS" "$TMP/loadgen" churn -t 1 -n "$CONNS" -p "$PORT" | tail -1)
-	prog_stats > "$TMP/after"
+	prog_stats $TP $SP > "$TMP/after"
 	kill -INT "$TP"; wait "$TP"; TP=
 	[ -n "$SP" ] && { kill -INT "$SP"; wait "$SP"; SP=; }
 	rm -f "$TMP/cap.jsonl"
