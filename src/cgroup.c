@@ -133,14 +133,19 @@ const char *cgroup_short(const char *container)
 
 int cgroup_path_within(const char *path, const char *sub)
 {
-	size_t n = strlen(sub);
+	size_t n;
 
 	if (!path)
 		return 0;
-	while (n > 1 && sub[n - 1] == '/')
+	while (*path == '/')
+		path++;
+	while (*sub == '/')
+		sub++;
+	n = strlen(sub);
+	while (n && sub[n - 1] == '/')
 		n--;
-	if (n == 1 && sub[0] == '/')
-		return path[0] == '/';
+	if (!n)
+		return 1;   /* the root holds every group */
 	return !strncmp(path, sub, n) && (path[n] == '\0' || path[n] == '/');
 }
 

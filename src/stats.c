@@ -307,6 +307,7 @@ static const char *group_name(const struct stats_groups *g, __u32 idx);
 static void proc_count(const struct stats *s, struct tt_proc_count *pc, const struct proc_ent *p,
 		       unsigned long long n)
 {
+	memset(pc, 0, sizeof(*pc));
 	pc->known = 1;
 	pc->pid = p->pid;
 	memcpy(pc->comm, p->comm, TT_COMM_LEN);

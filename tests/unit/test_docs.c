@@ -454,7 +454,7 @@ static void test_completion_short(void **state)
 static int sample(enum tt_rec_type type, unsigned kind, struct tt_record *r)
 {
 	static const struct tt_trans_count trans[] = { { TT_CLOSE, TT_SYN_SENT, 3 } };
-	static const struct tt_proc_count procs[] = { { 1, 42, "nc", 3 }, { 0, 0, "", 1 } };
+	static const struct tt_proc_count procs[] = { { .known = 1, .pid = 42, .comm = "nc", .n = 3 }, { .n = 1 } };
 
 	memset(r, 0, sizeof(*r));
 	r->type = type;
