@@ -49,20 +49,36 @@ static __always_inline __u64 cgroup_id_of(__u64 cg)
 	return cg ? KREAD(struct cgroup, cg, kn, id) : 0;
 }
 
-/* The id of cg's ancestor at level (its own id at its own level). */
+/*
+ * The id of cg's ancestor at level (its own id at its own level), in one
+ * function per layout. Not inlined: a relocation the kernel cannot resolve
+ * (the other layout's field) must stay behind its branch, which the
+ * verifier never takes, where inlined code would let the compiler hoist it
+ * out of the caller's loop.
+ */
+static __noinline __u64 ancestor_id_ids(__u64 cg, __u32 level)
+{
+	struct cgroup___ids *g = (void *)cg;
+	__u64 id = 0;
+
+	bpf_core_read(&id, sizeof(id), &g->ancestor_ids[level & TT_MAX_CGROUP_LEVEL]);
+	return id;
+}
+
+static __noinline __u64 ancestor_id_ptrs(__u64 cg, __u32 level)
+{
+	struct cgroup___ptrs *g = (void *)cg;
+	__u64 a = 0;
+
+	bpf_core_read(&a, sizeof(a), &g->ancestors[level & TT_MAX_CGROUP_LEVEL]);
+	return a ? BPF_CORE_READ((struct cgroup *)a, kn, id) : 0;
+}
+
 static __always_inline __u64 cgroup_ancestor_id(__u64 cg, __u32 level)
 {
-	struct cgroup___ids *old = (void *)cg;
-	struct cgroup___ptrs *cur = (void *)cg;
-	__u64 id = 0, a = 0;
-
-	level &= TT_MAX_CGROUP_LEVEL;
-	if (bpf_core_field_exists(old->ancestor_ids)) {
-		bpf_core_read(&id, sizeof(id), &old->ancestor_ids[level]);
-		return id;
-	}
-	bpf_core_read(&a, sizeof(a), &cur->ancestors[level]);
-	return cgroup_id_of(a);
+	if (bpf_core_field_exists(struct cgroup___ids, ancestor_ids))
+		return ancestor_id_ids(cg, level);
+	return ancestor_id_ptrs(cg, level);
 }
 
 /*

@@ -211,6 +211,7 @@ struct cg_entry {
 
 struct cgroups {
 	char root[4096];            /* "" without cgroup v2 */
+	int hidden;                 /* cgroup2 is mounted, not in this mount namespace */
 	struct cg_entry *tab;
 	size_t cap, n;              /* cap a power of two */
 	int walked;                 /* the first full walk was made */
@@ -323,7 +324,24 @@ int cgroups_open_at(struct cgroups **out, const char *root)
 	return 0;
 }
 
-int cgroups_open(struct cgroups **out, const char *mountinfo_path)
+/* /proc/self/cgroup has a "0::" line once cgroup2 has been mounted
+ * anywhere (the kernel's cgrp_dfl_visible): then the ids mean something,
+ * even where this mount namespace does not show the mount. */
+static int v2_in_use(const char *proc_cgroup)
+{
+	FILE *f = fopen(proc_cgroup, "re");
+	char line[256];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, "0::", 3);
+	fclose(f);
+	return found;
+}
+
+int cgroups_open(struct cgroups **out, const char *mountinfo_path, const char *proc_cgroup)
 {
 	char *text = NULL, dir[4096];
 	size_t len = 0;
@@ -341,7 +359,15 @@ int cgroups_open(struct cgroups **out, const char *mountinfo_path)
 	}
 	err = text ? cgroup_find_mount(text, dir, sizeof(dir)) : -ENOENT;
 	free(text);
-	return cgroups_open_at(out, err ? NULL : dir);
+	if (cgroups_open_at(out, err ? NULL : dir))
+		return -ENOMEM;
+	(*out)->hidden = err && v2_in_use(proc_cgroup ? proc_cgroup : "/proc/self/cgroup");
+	return 0;
+}
+
+int cgroups_v2(const struct cgroups *c)
+{
+	return !c ? CG_V2_NONE : c->root[0] ? CG_V2_MOUNTED : c->hidden ? CG_V2_HIDDEN : CG_V2_NONE;
 }
 
 void cgroups_free(struct cgroups **pc)
@@ -368,8 +394,10 @@ void cgroups_ref(struct cgroups *c, unsigned long long id, struct tt_cgref *out)
 {
 	struct cg_entry *e;
 
-	*out = (struct tt_cgref){ .present = 1, .id = id };
-	if (!id || !c || !c->root[0])
+	/* without cgroup v2 every socket holds the v2 root, which no mount
+	 * shows: an id that means nothing is not shown either */
+	*out = (struct tt_cgref){ .present = 1, .id = cgroups_v2(c) != CG_V2_NONE ? id : 0 };
+	if (!out->id || !c->root[0])
 		return;
 	e = entry(c, id);
 	/* an id not seen yet: a group made since the last walk, so walk

@@ -10,7 +10,8 @@
  * after the first walk, and a path once found stays, even after its group
  * is removed (the socket was in it). A group removed before its id was
  * first seen cannot be found: its records carry the id, with a null path.
- * Without a cgroup2 mount (a cgroup v1-only host) nothing resolves.
+ * Without a cgroup2 mount nothing resolves; on a cgroup v1-only host the
+ * ids are not shown either: every socket holds the v2 root there.
  */
 #ifndef TT_CGROUP_H
 #define TT_CGROUP_H
@@ -45,9 +46,19 @@ int cgroup_find_mount(const char *mountinfo, char *dir, size_t size);
 
 struct cgroups;
 
-/* Finds the cgroup2 mount in mountinfo_path (NULL: /proc/self/mountinfo);
- * without one, every lookup gives no path. 0 or -ENOMEM. */
-int cgroups_open(struct cgroups **out, const char *mountinfo_path);
+/* Finds the cgroup2 mount in mountinfo_path (NULL: /proc/self/mountinfo),
+ * and in proc_cgroup (NULL: /proc/self/cgroup) whether cgroup v2 is in use
+ * at all; without a mount, every lookup gives no path. 0 or -ENOMEM. */
+int cgroups_open(struct cgroups **out, const char *mountinfo_path, const char *proc_cgroup);
+
+/* Where cgroup v2 stands for this process. */
+enum {
+	CG_V2_NONE = 0,     /* never mounted: a cgroup v1-only host; ids are not shown */
+	CG_V2_MOUNTED,      /* mounted here: ids and paths */
+	CG_V2_HIDDEN,       /* mounted, not in this mount namespace (ip netns exec
+			     * remounts /sys): ids, no paths */
+};
+int cgroups_v2(const struct cgroups *c);
 /* Opens on an explicit root (tests: any directory tree). */
 int cgroups_open_at(struct cgroups **out, const char *root);
 void cgroups_free(struct cgroups **c);

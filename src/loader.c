@@ -376,15 +376,19 @@ static int set_cgroups(struct tt_bpf *b, const struct tt_opts *o)
 
 	if (!o->ncgroups)
 		return 0;
-	err = cgroups_open(&cg, NULL);
+	err = cgroups_open(&cg, NULL, NULL);
 	for (int i = 0; !err && i < o->ncgroups; i++) {
 		unsigned long long id = 0;
 		unsigned level = 0;
 
 		err = cgroups_resolve(cg, o->cgroups[i], &id, &level, canon, sizeof(canon));
-		if (err == -EOPNOTSUPP)
-			fail("--cgroup: no cgroup2 file system is mounted (cgroup v1 only): sockets "
-			     "cannot be selected by cgroup on this host");
+		if (err == -EOPNOTSUPP && cgroups_v2(cg) == CG_V2_HIDDEN)
+			fail("--cgroup: the cgroup2 file system is not mounted in this mount namespace "
+			     "(ip netns exec remounts /sys): enter the network namespace with "
+			     "nsenter --net instead");
+		else if (err == -EOPNOTSUPP)
+			fail("--cgroup: cgroup v2 is not in use on this host (cgroup v1 only): sockets "
+			     "cannot be selected by cgroup");
 		else if (!err && level > TT_MAX_CGROUP_LEVEL)
 			err = -E2BIG;
 		if (err == -E2BIG)

@@ -293,6 +293,19 @@ static void run_summary(struct run *r, struct tt_summary *s)
 	};
 }
 
+/* Once, when sockets' cgroups cannot be named. */
+static void cgroup_note(const struct cgroups *c)
+{
+	if (cgroups_v2(c) == CG_V2_NONE)
+		fprintf(stderr, "tcptrail: note: cgroup v2 is not in use on this host (cgroup v1 "
+			"only): the cgroup_id, cgroup and container fields are null\n");
+	else if (cgroups_v2(c) == CG_V2_HIDDEN)
+		fprintf(stderr, "tcptrail: note: the cgroup2 file system is not mounted in this mount "
+			"namespace (ip netns exec remounts /sys): cgroup ids are given, their paths "
+			"and containers are not; enter the network namespace with nsenter --net "
+			"instead\n");
+}
+
 /* ---- the snapshot ------------------------------------------------------------ */
 
 static int snapshot_error(int err, const char *what)
@@ -488,10 +501,9 @@ static int run_start(struct run *r)
 	clock_anchor(&r->clock);
 	err = output_open(&r->out, r->o, &r->clock, &exiting);
 	if (!err)
-		err = cgroups_open(&r->cgroups, NULL);
-	if (!err && !cgroups_root(r->cgroups) && !r->o->quiet)
-		fprintf(stderr, "tcptrail: note: no cgroup2 file system is mounted (a cgroup v1-only "
-			"host): the cgroup and container fields are null\n");
+		err = cgroups_open(&r->cgroups, NULL, NULL);
+	if (!err)
+		cgroup_note(r->cgroups);
 	if (!err && r->o->stats && !r->o->snapshot_only)
 		err = stats_new(&r->stats);
 	if (!err && r->stats && r->o->stats_by_cgroup)
