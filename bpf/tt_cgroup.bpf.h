@@ -39,7 +39,7 @@ static __always_inline __u64 sk_cgroup(__u64 sk)
 {
 	struct sock *s = (void *)sk;
 
-	if (!bpf_core_field_exists(s->sk_cgrp_data))
+	if (!cgroup_on || !bpf_core_field_exists(s->sk_cgrp_data))
 		return 0;
 	return (__u64)KREAD(struct sock, sk, sk_cgrp_data.cgroup);
 }

@@ -374,8 +374,14 @@ static int set_cgroups(struct tt_bpf *b, const struct tt_opts *o)
 	char canon[4096];
 	int err = 0;
 
+	ro->cgroup_on = b->kf.sock_cgroup;
 	if (!o->ncgroups)
 		return 0;
+	if (!b->kf.sock_cgroup) {
+		fail("--cgroup: this kernel keeps no cgroup in its sockets (sock_cgroup in the "
+		     "meta record's features_missing: CONFIG_SOCK_CGROUP_DATA, Linux 5.15)");
+		return -EOPNOTSUPP;
+	}
 	err = cgroups_open(&cg, NULL, NULL);
 	for (int i = 0; !err && i < o->ncgroups; i++) {
 		unsigned long long id = 0;
