@@ -126,9 +126,16 @@ static int parse_meta(struct cr_parser *p, struct pctx *c, struct cr_record *r)
 		err = cf_bool(c, "timewait_and_requests", F_REQ, &m->timers);
 	if (!err)
 		err = cf_bool(c, "softirq_aware_owner", F_REQ, &m->ctx_owner);
-	/* optional: captures written before this field existed lack it */
+	/* optional: captures written before these fields existed lack them */
 	if (!err)
 		err = cf_bool(c, "snapshot", F_OPT | F_NULL, &m->snapshot);
+	if (err >= 0) {
+		int got = cf_word(c, "cgroup_v2", F_OPT, LOWER_WORD, r->cgroup_v2, sizeof(r->cgroup_v2));
+
+		if (got < 0)
+			return got;
+		m->cgroup_v2 = got ? NULL : r->cgroup_v2;
+	}
 	return err < 0 ? err : 0;
 }
 

@@ -58,6 +58,7 @@ struct cr_record {
 	char version[CR_META_STR_MAX], hostname[CR_META_STR_MAX], kernel[CR_META_STR_MAX];
 	char boot_id[CR_META_STR_MAX], attach[CR_META_STR_MAX], cmdline[CR_CMDLINE_MAX];
 	char features[CR_META_STR_MAX], features_missing[CR_META_STR_MAX];
+	char cgroup_v2[32];
 	struct tt_trans_count trans[TT_STATE_MAX * TT_STATE_MAX];
 };
 

@@ -370,6 +370,15 @@ int cgroups_v2(const struct cgroups *c)
 	return !c ? CG_V2_NONE : c->root[0] ? CG_V2_MOUNTED : c->hidden ? CG_V2_HIDDEN : CG_V2_NONE;
 }
 
+const char *cgroups_v2_name(const struct cgroups *c)
+{
+	static const char *const names[] = {
+		[CG_V2_NONE] = "not_in_use", [CG_V2_MOUNTED] = "mounted", [CG_V2_HIDDEN] = "not_visible",
+	};
+
+	return names[cgroups_v2(c)];
+}
+
 void cgroups_free(struct cgroups **pc)
 {
 	struct cgroups *c = pc ? *pc : NULL;

@@ -59,6 +59,8 @@ enum {
 			     * remounts /sys): ids, no paths */
 };
 int cgroups_v2(const struct cgroups *c);
+/* Its name in the meta record: "mounted", "not_visible", "not_in_use". */
+const char *cgroups_v2_name(const struct cgroups *c);
 /* Opens on an explicit root (tests: any directory tree). */
 int cgroups_open_at(struct cgroups **out, const char *root);
 void cgroups_free(struct cgroups **c);

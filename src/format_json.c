@@ -187,6 +187,8 @@ static void meta(struct outbuf *ob, const struct tt_meta *m, const struct fmt_op
 	kbool(ob, "snapshot", m->snapshot);
 	kbool(ob, "timewait_and_requests", m->timers);
 	kbool(ob, "softirq_aware_owner", m->ctx_owner);
+	if (m->cgroup_v2)
+		kstr(ob, "cgroup_v2", m->cgroup_v2);
 	end(ob);
 }
 

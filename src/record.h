@@ -79,6 +79,7 @@ struct tt_meta {
 	int timers, ctx_owner;
 	int snapshot;                          /* a snapshot section follows */
 	long long boot_ns, real_ns;            /* the clock anchor */
+	const char *cgroup_v2;                 /* cgroups_v2_name(); NULL: an older capture's */
 };
 
 /* "clock": a new anchor between CLOCK_BOOTTIME and the wall clock. */

@@ -265,6 +265,7 @@ static void meta_record(struct run *r)
 			 * PREEMPT_RT the task's own count: bpf/tt_owner.bpf.h) */
 			.ctx_owner = r->b != NULL, .snapshot = !r->o->no_snapshot,
 			.boot_ns = r->clock.boot_ns, .real_ns = r->clock.real_ns,
+			.cgroup_v2 = cgroups_v2_name(r->cgroups),
 		},
 	};
 
@@ -293,9 +294,12 @@ static void run_summary(struct run *r, struct tt_summary *s)
 	};
 }
 
-/* Once, when sockets' cgroups cannot be named. */
-static void cgroup_note(const struct cgroups *c)
+/* Once, when sockets' cgroups cannot be named and the options show them
+ * (-C, --stats-by cgroup); the meta record always says it (cgroup_v2). */
+static void cgroup_note(const struct tt_opts *o, const struct cgroups *c)
 {
+	if (!o->cgroup_column && !o->stats_by_cgroup)
+		return;
 	if (cgroups_v2(c) == CG_V2_NONE)
 		fprintf(stderr, "tcptrail: note: cgroup v2 is not in use on this host (cgroup v1 "
 			"only): the cgroup_id, cgroup and container fields are null\n");
@@ -503,7 +507,7 @@ static int run_start(struct run *r)
 	if (!err)
 		err = cgroups_open(&r->cgroups, NULL, NULL);
 	if (!err)
-		cgroup_note(r->cgroups);
+		cgroup_note(r->o, r->cgroups);
 	if (!err && r->o->stats && !r->o->snapshot_only)
 		err = stats_new(&r->stats);
 	if (!err && r->stats && r->o->stats_by_cgroup)

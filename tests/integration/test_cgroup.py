@@ -316,7 +316,7 @@ def t_cgroup_move():
             g.add(k8, cli.pid)
             tr = tracer(ns, "-P", str(port))
             # under ip netns exec the cgroup2 mount is hidden: ids only
-            hid = ns.tracer("-P", str(port))
+            hid = ns.tracer("-P", str(port), "-C")
             srv.cmd("listen 4 127.0.0.1 %d" % port)
             cli.cmd("connect 4 127.0.0.1 %d" % port)
             # both processes move before anything else happens: the
@@ -335,7 +335,12 @@ def t_cgroup_move():
             trs = tr.stop()
             htrs = hid.stop()
         check(any("not mounted in this mount namespace" in l for l in hid.proc.err_lines),
-              "no note under ip netns exec: %s" % hid.proc.err_lines)
+              "no note under ip netns exec with -C: %s" % hid.proc.err_lines)
+        check(hid.meta.get("cgroup_v2") == "not_visible" and tr.meta.get("cgroup_v2") == "mounted",
+              "meta cgroup_v2: %s under ip netns exec, %s under nsenter --net"
+              % (hid.meta.get("cgroup_v2"), tr.meta.get("cgroup_v2")))
+        check(not any("cgroup" in l for l in tr.proc.err_lines), "a note where paths are found: %s"
+              % tr.proc.err_lines)
         want_ids = {r["sock"]: r["cgroup_id"] for r in trs}
         check(len(htrs) == len(trs) and all(r["cgroup_id"] == want_ids.get(r["sock"]) and
                                             r["cgroup"] is None and r["container"] is None

@@ -462,7 +462,8 @@ static int sample(enum tt_rec_type type, unsigned kind, struct tt_record *r)
 	r->cg = (struct tt_cgref){ .present = 1, .id = 7, .path = "/a", .container = "a.service" };
 	switch (type) {
 	case TT_REC_META:
-		r->meta = (struct tt_meta){ "v", "h", "k", "b", "c", "a", "f", "m", 4096, 1, 1, 1, 1, 0, 0 };
+		r->meta = (struct tt_meta){ "v", "h", "k", "b", "c", "a", "f", "m", 4096, 1, 1, 1, 1, 0, 0,
+					    "mounted" };
 		return 1;
 	case TT_REC_SNAPSHOT:
 		r->snap.row.family = 2;
