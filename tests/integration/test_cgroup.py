@@ -387,3 +387,33 @@ def t_cgroup_stats():
         fin = [r for r in tr.records if r["type"] == "stats_final"]
         check(len(fin) == 1 and {e.get("group") for e in fin[0]["by_process"]} >= {did, kid},
               "stats_final by cgroup: %s" % fin)
+
+
+@test("40e_cgroup_v1_only_host_fields_null")
+def t_cgroup_v1_only():
+    """A host where cgroup2 was never mounted (TT_VM_CGROUP=v1 in the VMs):
+    the ids mean nothing there, so every record has the three fields null,
+    the meta record says not_in_use, and -C adds one note on stderr."""
+    with open("/proc/self/cgroup") as f:
+        if any(l.startswith("0::") for l in f):
+            skip("cgroup v2 is in use on this host (40a-40d test it); this test needs a "
+                 "cgroup v1-only host (make test-kernels with TT_VM_CGROUP=v1)")
+    port = pick_port()
+    with Netns() as ns:
+        srv, cli = ns.peer("server"), ns.peer("client")
+        tr = ns.tracer("-P", str(port), "-C", snapshot=True)
+        srv.cmd("listen 4 127.0.0.1 %d" % port)
+        conversation(ns, srv, cli, port)
+        tr.wait_for(lambda t: has(t, "LAST_ACK", "CLOSE"), what="the server's close")
+        trs = tr.stop()
+    check(len(trs) >= 8, "too few transitions:\n%s" % show(trs))
+    bad = [r for r in trs if (r.get("cgroup_id"), r.get("cgroup"), r.get("container"),
+                              "cgroup_id" in r) != (None, None, None, True)]
+    check(not bad, "records with cgroup fields on a cgroup v1-only host:\n%s"
+          % "\n".join(json.dumps(r) for r in bad[:3]))
+    check(tr.meta.get("cgroup_v2") == "not_in_use", "meta cgroup_v2 %s" % tr.meta.get("cgroup_v2"))
+    notes = [l for l in tr.proc.err_lines if "cgroup v2 is not in use" in l]
+    check(len(notes) == 1, "expected one note on stderr, got %s" % tr.proc.err_lines)
+    r = run([TCPTRAIL, "--cgroup", "/", "-d", "0.1"], check_rc=False)
+    check(r.returncode == 1 and "cgroup v1 only" in r.stderr,
+          "--cgroup on a v1-only host: exit %d: %s" % (r.returncode, r.stderr))
