@@ -273,8 +273,8 @@ static const struct opt_def {
 	  .help = "sockets owned by process PID",
 	  .set = set_pid, .what = "pid" },
 	{ .name = "cgroup", .key = OPT_CGROUP, .has_arg = required_argument, .arg = "PATH",
-	  .help = "sockets of cgroup v2 group PATH or below it (the socket's own\n"
-		  "group, from its creation); repeatable, up to 8",
+	  .help = "sockets in cgroup v2 group PATH or below it (the\n"
+		  "group the socket was made in); repeatable, up to 8",
 	  .set = set_cgroup, .what = "cgroup (a path, at most 8)" },
 	{ .name = "listening", .key = 'l', .has_arg = no_argument,
 	  .help = "listening sockets, then only changes into or out of LISTEN",
