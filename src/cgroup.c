@@ -214,7 +214,6 @@ struct cgroups {
 	int hidden;                 /* cgroup2 is mounted, not in this mount namespace */
 	struct cg_entry *tab;
 	size_t cap, n;              /* cap a power of two */
-	int walked;                 /* the first full walk was made */
 };
 
 static size_t slot_of(const struct cgroups *c, unsigned long long id)
@@ -265,8 +264,11 @@ static void set_path(struct cg_entry *e, const char *path)
 	char buf[CG_NAME_MAX];
 	const char *ct;
 
+	/* a path once found stays: the group may be gone since, and its id is
+	 * never another group's (kernfs ids carry a generation above the
+	 * cyclic 32-bit number) */
 	if (e->path)
-		return;   /* a path once found stays: the group may be gone since */
+		return;
 	e->path = strdup(path);
 	ct = cgroup_container(path, buf, sizeof(buf));
 	e->container = ct ? strdup(ct) : NULL;
@@ -274,7 +276,6 @@ static void set_path(struct cg_entry *e, const char *path)
 
 /* nftw has no context argument: the walk in progress. */
 static struct cgroups *walking;
-static int walk_failed;
 
 static int walk_one(const char *fpath, const struct stat *st, int type, struct FTW *ftw)
 {
@@ -285,10 +286,8 @@ static int walk_one(const char *fpath, const struct stat *st, int type, struct F
 	if (type != FTW_D)
 		return FTW_CONTINUE;
 	e = entry(walking, (unsigned long long)st->st_ino);
-	if (!e) {
-		walk_failed = 1;
-		return FTW_STOP;
-	}
+	if (!e)
+		return FTW_STOP;   /* no memory: the rest stays unknown */
 	set_path(e, *rel ? rel : "/");
 	return FTW_CONTINUE;
 }
@@ -297,10 +296,8 @@ static int walk_one(const char *fpath, const struct stat *st, int type, struct F
 static void walk(struct cgroups *c)
 {
 	walking = c;
-	walk_failed = 0;
 	nftw(c->root, walk_one, 16, FTW_PHYS | FTW_MOUNT | FTW_ACTIONRETVAL);
 	walking = NULL;
-	c->walked = 1;
 }
 
 int cgroups_open_at(struct cgroups **out, const char *root)
