@@ -391,13 +391,17 @@ def t_cgroup_stats():
 
 @test("40e_cgroup_v1_only_host_fields_null")
 def t_cgroup_v1_only():
-    """A host where cgroup2 was never mounted (TT_VM_CGROUP=v1 in the VMs):
-    the ids mean nothing there, so every record has the three fields null,
-    the meta record says not_in_use, and -C adds one note on stderr."""
+    """A host where cgroup2 was never mounted: the ids mean nothing there,
+    so every record has the three fields null, the meta record says
+    not_in_use, and -C adds one note on stderr. The kernel tells it by the
+    "0::" line of /proc/PID/cgroup, which appears for good at the first
+    cgroup2 mount; the project's VMs all mount it (TT_VM_CGROUP=v1 is the
+    hybrid layout, cgroup2 at /sys/fs/cgroup/unified), so this runs only on
+    such a host; tests/unit/test_cgroup.c checks the decision itself."""
     with open("/proc/self/cgroup") as f:
         if any(l.startswith("0::") for l in f):
-            skip("cgroup v2 is in use on this host (40a-40d test it); this test needs a "
-                 "cgroup v1-only host (make test-kernels with TT_VM_CGROUP=v1)")
+            skip("cgroup v2 is in use on this host (40a-40d test it); this test needs a host "
+                 "where cgroup2 was never mounted")
     port = pick_port()
     with Netns() as ns:
         srv, cli = ns.peer("server"), ns.peer("client")

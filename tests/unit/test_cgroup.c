@@ -181,6 +181,7 @@ static void test_cache(void **state)
 	assert_int_equal(cgroups_open_at(&c, root), 0);
 	assert_string_equal(cgroups_root(c), root);
 	assert_int_equal(cgroups_v2(c), CG_V2_MOUNTED);
+	assert_string_equal(cgroups_v2_name(c), "mounted");
 
 	cgroups_ref(c, id_scope, &ref);
 	assert_int_equal(ref.present, 1);
@@ -268,6 +269,7 @@ static void test_no_cgroup2(void **state)
 	assert_int_equal(cgroups_open(&c, mi, "/nonexistent"), 0);
 	assert_null(cgroups_root(c));
 	assert_int_equal(cgroups_v2(c), CG_V2_NONE);
+	assert_string_equal(cgroups_v2_name(c), "not_in_use");
 	cgroups_ref(c, 1, &ref);
 	assert_int_equal(ref.present, 1);
 	assert_int_equal(ref.id, 0);
@@ -282,6 +284,7 @@ static void test_no_cgroup2(void **state)
 	close(fd);
 	assert_int_equal(cgroups_open(&c, mi, pc), 0);
 	assert_int_equal(cgroups_v2(c), CG_V2_HIDDEN);
+	assert_string_equal(cgroups_v2_name(c), "not_visible");
 	cgroups_ref(c, 4242, &ref);
 	assert_int_equal(ref.id, 4242);
 	assert_null(ref.path);
