@@ -5,6 +5,7 @@
  *
  *   tt_maps.bpf.h    settings, counters and maps: what the kernel side keeps
  *   tt_kread.bpf.h   reading sockets (direct loads, or CO-RE reads on 6.1)
+ *   tt_cgroup.bpf.h  the socket's cgroup, and the --cgroup filter
  *   tt_owner.bpf.h   the owner rule: process context or softirq
  *   tt_emit.bpf.h    the in-kernel filters, and events into the ring
  *   tt_taken.bpf.h   why inet_sock_set_state has three programs
@@ -24,6 +25,7 @@
 #include "tcptrail.h"
 #include "tt_maps.bpf.h"
 #include "tt_kread.bpf.h"
+#include "tt_cgroup.bpf.h"
 #include "tt_owner.bpf.h"
 #include "tt_emit.bpf.h"
 #include "tt_taken.bpf.h"

@@ -96,6 +96,7 @@ static __always_inline void fill_ctx(struct tt_event *e, const struct tt_owner *
 static __always_inline void fill_conn(struct tt_event *e, const struct tt_conn *c, __u64 now)
 {
 	e->sock_id = c->id;
+	e->cgroup_id = c->cgroup_id;
 	if (c->owner.known) {
 		e->flags |= TT_F_OWNER;
 		e->pid = c->owner.pid;

@@ -29,6 +29,11 @@ const volatile __u64 req_timer_fn = 0;    /* address of reqsk_timer_handler */
 const volatile __u64 wakeup_bytes = 0;    /* force a wakeup past this much data */
 const volatile __u32 queue_threshold = 0; /* only events with a queue above it */
 const volatile __u32 nr_cpus = 1;         /* possible CPUs */
+const volatile __u32 cgroup_on = 0;      /* read sockets' cgroups (kfeat sock_cgroup) */
+/* --cgroup: the subtrees' root ids and levels (tt_cgroup.bpf.h) */
+const volatile __u32 filter_ncg = 0;
+const volatile __u64 filter_cg_id[TT_MAX_CGROUPS] = {};
+const volatile __u32 filter_cg_level[TT_MAX_CGROUPS] = {};
 
 /* ---- .bss: user space reads it through the skeleton's mmap, without a
  * bpf() call, so it keeps working after the loader dropped its

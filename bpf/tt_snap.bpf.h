@@ -33,6 +33,7 @@ static __always_inline int snap_full(struct sock_common *skc, __u32 state, struc
 static __always_inline int snap_row(struct sock_common *skc, struct tt_snap *r)
 {
 	struct tt_tuple t = {};
+	__u64 cg = 0;
 	__u32 state;
 
 	read_tuple(skc, &t);
@@ -50,7 +51,8 @@ static __always_inline int snap_row(struct sock_common *skc, struct tt_snap *r)
 	r->cookie = bpf_get_socket_cookie(skc);
 	state = skc->skc_state;
 	if (state == TT_TIME_WAIT) {
-		/* /proc/net/tcp shows the timewait socket's substate */
+		/* /proc/net/tcp shows the timewait socket's substate; it keeps
+		 * no group (cg 0), so --cgroup does not select it */
 		r->flags = TT_F_TW;
 		state = KREAD(struct inet_timewait_sock, skc, tw_substate);
 	} else if (state == TT_NEW_SYN_RECV) {
@@ -60,9 +62,15 @@ static __always_inline int snap_row(struct sock_common *skc, struct tt_snap *r)
 		r->flags = TT_F_REQ;
 		state = TT_SYN_RECV;
 		r->uid = KREAD(struct sock, lsk, sk_uid.val);
-	} else if (!snap_full(skc, state, r)) {
+		cg = sk_cgroup(lsk);
+	} else if (snap_full(skc, state, r)) {
+		cg = sk_cgroup((__u64)skc);
+	} else {
 		return 0;
 	}
+	if (cgroup_filtered(cg))
+		return 0;
+	r->cgroup_id = cgroup_id_of(cg);
 	r->state = state;
 	return 1;
 }

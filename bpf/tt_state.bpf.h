@@ -141,12 +141,15 @@ static __always_inline int on_set_state(struct sock *sk, __u64 key, int oldstate
 		if (c)
 			t.lport = c->lport;
 	}
-	if (tuple_filtered(&t)) {
+	if (tuple_filtered(&t) || (filter_ncg && cgroup_filtered(sk_cgroup((__u64)sk)))) {
 		count(TT_CNT_FILTERED);
 		return 0;
 	}
 	now = bpf_ktime_get_boot_ns();
 	c = conn_get(key, &t, oldstate, newstate, now, &local, &shown);
+	/* a socket's group never changes: read once per connection */
+	if (!c->cgroup_id)
+		c->cgroup_id = cgroup_id_of(sk_cgroup((__u64)sk));
 	task_ctx = in_task();
 	if (current_owner(task_ctx, &cur))
 		c->owner = cur;
@@ -198,7 +201,7 @@ static __always_inline void pressure(struct sock *sk, __u32 kind, __u32 size)
 	struct tt_conn *c;
 	struct tt_event *e;
 	__u32 state, rq = 0, sq = 0;
-	__u64 now, key;
+	__u64 now, key, cg;
 
 	if (sk->sk_protocol != IPPROTO_TCP || listen_only)
 		return;
@@ -207,7 +210,9 @@ static __always_inline void pressure(struct sock *sk, __u32 kind, __u32 size)
 	queues(sk, state, &rq, &sq);
 	key = sk->__sk_common.skc_cookie.counter;
 	c = key ? bpf_map_lookup_elem(&conns, &key) : 0;
-	if (tuple_filtered(&t) || queue_filtered(rq, sq) || (c && owner_filtered(c))) {
+	cg = sk_cgroup((__u64)sk);
+	if (tuple_filtered(&t) || queue_filtered(rq, sq) || (c && owner_filtered(c)) ||
+	    cgroup_filtered(cg)) {
 		count(TT_CNT_FILTERED);
 		return;
 	}
@@ -231,6 +236,7 @@ static __always_inline void pressure(struct sock *sk, __u32 kind, __u32 size)
 	} else {
 		e->sock_id = bpf_get_socket_cookie(sk);
 	}
+	e->cgroup_id = cgroup_id_of(cg);
 	fill_ctx(e, 0);
 	ev_submit(e);
 }

@@ -221,19 +221,22 @@ static __always_inline int unpark(__u64 timer, __u64 fn)
  * connection is born, as netstat shows it: SYN_RECV. */
 static __always_inline void req_started(struct timer_list *timer)
 {
-	__u64 req = timer_owner_obj(timer, 0), lsk, lkey, *ids;
+	__u64 req = timer_owner_obj(timer, 0), lsk, lkey, lcg, *ids;
 	struct tt_req v = {};
 	struct tt_conn *lc;
 	struct tt_tuple t = {};
 	long err;
 
 	read_tuple_at(req, &t);   /* __req_common is the request's first member */
-	if (tuple_filtered(&t)) {
+	lsk = (__u64)KREAD(struct request_sock, req, __req_common.skc_listener);
+	/* the request's group is its listener's, which its child copies */
+	lcg = sk_cgroup(lsk);
+	if (tuple_filtered(&t) || cgroup_filtered(lcg)) {
 		count(TT_CNT_FILTERED);
 		return;
 	}
+	v.c.cgroup_id = cgroup_id_of(lcg);
 	/* the listener's cookie was made at its first state change */
-	lsk = (__u64)KREAD(struct request_sock, req, __req_common.skc_listener);
 	lkey = KREAD(struct sock_common, lsk, skc_cookie.counter);
 	lc = lkey ? bpf_map_lookup_elem(&conns, &lkey) : 0;
 	if (lc)

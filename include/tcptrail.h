@@ -15,6 +15,10 @@
 #define TT_CPU_STRIDE 8
 #define TT_FW2_RING 16384  /* per-CPU slots of the "fw2_ring" map */
 #define TT_FW2_WAIT 65536  /* slots of the "fw2_wait" map */
+/* --cgroup: at most this many subtrees, and this deep (cgroup v2 levels
+ * below the root); the kernel side checks one ancestor per entry */
+#define TT_MAX_CGROUPS 8
+#define TT_MAX_CGROUP_LEVEL 255
 
 /* TCP states, numbered as the kernel numbers them (include/net/tcp_states.h),
  * so that a value read from the kernel needs no translation. */
@@ -79,6 +83,7 @@ struct tt_event {
 	__u64 duration_ns;  /* life of the connection (TT_F_FINAL) */
 	__u64 rx_bytes;     /* bytes received (TT_F_FINAL) */
 	__u64 tx_bytes;     /* bytes sent and acked (TT_F_FINAL) */
+	__u64 cgroup_id;    /* the socket's cgroup v2 id (sk_cgrp_data), 0: unknown */
 	__u32 kind;         /* enum tt_event_kind */
 	__u32 flags;        /* enum tt_event_flags */
 	__u32 old_state;    /* enum tt_state */
@@ -117,6 +122,7 @@ struct tt_conn {
 	__u64 state_ns;     /* when the current state began, 0: unknown */
 	__u64 rx_bytes;
 	__u64 tx_bytes;
+	__u64 cgroup_id;    /* the socket's cgroup (a request's: its listener's), 0: unknown */
 	__u32 state;
 	__u32 flags;        /* TT_F_REQ: a request not yet adopted */
 	__u32 lport;        /* the kernel clears the port before the final CLOSE */
@@ -182,6 +188,7 @@ struct tt_snap {
 	__u64 cookie;       /* socket cookie; 0 when none was ever made */
 	__u64 inode;        /* 0 for timewait and request sockets */
 	__u64 seq;          /* tt_seq when the row was read: joins the stream */
+	__u64 cgroup_id;    /* 0 for timewait sockets: they keep no cgroup */
 	__u32 family;
 	__u32 lport;
 	__u32 rport;

@@ -33,7 +33,8 @@ CFLAGS="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 # target: the src/*.c it needs, then its libraries
 sources() {
 	case $1 in
-	fuzz_capture_read) echo "src/capture_read.c src/capture_scan.c src/escape.c src/netstat_fmt.c src/format_json.c \
+	fuzz_capture_read) echo "src/capture_read.c src/capture_field.c src/capture_scan.c src/cgroup.c src/escape.c \
+src/netstat_fmt.c src/format_json.c \
 src/format_text.c src/outbuf.c src/clock.c -ljson-c";;
 	fuzz_procnet) echo "src/procnet.c";;
 	fuzz_escape) echo "src/escape.c";;

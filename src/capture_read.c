@@ -126,10 +126,49 @@ static int parse_meta(struct cr_parser *p, struct pctx *c, struct cr_record *r)
 		err = cf_bool(c, "timewait_and_requests", F_REQ, &m->timers);
 	if (!err)
 		err = cf_bool(c, "softirq_aware_owner", F_REQ, &m->ctx_owner);
-	/* optional: captures written before this field existed lack it */
+	/* optional: captures written before these fields existed lack them */
 	if (!err)
 		err = cf_bool(c, "snapshot", F_OPT | F_NULL, &m->snapshot);
+	if (err >= 0) {
+		int got = cf_word(c, "cgroup_v2", F_OPT, LOWER_WORD, r->cgroup_v2, sizeof(r->cgroup_v2));
+
+		if (got < 0)
+			return got;
+		m->cgroup_v2 = got ? NULL : r->cgroup_v2;
+	}
 	return err < 0 ? err : 0;
+}
+
+/* ---- the socket's cgroup: snapshot and events ---------------------------------- */
+
+/* cgroup_id, cgroup and container come together; a capture of a version
+ * before them has none, and its records stay without them. */
+static int parse_cgroup(struct pctx *c, struct cr_record *r)
+{
+	struct tt_cgref *cg = &r->r.cg;
+	struct json_object *o;
+	int err;
+
+	if (cf_field(c, "cgroup_id", F_OPT, &o) == 1) {
+		if (!cf_field(c, "cgroup", F_OPT, &o) || !cf_field(c, "container", F_OPT, &o))
+			return cf_bad(c, "cgroup_id", "is missing (cgroup or container without it)");
+		return 0;
+	}
+	cg->present = 1;
+	err = cf_u64(c, "cgroup_id", F_REQ | F_NULL, ULLONG_MAX, &cg->id);
+	if (err < 0)
+		return err;
+	if (err)
+		cg->id = 0;
+	err = cf_str(c, "cgroup", F_REQ | F_NULL, r->cgroup, sizeof(r->cgroup));
+	if (err < 0)
+		return err;
+	cg->path = err ? NULL : r->cgroup;
+	err = cf_str(c, "container", F_REQ | F_NULL, r->container, sizeof(r->container));
+	if (err < 0)
+		return err;
+	cg->container = err ? NULL : r->container;
+	return 0;
 }
 
 /* ---- snapshot ---------------------------------------------------------------- */
@@ -183,8 +222,11 @@ static int parse_snapshot(struct cr_parser *p, struct pctx *c, struct cr_record 
 		err = cf_u64(c, "inode", F_REQ, ULLONG_MAX, &row->inode);
 	if (!err)
 		err = cf_kind(c, &s->flags);
+	if (!err)
+		err = parse_cgroup(c, r);
 	if (err)
 		return err;
+	s->cgroup_id = r->r.cg.id;
 	err = cf_u32(c, "pid", F_REQ | F_NULL, &s->pid);
 	if (err < 0)
 		return err;
@@ -289,6 +331,9 @@ static int parse_event(struct cr_parser *p, struct pctx *c, struct cr_record *r)
 		err = event_times(c, e);
 	if (!err && e->kind != TT_EV_STATE)
 		err = cf_u32(c, "size", F_REQ, &e->extra);
+	if (!err)
+		err = parse_cgroup(c, r);
+	e->cgroup_id = r->r.cg.id;
 	return err;
 }
 
@@ -393,10 +438,23 @@ static int parse_summary(struct cr_parser *p, struct pctx *c, struct cr_record *
 
 /* ---- -s: stats, stats_final ------------------------------------------------------ */
 
-/* {"pid":P or null,"comm":"c" or null,"NAME":N} */
+/* {"pid":P or null,"comm":"c" or null,"NAME":N}, or by group (--stats-by
+ * cgroup) {"group":"g" or null,"NAME":N} */
 static int proc_count(struct pctx *c, const char *n, struct tt_proc_count *pc)
 {
-	int err = cf_u32(c, "pid", F_REQ | F_NULL, &pc->pid);
+	struct json_object *o;
+	int err;
+
+	if (!cf_field(c, "group", F_OPT, &o)) {
+		err = cf_str(c, "group", F_REQ | F_NULL, pc->group, sizeof(pc->group));
+		if (err < 0)
+			return err;
+		pc->by_group = 1;
+		pc->known = !err;
+		err = cf_u64(c, n, F_REQ, ULLONG_MAX, &pc->n);
+		return err < 0 ? err : 0;
+	}
+	err = cf_u32(c, "pid", F_REQ | F_NULL, &pc->pid);
 
 	if (err < 0)
 		return err;

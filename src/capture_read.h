@@ -35,6 +35,9 @@
 #define CR_SNAP_COMM_MAX 64
 #define CR_META_STR_MAX 1024   /* at least loader.h's attach[]; CF_STR_MAX at most */
 #define CR_CMDLINE_MAX 1024    /* CF_STR_MAX at most */
+/* a cgroup path: live mode writes any length, a capture keeps up to this */
+#define CF_STR_MAX_READ 1024   /* CF_STR_MAX at most */
+#define CR_CONTAINER_MAX 256   /* cgroup.h's CG_NAME_MAX */
 
 /*
  * One parsed record: r, for the formatters, with r.type TT_REC_NONE for a
@@ -51,9 +54,11 @@ struct cr_record {
 	char comm[CR_SNAP_COMM_MAX + 1];
 	char owner[CR_SNAP_COMM_MAX + 16];
 	char reason[32], error[32];
+	char cgroup[CF_STR_MAX_READ], container[CR_CONTAINER_MAX];
 	char version[CR_META_STR_MAX], hostname[CR_META_STR_MAX], kernel[CR_META_STR_MAX];
 	char boot_id[CR_META_STR_MAX], attach[CR_META_STR_MAX], cmdline[CR_CMDLINE_MAX];
 	char features[CR_META_STR_MAX], features_missing[CR_META_STR_MAX];
+	char cgroup_v2[32];
 	struct tt_trans_count trans[TT_STATE_MAX * TT_STATE_MAX];
 };
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* The user-space filters (filter.h): the twins of bpf/tt_emit.bpf.h's. */
+#include "cgroup.h"
 #include "filter.h"
 
 /* twin: port_match() and tuple_filtered() */
@@ -59,4 +60,15 @@ int filter_event(const struct tt_opts *o, const struct tt_event *e)
 	return filter_tuple(o, e->family, e->lport, e->rport) || listen_filtered(o, e) ||
 	       filter_owner(o, e->flags & TT_F_OWNER, e->pid) ||
 	       filter_queue(o, e->recv_q, e->send_q);
+}
+
+/* twin: cgroup_filtered() */
+int filter_cgroup(const struct tt_opts *o, const struct tt_cgref *cg)
+{
+	if (!o->ncgroups)
+		return 0;
+	for (int i = 0; i < o->ncgroups; i++)
+		if (cgroup_path_within(cg->path, o->cgroups[i]))
+			return 0;
+	return 1;
 }

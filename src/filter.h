@@ -25,6 +25,13 @@ int filter_owner(const struct tt_opts *o, int known, unsigned pid);
 /* --queue-threshold: both queues at or below it. Twin: queue_filtered(). */
 int filter_queue(const struct tt_opts *o, unsigned long long recv_q, unsigned long long send_q);
 
+/* --cgroup: the socket's cgroup path in none of the subtrees given (paths
+ * relative to the cgroup2 root); a record whose path is not known, or an
+ * older capture's without one, is dropped. Twin: cgroup_filtered(), which
+ * compares ids in the kernel (bpf/tt_cgroup.bpf.h); a live run has
+ * filtered already. */
+int filter_cgroup(const struct tt_opts *o, const struct tt_cgref *cg);
+
 /* A snapshot row, before its owner is known: family, ports, and -l as
  * netstat -l selects rows (remote port 0: netstat tests the port, not the
  * state). No BPF twin: the kernel filters no snapshot row. */

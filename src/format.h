@@ -19,6 +19,7 @@ struct fmt_opts {
 	int wide;
 	int color;
 	int addr_width;     /* text address column width (23, or more when wide) */
+	int cgroup_column;  /* text: -C's Container column */
 	struct tt_clock *clock;
 };
 

@@ -151,6 +151,22 @@ static void kind(struct outbuf *ob, unsigned flags)
 		kstr(ob, "kind", "request");
 }
 
+/* The socket's cgroup: its id (null: not known), its path (null: not
+ * found, see src/cgroup.h) and its container or unit (null: none). An
+ * older capture's record has none of them, and a replay adds none. */
+static void cgroup(struct outbuf *ob, const struct tt_cgref *cg)
+{
+	if (!cg->present)
+		return;
+	key(ob, "cgroup_id");
+	if (cg->id)
+		ob_u64(ob, cg->id);
+	else
+		ob_puts(ob, "null");
+	kstr(ob, "cgroup", cg->path);
+	kstr(ob, "container", cg->container);
+}
+
 static void meta(struct outbuf *ob, const struct tt_meta *m, const struct fmt_opts *fo)
 {
 	begin(ob, "meta", m->boot_ns, fo);
@@ -175,10 +191,13 @@ static void meta(struct outbuf *ob, const struct tt_meta *m, const struct fmt_op
 	kbool(ob, "snapshot", m->snapshot);
 	kbool(ob, "timewait_and_requests", m->timers);
 	kbool(ob, "softirq_aware_owner", m->ctx_owner);
+	if (m->cgroup_v2)
+		kstr(ob, "cgroup_v2", m->cgroup_v2);
 	end(ob);
 }
 
-static void snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct fmt_opts *fo)
+static void snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct tt_cgref *cg,
+		     const struct fmt_opts *fo)
 {
 	begin(ob, "snapshot", r->boot_ns, fo);
 	endpoints(ob, r->row.family, r->row.laddr, r->row.lport, r->row.raddr, r->row.rport);
@@ -193,6 +212,7 @@ static void snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct
 	ku64(ob, "uid", r->row.uid);
 	ku64(ob, "inode", r->row.inode);
 	kind(ob, r->flags);
+	cgroup(ob, cg);
 	end(ob);
 }
 
@@ -201,7 +221,8 @@ static const char *event_type(unsigned kind)
 	return kind == TT_EV_STATE ? "transition" : kind == TT_EV_RCVQ_FULL ? "rcvq_full" : "sndbuf_full";
 }
 
-static void event(struct outbuf *ob, const struct tt_event *e, const struct fmt_opts *fo)
+static void event(struct outbuf *ob, const struct tt_event *e, const struct tt_cgref *cg,
+		  const struct fmt_opts *fo)
 {
 	begin(ob, event_type(e->kind), (long long)e->ts_ns, fo);
 	ku64(ob, "seq", e->seq);
@@ -227,6 +248,7 @@ static void event(struct outbuf *ob, const struct tt_event *e, const struct fmt_
 	kind(ob, e->flags);
 	if (e->kind != TT_EV_STATE)
 		ku64(ob, "size", e->extra);
+	cgroup(ob, cg);
 	end(ob);
 }
 
@@ -266,7 +288,8 @@ static void clock_rec(struct outbuf *ob, const struct tt_anchor *a, const struct
 	end(ob);
 }
 
-/* ,"k":[{"pid":P,"comm":"c","NAME":N},...], pid and comm null when unknown */
+/* ,"k":[{"pid":P,"comm":"c","NAME":N},...], pid and comm null when unknown;
+ * by group: {"group":"g","NAME":N}, group null when unknown */
 static void procs(struct outbuf *ob, const char *k, const struct tt_proc_count *p, size_t n,
 		  const char *name)
 {
@@ -275,6 +298,16 @@ static void procs(struct outbuf *ob, const char *k, const struct tt_proc_count *
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			ob_putc(ob, ',');
+		if (p[i].by_group) {   /* --stats-by cgroup */
+			key0(ob, "group");
+			if (p[i].known)
+				ob_json_str(ob, p[i].group, strnlen(p[i].group, TT_GROUP_LEN));
+			else
+				ob_puts(ob, "null");
+			ku64(ob, name, p[i].n);
+			ob_putc(ob, '}');
+			continue;
+		}
 		key0(ob, "pid");
 		if (p[i].known)
 			ob_u64(ob, p[i].pid);
@@ -381,8 +414,8 @@ void fmt_json(struct outbuf *ob, const struct tt_record *r, const struct fmt_opt
 {
 	switch (r->type) {
 	case TT_REC_META: meta(ob, &r->meta, fo); break;
-	case TT_REC_SNAPSHOT: snapshot(ob, &r->snap, fo); break;
-	case TT_REC_EVENT: event(ob, &r->ev, fo); break;
+	case TT_REC_SNAPSHOT: snapshot(ob, &r->snap, &r->cg, fo); break;
+	case TT_REC_EVENT: event(ob, &r->ev, &r->cg, fo); break;
 	case TT_REC_LOST: lost(ob, &r->lost, fo); break;
 	case TT_REC_SKIPPED: skipped(ob, &r->lost, fo); break;
 	case TT_REC_CLOCK: clock_rec(ob, &r->clock, fo); break;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "cgroup.h"
 #include "escape.h"
 #include "format.h"
 #include "netstat_fmt.h"
@@ -17,6 +18,7 @@
 #define TRANS_WIDTH 25   /* "ESTABLISHED -> CLOSE_WAIT" */
 #define OWNER_WIDTH 20   /* netstat's PID/Program name column */
 #define TABLE_WIDTH 26   /* -s exit table: the name column */
+#define CGROUP_WIDTH 20  /* -C: a container's short id, or a unit */
 
 const char *fmt_proto(unsigned family)
 {
@@ -40,8 +42,18 @@ static void header(struct outbuf *ob, const struct tt_header *h, const struct fm
 	int aw = fo->addr_width > 23 ? fo->addr_width : 23;
 
 	if (h->kind == TT_HEADER_SNAPSHOT) {
-		if (netstat_fmt_header(buf, sizeof(buf), h->listening) > 0)
+		int n = netstat_fmt_header(buf, sizeof(buf), h->listening);
+
+		if (n <= 0)
+			return;
+		/* -C: the column after netstat's last, padded one */
+		if (fo->cgroup_column && buf[n - 1] == '\n') {
+			buf[n - 1] = '\0';
 			ob_puts(ob, buf);
+			ob_puts(ob, " Container\n");
+			return;
+		}
+		ob_puts(ob, buf);
 		return;
 	}
 	ob_puts(ob, "Proto Recv-Q Send-Q ");
@@ -52,10 +64,27 @@ static void header(struct outbuf *ob, const struct tt_header *h, const struct fm
 	ob_pad(ob, "Old -> New", TRANS_WIDTH);
 	ob_putc(ob, ' ');
 	ob_pad(ob, "PID/Program name", OWNER_WIDTH);
+	if (fo->cgroup_column) {
+		ob_putc(ob, ' ');
+		ob_pad(ob, "Container", CGROUP_WIDTH);
+	}
 	ob_puts(ob, " Time            Details\n");
 }
 
-static void snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct fmt_opts *fo)
+/* -C: the container's short id, or the unit; "-" when none. */
+static void put_container(struct outbuf *ob, const struct tt_cgref *cg, int width)
+{
+	const char *c = cgroup_short(cg->container);
+
+	if (!c) {
+		ob_pad(ob, "-", width);
+		return;
+	}
+	ob_text_esc_pad(ob, c, strnlen(c, CG_NAME_MAX), width);
+}
+
+static void snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct tt_cgref *cg,
+		     const struct fmt_opts *fo)
 {
 	char buf[1024], esc[ESC_TEXT_MAX(64)];
 	const char *owner = NULL;
@@ -68,6 +97,10 @@ static void snapshot(struct outbuf *ob, const struct tt_snaprec *r, const struct
 	if (netstat_fmt_row(buf, sizeof(buf), &r->row, owner, fo->wide) < 0)
 		return;
 	ob_puts(ob, buf);
+	if (fo->cgroup_column) {
+		ob_putc(ob, ' ');
+		put_container(ob, cg, 0);
+	}
 	ob_putc(ob, '\n');
 }
 
@@ -200,13 +233,18 @@ static void put_details(struct outbuf *ob, const struct tt_event *e)
 	}
 }
 
-static void event(struct outbuf *ob, const struct tt_event *e, const struct fmt_opts *fo)
+static void event(struct outbuf *ob, const struct tt_event *e, const struct tt_cgref *cg,
+		  const struct fmt_opts *fo)
 {
 	put_columns(ob, e, fo);
 	put_transition(ob, e, fo->color);
 	ob_putc(ob, ' ');
 	put_owner(ob, e, OWNER_WIDTH);
 	ob_putc(ob, ' ');
+	if (fo->cgroup_column) {
+		put_container(ob, cg, CGROUP_WIDTH);
+		ob_putc(ob, ' ');
+	}
 	put_time(ob, (long long)e->ts_ns, fo);
 	put_details(ob, e);
 	ob_putc(ob, '\n');
@@ -254,6 +292,10 @@ static void put_proc(struct outbuf *ob, const struct tt_proc_count *p)
 {
 	if (!p->known) {
 		ob_putc(ob, '-');
+		return;
+	}
+	if (p->by_group) {
+		ob_text_esc(ob, p->group, strnlen(p->group, TT_GROUP_LEN));
 		return;
 	}
 	ob_u64(ob, p->pid);
@@ -331,7 +373,8 @@ static void stats_final(struct outbuf *ob, const struct tt_stats_final *f)
 		ob_puts(ob, netstat_state_name(f->trans[i].new_state));
 		table_row(ob, start, f->trans[i].n);
 	}
-	ob_puts(ob, "--- transitions by process\n");
+	ob_puts(ob, f->nprocs && f->procs[0].by_group ? "--- transitions by cgroup\n"
+						       : "--- transitions by process\n");
 	if (!f->nprocs)
 		ob_puts(ob, "(none)\n");
 	for (size_t i = 0; i < f->nprocs; i++) {
@@ -354,8 +397,8 @@ void fmt_text(struct outbuf *ob, const struct tt_record *r, const struct fmt_opt
 {
 	switch (r->type) {
 	case TT_REC_HEADER: header(ob, &r->header, fo); break;
-	case TT_REC_SNAPSHOT: snapshot(ob, &r->snap, fo); break;
-	case TT_REC_EVENT: event(ob, &r->ev, fo); break;
+	case TT_REC_SNAPSHOT: snapshot(ob, &r->snap, &r->cg, fo); break;
+	case TT_REC_EVENT: event(ob, &r->ev, &r->cg, fo); break;
 	case TT_REC_LOST: lost(ob, &r->lost); break;
 	case TT_REC_STATS: stats(ob, &r->stats, fo); break;
 	case TT_REC_STATS_FINAL: stats_final(ob, &r->final); break;

@@ -17,6 +17,7 @@ static const struct {
 	{ "rdonly_cast", offsetof(struct kfeat, rdonly_cast) },
 	{ "sock_length_tp", offsetof(struct kfeat, sock_length_tp) },
 	{ "iter_tcp", offsetof(struct kfeat, iter_tcp) },
+	{ "sock_cgroup", offsetof(struct kfeat, sock_cgroup) },
 };
 
 #define NNAMES (sizeof(names) / sizeof(names[0]))
@@ -86,6 +87,8 @@ int kfeat_probe(struct kfeat *kf, const char *btf_path, const char *disable)
 			     has_tracepoint(btf, "sock_recv_length");
 	kf->iter_tcp = btf__find_by_name_kind(btf, "bpf_iter__tcp", BTF_KIND_STRUCT) > 0;
 	kf->preempt_rt = has_member(btf, "task_struct", "softirq_disable_cnt");
+	kf->sock_cgroup = has_member(btf, "sock", "sk_cgrp_data") &&
+			  has_member(btf, "sock_cgroup_data", "cgroup");
 	btf__free(btf);
 	for (size_t i = 0; i < NNAMES; i++)
 		if (kfeat_listed(disable, names[i].name))

@@ -25,6 +25,11 @@ struct kfeat {
 	/* iter/tcp (5.9): the snapshot from the kernel's own socket tables,
 	 * with cookies that join it to the stream; without it, /proc/net/tcp */
 	int iter_tcp;
+	/* sockets keep their cgroup v2 group, as a pointer (struct sock's
+	 * sk_cgrp_data.cgroup: CONFIG_SOCK_CGROUP_DATA, a pointer since
+	 * 5.15): records carry the socket's cgroup; without it they carry
+	 * none, and --cgroup is refused */
+	int sock_cgroup;
 	/* PREEMPT_RT (task_struct.softirq_disable_cnt): softirqs run in
 	 * threads, preemptibly, and the BPF side asks the task, not a
 	 * per-CPU depth, whether it is serving one */

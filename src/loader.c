@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "kfeat.h"
+#include "cgroup.h"
 #include "loader.h"
 #include "tcptrail.skel.h"
 #include "tcptrail_compat.skel.h"
@@ -365,6 +366,51 @@ static void set_filters(struct tt_bpf *b, const struct tt_opts *o)
 	ro->nr_cpus = b->ncpus;
 }
 
+/* --cgroup: each subtree's root id and level, for cgroup_filtered(). */
+static int set_cgroups(struct tt_bpf *b, const struct tt_opts *o)
+{
+	struct tcptrail_bpf__rodata *ro = b->skel->rodata;
+	struct cgroups *cg = NULL;
+	char canon[4096];
+	int err = 0;
+
+	ro->cgroup_on = b->kf.sock_cgroup;
+	if (!o->ncgroups)
+		return 0;
+	if (!b->kf.sock_cgroup) {
+		fail("--cgroup: this kernel keeps no cgroup in its sockets (sock_cgroup in the "
+		     "meta record's features_missing: CONFIG_SOCK_CGROUP_DATA, Linux 5.15)");
+		return -EOPNOTSUPP;
+	}
+	err = cgroups_open(&cg, NULL, NULL);
+	for (int i = 0; !err && i < o->ncgroups; i++) {
+		unsigned long long id = 0;
+		unsigned level = 0;
+
+		err = cgroups_resolve(cg, o->cgroups[i], &id, &level, canon, sizeof(canon));
+		if (err == -EOPNOTSUPP && cgroups_v2(cg) == CG_V2_HIDDEN)
+			fail("--cgroup: the cgroup2 file system is not mounted in this mount namespace "
+			     "(ip netns exec remounts /sys): enter the network namespace with "
+			     "nsenter --net instead");
+		else if (err == -EOPNOTSUPP)
+			fail("--cgroup: cgroup v2 is not in use on this host (cgroup v1 only): sockets "
+			     "cannot be selected by cgroup");
+		else if (!err && level > TT_MAX_CGROUP_LEVEL)
+			err = -E2BIG;
+		if (err == -E2BIG)
+			fail("--cgroup %s: deeper than %d levels", o->cgroups[i], TT_MAX_CGROUP_LEVEL);
+		else if (err && err != -EOPNOTSUPP)
+			fail("--cgroup %s: not a cgroup under %s (%s): give a path like "
+			     "/system.slice/NAME.service, as /proc/PID/cgroup shows it",
+			     o->cgroups[i], cgroups_root(cg), strerror(-err));
+		ro->filter_cg_id[i] = id;
+		ro->filter_cg_level[i] = level;
+	}
+	ro->filter_ncg = err ? 0 : o->ncgroups;
+	cgroups_free(&cg);
+	return err;
+}
+
 /* TIME_WAIT and half-open sockets are known by their timers' callbacks.
  * --snapshot-only traces nothing: no kallsyms walk, most of its start-up. */
 static void find_timers(struct tt_bpf *b, const struct tt_opts *o)
@@ -426,6 +472,9 @@ int loader_start(struct tt_bpf **out, const struct tt_opts *o, tt_event_fn fn, v
 		goto cleanup;
 	}
 	set_filters(b, o);
+	err = set_cgroups(b, o);
+	if (err)
+		goto cleanup;
 	find_timers(b, o);
 	size_maps(b, o);
 	have = prog_needs_met(b, o);

@@ -24,6 +24,8 @@ enum {
 	OPT_COLOR,
 	OPT_STATE_ONLY,
 	OPT_VERIFY,
+	OPT_CGROUP,
+	OPT_STATS_BY,
 };
 
 /* What one option sets: 0, or -EINVAL for a value it refuses. */
@@ -134,6 +136,7 @@ SET_FLAG(verify)
 SET_FLAG(fail_on_loss)
 SET_FLAG(keep_caps)
 SET_FLAG(verbose)
+SET_FLAG(cgroup_column)
 
 static int set_ipv4(struct tt_opts *o, const char *arg)
 {
@@ -161,6 +164,25 @@ static int set_pid(struct tt_opts *o, const char *arg)
 	if (opts_parse_uint(arg, 1, 4194304, &v))
 		return -EINVAL;
 	o->pid = v;
+	return 0;
+}
+
+static int set_cgroup(struct tt_opts *o, const char *arg)
+{
+	if (!*arg || o->ncgroups >= TT_MAX_CGROUPS)
+		return -EINVAL;
+	o->cgroups[o->ncgroups++] = arg;
+	return 0;
+}
+
+static int set_stats_by(struct tt_opts *o, const char *arg)
+{
+	if (!strcmp(arg, "comm"))
+		o->stats_by_cgroup = 0;
+	else if (!strcmp(arg, "cgroup"))
+		o->stats_by_cgroup = 1;
+	else
+		return -EINVAL;
 	return 0;
 }
 
@@ -250,6 +272,10 @@ static const struct opt_def {
 	{ .name = "pid", .key = 'p', .has_arg = required_argument, .arg = "PID",
 	  .help = "sockets owned by process PID",
 	  .set = set_pid, .what = "pid" },
+	{ .name = "cgroup", .key = OPT_CGROUP, .has_arg = required_argument, .arg = "PATH",
+	  .help = "sockets in cgroup v2 group PATH or below it (the\n"
+		  "group the socket was made in); repeatable, up to 8",
+	  .set = set_cgroup, .what = "cgroup (a path, at most 8)" },
 	{ .name = "listening", .key = 'l', .has_arg = no_argument,
 	  .help = "listening sockets, then only changes into or out of LISTEN",
 	  .set = set_listening },
@@ -270,12 +296,20 @@ static const struct opt_def {
 	{ .name = "stats", .key = 's', .has_arg = optional_argument, .arg = "SECONDS",
 	  .help = "per-state counts every SECONDS (default 1, min 0.1)",
 	  .set = set_stats, .what = "stats interval (seconds, at least 0.1)" },
+	{ .name = "stats-by", .key = OPT_STATS_BY, .has_arg = required_argument, .arg = "KEY",
+	  .help = "-s: top owners by comm (default, the process) or\n"
+		  "by cgroup (the container or systemd unit)",
+	  .set = set_stats_by, .what = "--stats-by value (comm, cgroup)" },
 	{ .name = "duration", .key = 'd', .has_arg = required_argument, .arg = "SECONDS",
 	  .help = "stop after SECONDS",
 	  .set = set_duration, .what = "duration (seconds > 0)" },
 	{ .name = "wide", .key = 'w', .has_arg = no_argument,
 	  .help = "never truncate addresses (netstat -W)",
 	  .set = set_wide },
+	{ .name = "cgroup-column", .key = 'C', .has_arg = no_argument,
+	  .help = "text: a Container column (the container's short id,\n"
+		  "or the systemd unit, of the socket's cgroup)",
+	  .set = set_cgroup_column },
 	{ .name = "color", .key = OPT_COLOR, .has_arg = optional_argument, .arg = "WHEN",
 	  .help = "colour states: auto (default), always, never; NO_COLOR is honoured",
 	  .set = set_color, .what = "--color value (auto, always, never)" },
@@ -381,13 +415,14 @@ void opts_usage(FILE *f, const char *prog)
 "  %s --json | jq 'select(.state==\"TIME_WAIT\")'\n"
 "  %s -q -o /var/log/tcptrail/capture.jsonl.gz   forensic capture\n"
 "  %s -r capture.jsonl.gz -P 22                replay, filtered\n"
+"  %s -C --cgroup /system.slice/docker-ID.scope  one container's sockets\n"
 "  %s --verify cap.1.jsonl.gz cap.jsonl.gz       is the capture whole?\n"
 "\n"
 "Exit status: 0 success, 1 runtime error (--verify: not whole), 2 usage error,\n"
 "3 events lost with --fail-on-loss. Needs root, or CAP_BPF and CAP_PERFMON\n"
 "(plus CAP_SYSLOG to follow TIME_WAIT and half-open sockets, CAP_SYS_PTRACE and\n"
 "CAP_DAC_READ_SEARCH to name owners).\n",
-		prog, prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 /* ---- getopt_long's arrays --------------------------------------------------- */
@@ -523,6 +558,8 @@ static int check(struct tt_opts *o, int argc, char **argv, int others, FILE *err
 		return usage_error(err, "--no-snapshot and --snapshot-only exclude each other");
 	if (o->quiet && !o->output && !o->read)
 		return usage_error(err, "--quiet needs --output FILE, or nothing would be written");
+	if (o->stats_by_cgroup && !o->stats)
+		return usage_error(err, "--stats-by groups the -s reports: add -s");
 	if (o->read && (o->output || o->snapshot_only))
 		return usage_error(err, "--read replays a capture; it takes neither --output nor "
 				   "--snapshot-only");

@@ -4,6 +4,9 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <linux/types.h>
+
+#include "tcptrail.h"
 
 /* The exit statuses (--help and the man page list them). */
 enum tt_exit {
@@ -25,6 +28,10 @@ struct tt_opts {
 	unsigned ports[TT_MAX_PORTS];
 	int nports;
 	unsigned pid;               /* owner filter, 0: any */
+	const char *cgroups[TT_MAX_CGROUPS];   /* --cgroup: subtrees, as given */
+	int ncgroups;
+	int cgroup_column;          /* -C: the text column of containers and units */
+	int stats_by_cgroup;        /* --stats-by cgroup: -s groups by container or unit */
 	int no_snapshot;
 	int snapshot_only;
 	int json;                   /* stdout as JSON Lines */

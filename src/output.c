@@ -125,6 +125,7 @@ int output_open(struct output **pout, const struct tt_opts *o, struct tt_clock *
 	out->fo.clock = clock;
 	out->fo.wide = o->wide;
 	out->fo.addr_width = live_addr_width(o);
+	out->fo.cgroup_column = o->cgroup_column;
 	out->fo.color = !o->json && color_wanted(o->color);
 	err = ob_init(&out->ob, 1 << 16);
 	if (!err && !o->quiet)

@@ -31,12 +31,21 @@ struct tt_sockrow {
 	unsigned uid;
 };
 
+/* The socket's cgroup on a snapshot or event record (src/cgroup.h). */
+struct tt_cgref {
+	int present;                  /* the record has the fields (0: an older capture's) */
+	unsigned long long id;        /* cgroup v2 id, 0: not known (JSON null) */
+	const char *path;             /* relative to the cgroup2 root, raw bytes; NULL: not known */
+	const char *container;        /* container id or systemd unit; NULL: none */
+};
+
 /* "snapshot": one existing socket. */
 struct tt_snaprec {
 	struct tt_sockrow row;
 	unsigned long long sock_id;  /* 0: unknown */
 	unsigned netns;
 	unsigned flags;              /* TT_F_TW, TT_F_REQ */
+	unsigned long long cgroup_id; /* as iter/tcp read it, 0: not known */
 	int owner_known;
 	unsigned pid;
 	const char *comm;            /* task comm, raw bytes */
@@ -70,6 +79,7 @@ struct tt_meta {
 	int timers, ctx_owner;
 	int snapshot;                          /* a snapshot section follows */
 	long long boot_ns, real_ns;            /* the clock anchor */
+	const char *cgroup_v2;                 /* cgroups_v2_name(); NULL: an older capture's */
 };
 
 /* "clock": a new anchor between CLOCK_BOOTTIME and the wall clock. */
@@ -94,11 +104,18 @@ struct tt_header {
 		       TT_FIN_WAIT2, TT_TIME_WAIT, TT_CLOSE_WAIT, TT_LAST_ACK, TT_LISTEN, TT_CLOSING }
 #define STATS_NSTATES 10
 
-/* A process in a "stats" or "stats_final" record, with its count. */
+/* --stats-by cgroup: the longest group name kept (a container id, a unit,
+ * or a cgroup path) */
+#define TT_GROUP_LEN 128
+
+/* A process in a "stats" or "stats_final" record, with its count; with
+ * --stats-by cgroup, a group (a container, a unit or a cgroup) instead. */
 struct tt_proc_count {
 	int known;                             /* 0: the owner is unknown */
 	unsigned pid;
 	char comm[TT_COMM_LEN];                /* "" when not known; not NUL-terminated at 16 */
+	int by_group;                          /* group names it, not pid and comm */
+	char group[TT_GROUP_LEN];              /* NUL-terminated, raw bytes */
 	unsigned long long n;                  /* ESTABLISHED sockets, or transitions */
 };
 
@@ -161,6 +178,9 @@ enum tt_rec_type {
 
 struct tt_record {
 	enum tt_rec_type type;
+	/* TT_REC_SNAPSHOT, TT_REC_EVENT: the socket's cgroup, resolved by the
+	 * producer (the formatters only format) */
+	struct tt_cgref cg;
 	union {
 		struct tt_meta meta;
 		struct tt_header header;

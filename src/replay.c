@@ -92,7 +92,7 @@ static int select_record(struct replay *r, struct tt_record *rec)
 	case TT_REC_SNAPSHOT:
 		/* the header even when every row is filtered, as live mode does */
 		enter_section(r, SEC_SNAPSHOT);
-		if (filter_snapshot(r->o, &rec->snap)) {
+		if (filter_snapshot(r->o, &rec->snap) || filter_cgroup(r->o, &rec->cg)) {
 			r->filtered++;
 			return 0;
 		}
@@ -100,7 +100,7 @@ static int select_record(struct replay *r, struct tt_record *rec)
 		return 1;
 	case TT_REC_EVENT:
 		enter_section(r, SEC_LIVE);
-		if (filter_event(r->o, &rec->ev)) {
+		if (filter_event(r->o, &rec->ev) || filter_cgroup(r->o, &rec->cg)) {
 			r->filtered++;
 			return 0;
 		}

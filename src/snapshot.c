@@ -50,7 +50,7 @@ struct collect {
 };
 
 static void set_rec(struct snapshot *s, size_t i, const struct tt_sockrow *row, __u64 sk,
-		    __u64 cookie, __u64 seq, unsigned netns, unsigned flags)
+		    __u64 cookie, __u64 seq, unsigned netns, unsigned flags, __u64 cgroup_id)
 {
 	struct tt_snaprec *r = &s->recs[i];
 
@@ -59,6 +59,7 @@ static void set_rec(struct snapshot *s, size_t i, const struct tt_sockrow *row, 
 	r->sock_id = cookie;
 	r->netns = netns;
 	r->flags = flags;
+	r->cgroup_id = cgroup_id;
 	r->boot_ns = s->boot_ns;
 	s->sk[i] = sk;
 	s->seq[i] = seq;
@@ -73,7 +74,7 @@ static int procnet_cb(const struct tt_sockrow *row, void *ctx)
 		return 0;
 	if (c->s->n == c->cap && (err = grow(c->s, &c->cap, 0)))
 		return err;
-	set_rec(c->s, c->s->n++, row, 0, 0, 0, 0, 0);
+	set_rec(c->s, c->s->n++, row, 0, 0, 0, 0, 0, 0);
 	return 0;
 }
 
@@ -131,7 +132,8 @@ static int from_iter(struct collect *c, struct tt_bpf *b)
 		snap_to_row(&rows[i], &row);
 		if (!filter_row(c->o, &row) && (row.family == AF_INET || row.family == AF_INET6))
 			set_rec(s, row.family == AF_INET ? --k4 : --k6, &row, rows[i].sk,
-				rows[i].cookie, rows[i].seq, rows[i].netns, rows[i].flags);
+				rows[i].cookie, rows[i].seq, rows[i].netns, rows[i].flags,
+				rows[i].cgroup_id);
 		if (i && i % SHRINK_EVERY == 0) {
 			struct tt_snap *nr = realloc(rows, i * sizeof(*rows));
 
@@ -261,6 +263,7 @@ static struct tt_conn row_conn(const struct tt_snaprec *r)
 {
 	struct tt_conn c = {
 		.id = r->sock_id,
+		.cgroup_id = r->cgroup_id,
 		.state = r->row.state,
 		.flags = (r->flags & TT_F_REQ) ? TT_F_REQ : (r->flags & TT_F_TW) ? TT_CONN_TW : 0,
 	};

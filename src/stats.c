@@ -20,6 +20,7 @@
  *            since that is when the kernel lets go of it.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,7 @@ struct stats {
 	unsigned long long iv_new, iv_closes, total_new, total_closes;
 	unsigned long long lost;
 	int header_done;
+	const struct stats_groups *groups;   /* --stats-by cgroup: "pid" is a group's index */
 	/* what the last stats_final() record points to */
 	struct tt_trans_count final_trans[TT_STATE_MAX * TT_STATE_MAX];
 	struct tt_proc_count *final_procs;
@@ -300,12 +302,20 @@ unsigned long long stats_transition_count(const struct stats *s, unsigned old_st
 
 /* ---- records ----------------------------------------------------------- */
 
-static void proc_count(struct tt_proc_count *pc, const struct proc_ent *p, unsigned long long n)
+static const char *group_name(const struct stats_groups *g, __u32 idx);
+
+static void proc_count(const struct stats *s, struct tt_proc_count *pc, const struct proc_ent *p,
+		       unsigned long long n)
 {
+	memset(pc, 0, sizeof(*pc));
 	pc->known = 1;
 	pc->pid = p->pid;
 	memcpy(pc->comm, p->comm, TT_COMM_LEN);
 	pc->n = n;
+	if (s->groups) {
+		pc->by_group = 1;
+		snprintf(pc->group, sizeof(pc->group), "%s", group_name(s->groups, p->pid));
+	}
 }
 
 /* The STATS_TOP processes owning the most ESTABLISHED sockets, most first,
@@ -359,7 +369,7 @@ void stats_report(struct stats *s, double elapsed_s, long long boot_ns, struct t
 	st->closes_per_s = elapsed_s > 0 ? s->iv_closes / elapsed_s : 0;
 	st->ntop = top_procs(s, top);
 	for (int i = 0; i < st->ntop; i++)
-		proc_count(&st->top[i], top[i], top[i]->established);
+		proc_count(s, &st->top[i], top[i], top[i]->established);
 	st->lost = s->lost;
 	st->header = !s->header_done;
 	s->header_done = 1;
@@ -404,10 +414,11 @@ static int final_procs(struct stats *s, size_t *n)
 		return -ENOMEM;
 	while ((p = socktab_next(s->procs, &pos, &key)))
 		if (p->transitions)
-			proc_count(&s->final_procs[k++], p, p->transitions);
+			proc_count(s, &s->final_procs[k++], p, p->transitions);
 	qsort(s->final_procs, k, sizeof(*s->final_procs), cmp_proc);
 	if (s->unowned_transitions) {
 		memset(&s->final_procs[k], 0, sizeof(s->final_procs[k]));
+		s->final_procs[k].by_group = s->groups != NULL;
 		s->final_procs[k++].n = s->unowned_transitions;
 	}
 	*n = k;
@@ -438,4 +449,98 @@ int stats_final(struct stats *s, long long boot_ns, struct tt_record *r)
 	f->ntrans = nrows;
 	f->procs = s->final_procs;
 	return 0;
+}
+
+/* ---- --stats-by cgroup ---------------------------------------------------- */
+
+struct stats_groups {
+	struct socktab *ids;            /* cgroup id -> __u32 index into names */
+	char (*names)[TT_GROUP_LEN];
+	size_t n, cap;
+};
+
+int stats_groups_new(struct stats_groups **out, struct stats *s)
+{
+	struct stats_groups *g = calloc(1, sizeof(*g));
+
+	*out = NULL;
+	if (!g || socktab_new(&g->ids, sizeof(__u32), PROCS_EXPECTED)) {
+		free(g);
+		return -ENOMEM;
+	}
+	s->groups = g;
+	*out = g;
+	return 0;
+}
+
+void stats_groups_free(struct stats_groups **pg)
+{
+	struct stats_groups *g = pg ? *pg : NULL;
+
+	if (!g)
+		return;
+	socktab_free(&g->ids);
+	free(g->names);
+	free(g);
+	*pg = NULL;
+}
+
+static const char *group_name(const struct stats_groups *g, __u32 idx)
+{
+	return idx < g->n ? g->names[idx] : "";
+}
+
+/* The index of cg's group, made at its first socket; -1: not known. */
+static long group_index(struct stats_groups *g, const struct tt_cgref *cg)
+{
+	int created;
+	__u32 *idx;
+
+	if (!cg->id)
+		return -1;
+	idx = socktab_insert(g->ids, cg->id, &created);
+	if (!idx)
+		return -1;
+	if (!created)
+		return *idx;
+	if (g->n == g->cap) {
+		size_t nc = g->cap ? g->cap * 2 : 64;
+		void *nn = realloc(g->names, nc * sizeof(*g->names));
+
+		if (!nn) {
+			socktab_delete(g->ids, idx);
+			return -1;
+		}
+		g->names = nn;
+		g->cap = nc;
+	}
+	/* the path when it names no container or unit, the id when gone */
+	if (cg->container || cg->path)
+		snprintf(g->names[g->n], TT_GROUP_LEN, "%s", cg->container ? cg->container : cg->path);
+	else
+		snprintf(g->names[g->n], TT_GROUP_LEN, "cgroup %llu", cg->id);
+	*idx = (__u32)g->n;
+	return (long)g->n++;
+}
+
+void stats_group_event(struct stats_groups *g, struct tt_event *e, const struct tt_cgref *cg)
+{
+	long idx = group_index(g, cg);
+
+	e->flags &= ~TT_F_OWNER;
+	memset(e->comm, 0, sizeof(e->comm));
+	if (idx < 0)
+		return;
+	e->flags |= TT_F_OWNER;
+	e->pid = (__u32)idx;
+	copy_comm(e->comm, g->names[idx], TT_GROUP_LEN);
+}
+
+void stats_group_snapshot(struct stats_groups *g, struct tt_snaprec *r, const struct tt_cgref *cg)
+{
+	long idx = group_index(g, cg);
+
+	r->owner_known = idx >= 0;
+	r->pid = idx < 0 ? 0 : (unsigned)idx;
+	r->comm = idx < 0 ? NULL : g->names[idx];
 }

@@ -55,6 +55,20 @@ void stats_interval_end(struct stats *s);
  * belong to s until the next call or stats_free(). 0 or -ENOMEM. */
 int stats_final(struct stats *s, long long boot_ns, struct tt_record *r);
 
+/*
+ * --stats-by cgroup: the top owners and the exit table count groups (the
+ * container, else the systemd unit, else the cgroup path) instead of
+ * processes. The caller passes each snapshot row and event through these
+ * before stats_snapshot() and stats_event(): they replace the owner with
+ * the socket's group (a socket whose cgroup is not known has no owner).
+ * The group outlives s's reports: free it after s.
+ */
+struct stats_groups;
+int stats_groups_new(struct stats_groups **out, struct stats *s);   /* 0 or -ENOMEM */
+void stats_groups_free(struct stats_groups **g);
+void stats_group_event(struct stats_groups *g, struct tt_event *e, const struct tt_cgref *cg);
+void stats_group_snapshot(struct stats_groups *g, struct tt_snaprec *r, const struct tt_cgref *cg);
+
 /* For tests and callers that want the numbers without parsing: the current
  * count of sockets in a kernel state (TT_ESTABLISHED...), 0 for CLOSE and
  * out-of-range values; the number of old -> new transitions seen so far. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 
+#include "cgroup.h"
 #include "clock.h"
 #include "join.h"
 #include "loader.h"
@@ -88,6 +89,8 @@ struct run {
 	struct seqtrack *st;
 	struct join *join;          /* NULL without a snapshot */
 	struct stats *stats;        /* -s, else NULL */
+	struct cgroups *cgroups;    /* sockets' cgroup ids to paths */
+	struct stats_groups *groups; /* --stats-by cgroup, else NULL */
 	/* the run's counts, for the summary */
 	unsigned long long received, lost_ring, state_misses, timer_misses;
 	unsigned long long skipped, summarized;
@@ -143,7 +146,10 @@ static void deliver(void *ctx, const struct tt_event *ev)
 		return;
 	}
 	skip_flush(r);
+	cgroups_ref(r->cgroups, rec.ev.cgroup_id, &rec.cg);
 	if (r->stats) {   /* -s: counted, not printed */
+		if (r->groups)
+			stats_group_event(r->groups, &rec.ev, &rec.cg);
 		stats_event(r->stats, &rec.ev);
 		r->summarized++;
 		return;
@@ -259,6 +265,7 @@ static void meta_record(struct run *r)
 			 * PREEMPT_RT the task's own count: bpf/tt_owner.bpf.h) */
 			.ctx_owner = r->b != NULL, .snapshot = !r->o->no_snapshot,
 			.boot_ns = r->clock.boot_ns, .real_ns = r->clock.real_ns,
+			.cgroup_v2 = cgroups_v2_name(r->cgroups),
 		},
 	};
 
@@ -285,6 +292,22 @@ static void run_summary(struct run *r, struct tt_summary *s)
 		.summarized = r->summarized,
 		.boot_ns = clock_boot_now(),
 	};
+}
+
+/* Once, when sockets' cgroups cannot be named and the options show them
+ * (-C, --stats-by cgroup); the meta record always says it (cgroup_v2). */
+static void cgroup_note(const struct tt_opts *o, const struct cgroups *c)
+{
+	if (!o->cgroup_column && !o->stats_by_cgroup)
+		return;
+	if (cgroups_v2(c) == CG_V2_NONE)
+		fprintf(stderr, "tcptrail: note: cgroup v2 is not in use on this host (cgroup v1 "
+			"only): the cgroup_id, cgroup and container fields are null\n");
+	else if (cgroups_v2(c) == CG_V2_HIDDEN)
+		fprintf(stderr, "tcptrail: note: the cgroup2 file system is not mounted in this mount "
+			"namespace (ip netns exec remounts /sys): cgroup ids are given, their paths "
+			"and containers are not; enter the network namespace with nsenter --net "
+			"instead\n");
 }
 
 /* ---- the snapshot ------------------------------------------------------------ */
@@ -325,9 +348,12 @@ static int run_snapshot(struct run *r)
 	rec.type = TT_REC_SNAPSHOT;
 	for (size_t i = 0; i < s->n; i++) {
 		rec.snap = s->recs[i];
+		cgroups_ref(r->cgroups, rec.snap.cgroup_id, &rec.cg);
 		output_record(r->out, &rec);
+		if (r->groups)
+			stats_group_snapshot(r->groups, &rec.snap, &rec.cg);
 		if (r->stats)
-			stats_snapshot(r->stats, &s->recs[i]);
+			stats_snapshot(r->stats, &rec.snap);
 	}
 	output_flush(r->out, 1);
 cleanup:
@@ -478,14 +504,23 @@ static int run_start(struct run *r)
 		return err;
 	clock_anchor(&r->clock);
 	err = output_open(&r->out, r->o, &r->clock, &exiting);
+	if (!err)
+		err = cgroups_open(&r->cgroups, NULL, NULL);
+	if (!err)
+		cgroup_note(r->o, r->cgroups);
 	if (!err && r->o->stats && !r->o->snapshot_only)
 		err = stats_new(&r->stats);
+	if (!err && r->stats && r->o->stats_by_cgroup)
+		err = stats_groups_new(&r->groups, r->stats);
 	if (!err)
 		err = seqtrack_new(&r->st, SEQ_WINDOW, &cb);
 	if (err)
 		return err;
 	err = loader_start(&r->b, r->o, on_ring, r);
-	if (err && r->o->snapshot_only) {
+	if (err && r->o->snapshot_only && r->o->ncgroups) {
+		/* /proc/net/tcp does not say the socket's cgroup */
+		fprintf(stderr, "tcptrail: %s\n", loader_error());
+	} else if (err && r->o->snapshot_only) {
 		/* a snapshot needs no BPF: read /proc, as netstat does */
 		fprintf(stderr, "tcptrail: note: %s; reading /proc/net/tcp instead\n", loader_error());
 		return 0;
@@ -547,7 +582,9 @@ int trace_run(const struct tt_opts *o)
 	loader_stop(&r->b);
 	seqtrack_free(&r->st);
 	join_free(&r->join);
+	stats_groups_free(&r->groups);
 	stats_free(&r->stats);
+	cgroups_free(&r->cgroups);
 	free(r);
 	if (!err && lost_any && o->fail_on_loss)
 		return TT_EXIT_LOST;

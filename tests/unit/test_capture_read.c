@@ -537,6 +537,100 @@ static void test_rfc3339(void **state)
 	assert_int_equal(cr_parse_rfc3339("9999-11-14T22:13:20.000000000Z", 30, &ns), -EINVAL);
 }
 
+/* The socket's cgroup: written and read back, hostile bytes included;
+ * null values; absent from an older capture (and not added by a replay);
+ * partial or wrong fields refused. */
+static void test_cgroup_fields(void **state)
+{
+	struct ctx *c = *state;
+	struct tt_event e = mk_event();
+	char path[64], *bad;
+	const char *s;
+
+	snprintf(path, sizeof(path), "/system.slice/%s.service", hostile);
+	e.cgroup_id = 12345;
+	ob_reset(&c->ob);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_EVENT, .ev = e,
+		 .cg = { .present = 1, .id = 12345, .path = path, .container = "x.service" } },
+		 &c->fo);
+	s = line(c);
+	assert_non_null(strstr(s, "\"cgroup_id\":12345,\"cgroup\":\"/system.slice/\\\\x1b]0;"));
+	assert_int_equal(parse(c, s), 0);
+	assert_int_equal(c->rec.r.cg.present, 1);
+	assert_int_equal(c->rec.r.cg.id, 12345);
+	assert_int_equal(c->rec.r.ev.cgroup_id, 12345);
+	assert_string_equal(c->rec.r.cg.path, path);
+	assert_string_equal(c->rec.r.cg.container, "x.service");
+	/* written again, byte for byte */
+	{
+		char *again = strdup(s);
+
+		assert_non_null(again);
+		ob_reset(&c->ob);
+		fmt_json(&c->ob, &c->rec.r, &c->fo);
+		assert_string_equal(line(c), again);
+		free(again);
+	}
+
+	/* nulls: an id not known, a path not found, no container */
+	ob_reset(&c->ob);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_EVENT, .ev = mk_event(),
+		 .cg = { .present = 1 } }, &c->fo);
+	s = line(c);
+	assert_non_null(strstr(s, "\"cgroup_id\":null,\"cgroup\":null,\"container\":null}"));
+	assert_int_equal(parse(c, s), 0);
+	assert_int_equal(c->rec.r.cg.present, 1);
+	assert_int_equal(c->rec.r.cg.id, 0);
+	assert_null(c->rec.r.cg.path);
+	assert_null(c->rec.r.cg.container);
+
+	/* an older capture: none of them, and none written back */
+	ob_reset(&c->ob);
+	fmt_json(&c->ob, &(struct tt_record){ .type = TT_REC_EVENT, .ev = mk_event() }, &c->fo);
+	s = line(c);
+	assert_null(strstr(s, "cgroup"));
+	assert_int_equal(parse(c, s), 0);
+	assert_int_equal(c->rec.r.cg.present, 0);
+
+	/* a path without its id; an id of the wrong type; a container without a path field */
+	bad = event_with(c, "\"netns\"", "\"cgroup\":\"/a\",\"netns\"");
+	refuse(c, bad, strlen(bad), "cgroup_id");
+	free(bad);
+	bad = event_with(c, "\"netns\"", "\"cgroup_id\":\"7\",\"cgroup\":null,\"container\":null,"
+			 "\"netns\"");
+	refuse(c, bad, strlen(bad), "cgroup_id");
+	free(bad);
+	bad = event_with(c, "\"netns\"", "\"cgroup_id\":7,\"container\":null,\"netns\"");
+	refuse(c, bad, strlen(bad), "cgroup");
+	free(bad);
+}
+
+/* --stats-by cgroup: groups instead of processes, read back. */
+static void test_stats_groups(void **state)
+{
+	struct ctx *c = *state;
+	struct tt_record r = { .type = TT_REC_STATS };
+	const char *s;
+
+	r.stats.ntop = 2;
+	r.stats.top[0] = (struct tt_proc_count){ .known = 1, .by_group = 1, .group = "nginx.service",
+						 .n = 4 };
+	r.stats.top[1] = (struct tt_proc_count){ .known = 0, .by_group = 1, .n = 1 };
+	ob_reset(&c->ob);
+	fmt_json(&c->ob, &r, &c->fo);
+	s = line(c);
+	assert_non_null(strstr(s, "\"top\":[{\"group\":\"nginx.service\",\"established\":4},"
+			       "{\"group\":null,\"established\":1}]"));
+	assert_int_equal(parse(c, s), 0);
+	assert_int_equal(c->rec.r.stats.ntop, 2);
+	assert_int_equal(c->rec.r.stats.top[0].by_group, 1);
+	assert_int_equal(c->rec.r.stats.top[0].known, 1);
+	assert_string_equal(c->rec.r.stats.top[0].group, "nginx.service");
+	assert_int_equal(c->rec.r.stats.top[0].n, 4);
+	assert_int_equal(c->rec.r.stats.top[1].by_group, 1);
+	assert_int_equal(c->rec.r.stats.top[1].known, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,6 +645,8 @@ int main(void)
 		cmocka_unit_test(test_rfc3339),
 		cmocka_unit_test_setup_teardown(test_number_ranges, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_loss_skipped_accounting, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cgroup_fields, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_groups, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -454,13 +454,16 @@ static void test_completion_short(void **state)
 static int sample(enum tt_rec_type type, unsigned kind, struct tt_record *r)
 {
 	static const struct tt_trans_count trans[] = { { TT_CLOSE, TT_SYN_SENT, 3 } };
-	static const struct tt_proc_count procs[] = { { 1, 42, "nc", 3 }, { 0, 0, "", 1 } };
+	static const struct tt_proc_count procs[] = { { .known = 1, .pid = 42, .comm = "nc", .n = 3 }, { .n = 1 } };
 
 	memset(r, 0, sizeof(*r));
 	r->type = type;
+	/* snapshot and events: the socket's cgroup fields */
+	r->cg = (struct tt_cgref){ .present = 1, .id = 7, .path = "/a", .container = "a.service" };
 	switch (type) {
 	case TT_REC_META:
-		r->meta = (struct tt_meta){ "v", "h", "k", "b", "c", "a", "f", "m", 4096, 1, 1, 1, 1, 0, 0 };
+		r->meta = (struct tt_meta){ "v", "h", "k", "b", "c", "a", "f", "m", 4096, 1, 1, 1, 1, 0, 0,
+					    "mounted" };
 		return 1;
 	case TT_REC_SNAPSHOT:
 		r->snap.row.family = 2;
@@ -484,8 +487,10 @@ static int sample(enum tt_rec_type type, unsigned kind, struct tt_record *r)
 	case TT_REC_CLOCK:
 		return 1;
 	case TT_REC_STATS:
-		r->stats.ntop = 1;
+		/* --stats-by cgroup: a group instead of pid and comm */
+		r->stats.ntop = 2;
 		r->stats.top[0] = procs[0];
+		r->stats.top[1] = (struct tt_proc_count){ .known = 1, .by_group = 1, .group = "g", .n = 1 };
 		r->stats.lost = 1;
 		return 1;
 	case TT_REC_STATS_FINAL:

@@ -47,14 +47,18 @@ static char *slurp(const char *path, size_t *len)
 	return buf;
 }
 
-/* replay_run on path, stdout and stderr into out and err. */
-static int replay(const char *path, int json, const char *out, const char *err)
+/* replay_run on path (with up to 4 more options), stdout and stderr into
+ * out and err. */
+static int replay_with(const char *path, const char *const *more, const char *out,
+		       const char *err)
 {
 	struct tt_opts o;
-	char *argv[] = { "tcptrail", "-r", (char *)path, json ? "--json" : NULL, NULL };
-	int fo, fe, save1, save2, ret;
+	char *argv[8] = { "tcptrail", "-r", (char *)path };
+	int argc = 3, fo, fe, save1, save2, ret;
 
-	assert_int_equal(opts_parse(json ? 4 : 3, argv, &o, stdout, stderr), 0);
+	for (int i = 0; more && more[i] && argc < 7; i++)
+		argv[argc++] = (char *)more[i];
+	assert_int_equal(opts_parse(argc, argv, &o, stdout, stderr), 0);
 	fflush(stdout);
 	fflush(stderr);
 	fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -73,6 +77,13 @@ static int replay(const char *path, int json, const char *out, const char *err)
 	close(save1);
 	close(save2);
 	return ret;
+}
+
+static int replay(const char *path, int json, const char *out, const char *err)
+{
+	static const char *const js[] = { "--json", NULL };
+
+	return replay_with(path, json ? js : NULL, out, err);
 }
 
 static void expect_same(const char *got_path, const char *want_path, const char *what)
@@ -136,10 +147,35 @@ static void test_every_type(void **state)
 	assert_int_equal(checked, 11);
 }
 
+/*
+ * A capture of this version with the socket's cgroup (a Docker scope
+ * serves, a Kubernetes pod's container connects; written by tcptrail -o
+ * around real cgroup v2 groups): it replays to itself and to its text;
+ * --cgroup keeps the pod's side only, and -C shows its container.
+ */
+static void test_cgroup_capture(void **state)
+{
+	static const char *const more[] = { "-C", "--cgroup", "/kubepods.slice", NULL };
+	char out[64], errout[64];
+
+	(void)state;
+	check_type("cgroup");
+	strcpy(out, "/tmp/tt-golden-out-XXXXXX");
+	strcpy(errout, "/tmp/tt-golden-err-XXXXXX");
+	close(mkstemp(out));
+	close(mkstemp(errout));
+	assert_int_equal(replay_with(DIR "cgroup.jsonl", more, out, errout), 0);
+	expect_same(out, DIR "cgroup_filtered.txt", "the filtered text replay");
+	expect_same(errout, DIR "cgroup_filtered.err", "the filtered replay's stderr");
+	unlink(out);
+	unlink(errout);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_type),
+		cmocka_unit_test(test_cgroup_capture),
 	};
 
 	/* text times are local: the golden outputs were printed in UTC */
