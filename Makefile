@@ -33,7 +33,11 @@ CFLAGS    ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Werror
 USER_CFLAGS := $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE \
 	-DTT_VERSION='"$(VERSION)"' -Iinclude -Isrc -I$(OUTPUT)
-USER_LDLIBS := -lbpf -lelf -lz -ljson-c -lcap
+# libmicrohttpd serves --metrics; pkg-config knows its flags
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS  := $(or $(shell pkg-config --libs libmicrohttpd 2>/dev/null),-lmicrohttpd)
+USER_CFLAGS += $(MHD_CFLAGS) -pthread
+USER_LDLIBS := -lbpf -lelf -lz -ljson-c -lcap $(MHD_LIBS) -lpthread
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNFLAGS) \
 	-Wno-unused-parameter -Iinclude -I$(VMLINUX_DIR)
 

@@ -298,6 +298,17 @@ unsigned long long stats_transition_count(const struct stats *s, unsigned old_st
 	return s->trans[old_state][new_state];
 }
 
+void stats_each_owner(const struct stats *s, stats_owner_fn fn, void *ctx)
+{
+	const struct proc_ent *p;
+	size_t pos = 0;
+	uint64_t key;
+
+	while ((p = socktab_next(s->procs, &pos, &key)))
+		if (p->established)
+			fn(ctx, p->comm, p->established);
+}
+
 /* ---- records ----------------------------------------------------------- */
 
 static void proc_count(struct tt_proc_count *pc, const struct proc_ent *p, unsigned long long n)

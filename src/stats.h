@@ -62,4 +62,9 @@ unsigned long long stats_state_count(const struct stats *s, unsigned state);
 unsigned long long stats_transition_count(const struct stats *s, unsigned old_state,
 					  unsigned new_state);
 
+/* Every known owner of ESTABLISHED sockets now, one call per process: its
+ * comm (raw bytes, NUL-terminated) and how many it owns. In no order. */
+typedef void (*stats_owner_fn)(void *ctx, const char *comm, unsigned long long established);
+void stats_each_owner(const struct stats *s, stats_owner_fn fn, void *ctx);
+
 #endif /* TT_STATS_H */

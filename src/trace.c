@@ -145,6 +145,7 @@ static void deliver(void *ctx, const struct tt_event *ev)
 	skip_flush(r);
 	if (r->stats) {   /* -s: counted, not printed */
 		stats_event(r->stats, &rec.ev);
+		output_tally(r->out, &rec);
 		r->summarized++;
 		return;
 	}
@@ -509,6 +510,8 @@ static int run_trace(struct run *r)
 	if (r->o->snapshot_only)
 		return 0;
 	err = privs_drop(r->o->keep_caps);
+	if (!err)
+		err = output_serve(r->out);
 	if (err)
 		return err;
 	if (r->o->no_snapshot) {
