@@ -399,6 +399,7 @@ void opts_usage(FILE *f, const char *prog)
 "  %s --snapshot-only -w     netstat -antpW, faster\n"
 "  %s --json | jq 'select(.state==\"TIME_WAIT\")'\n"
 "  %s -q -o /var/log/tcptrail/capture.jsonl.gz   forensic capture\n"
+"  %s -q -o capture.jsonl --metrics 9479       capture, and metrics for Prometheus\n"
 "  %s -r capture.jsonl.gz -P 22                replay, filtered\n"
 "  %s --verify cap.1.jsonl.gz cap.jsonl.gz       is the capture whole?\n"
 "\n"
@@ -406,7 +407,7 @@ void opts_usage(FILE *f, const char *prog)
 "3 events lost with --fail-on-loss. Needs root, or CAP_BPF and CAP_PERFMON\n"
 "(plus CAP_SYSLOG to follow TIME_WAIT and half-open sockets, CAP_SYS_PTRACE and\n"
 "CAP_DAC_READ_SEARCH to name owners).\n",
-		prog, prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 /* ---- getopt_long's arrays --------------------------------------------------- */
