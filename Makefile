@@ -7,6 +7,7 @@
 #   make unit       cmocka unit tests only (no root)
 #   make bench      benchmarks (not part of make test)
 #   make bench-fidelity  what the fidelity hooks cost (bench/fidelity.sh)
+#   make bench-metrics   what --metrics costs the ring reader (bench/metrics.sh)
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS per target)
 #   make test-kernels  the integration suite on each kernel of scripts/kernels.list,
 #                   under qemu (KERNELS="6.1-cloud host", KERNEL_TESTS=ci, TT_ONLY=...)
@@ -62,7 +63,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 # generated skeletons are kept: deleting them would rebuild every object
 .SECONDARY:
-.PHONY: all run test unit integration test-kernels bench bench-fidelity fuzz install uninstall clean deps check-deps
+.PHONY: all run test unit integration test-kernels bench bench-fidelity bench-metrics fuzz install uninstall clean deps check-deps
 
 all: check-deps $(OUTPUT)/tcptrail $(HELPER_BINS)
 
@@ -179,10 +180,15 @@ test: deps
 
 bench: all $(BENCH_BINS)
 	$(Q)bench/run.sh $(OUTPUT)
+	$(Q)bench/metrics.sh $(OUTPUT)
 
 # the fidelity hooks' cost: full tool against --state-only, interleaved pairs
 bench-fidelity: all $(BENCH_BINS)
 	$(Q)bench/fidelity.sh $(OUTPUT)
+
+# --metrics against none: the ring reader's CPU per event, interleaved runs
+bench-metrics: all $(BENCH_BINS)
+	$(Q)bench/metrics.sh $(OUTPUT)
 
 fuzz:
 	$(Q)scripts/fuzz.sh $(OUTPUT) $(FUZZ_SECONDS)

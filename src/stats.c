@@ -54,6 +54,11 @@ struct stats {
 	unsigned long long unowned_transitions;
 	unsigned long long iv_new, iv_closes, total_new, total_closes;
 	unsigned long long lost;
+	/* the process of the last lookup: under churn one process owns most
+	 * events, and every event looks its owner up once or twice. Valid:
+	 * the procs table only changes through proc_lookup(), and never
+	 * deletes. */
+	struct proc_ent *last_proc;
 	int header_done;
 	/* what the last stats_final() record points to */
 	struct tt_trans_count final_trans[TT_STATE_MAX * TT_STATE_MAX];
@@ -70,16 +75,31 @@ static unsigned norm_state(unsigned st)
 	return st;
 }
 
+/* The entry of pid; created if need be (create) or NULL. */
+static struct proc_ent *proc_lookup(struct stats *s, __u32 pid, int create)
+{
+	struct proc_ent *p = s->last_proc;
+	int created;
+
+	if (p && p->pid == pid)
+		return p;
+	p = create ? socktab_insert(s->procs, (uint64_t)pid + 1, &created) :
+		     socktab_find(s->procs, (uint64_t)pid + 1);
+	if (p) {
+		p->pid = pid;
+		s->last_proc = p;
+	}
+	return p;
+}
+
 /* The entry of pid, created if need be (comm updated when given); NULL when
  * the table cannot grow: the caller then counts the owner as unknown. */
 static struct proc_ent *proc_get(struct stats *s, __u32 pid, const char *comm)
 {
-	int created;
-	struct proc_ent *p = socktab_insert(s->procs, (uint64_t)pid + 1, &created);
+	struct proc_ent *p = proc_lookup(s, pid, 1);
 
 	if (!p)
 		return NULL;
-	p->pid = pid;
 	if (comm && comm[0])
 		memcpy(p->comm, comm, TT_COMM_LEN);
 	return p;
@@ -110,7 +130,7 @@ static void account(struct stats *s, unsigned state, int owner_known, __u32 pid,
 		if (p)
 			p->established++;
 	} else {
-		p = socktab_find(s->procs, (uint64_t)pid + 1);
+		p = proc_lookup(s, pid, 0);
 		if (p && p->established)
 			p->established--;
 	}
