@@ -138,6 +138,11 @@ $(OUTPUT)/bench/bench_records: bench/bench_records.c $(OUTPUT)/libtcptrail.a | $
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< $(OUTPUT)/libtcptrail.a $(USER_LDLIBS) -o $@
 
+# bench_outpath: the output path with and without --metrics (links the library)
+$(OUTPUT)/bench/bench_outpath: bench/bench_outpath.c $(OUTPUT)/libtcptrail.a | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< $(OUTPUT)/libtcptrail.a $(USER_LDLIBS) -o $@
+
 # hookcost: empty timer hooks with a skeleton of their own (bench only)
 $(OUTPUT)/bench/hookcost.bpf.o: bench/hookcost.bpf.c $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)/bench
 	$(call msg,BPF,$@)
