@@ -2,15 +2,17 @@
 /*
  * What --metrics adds to the ring reader's output path, without the kernel
  * and without a loaded machine's noise: the same stream of transitions
- * (loopback connections: client and server, each to its end, TIME_WAITs
- * ending 30000 connections later) goes through output_record() into a
+ * (loopback connections: client and server, each to its end, the server
+ * BACKLOG connections behind the client as when loadgen's accepts fall
+ * behind, TIME_WAITs ending 30000 connections later) goes through
+ * output_record() into a
  * JSON capture in a temporary directory, with and without the metrics,
  * in alternating passes. Each pass is timed in the thread's CPU time, so
  * time spent descheduled does not count. The output path is only part of
  * the reader's work (the ring read, the sequence check and the join come
  * on top), so the ratio printed is an upper bound of the reader's.
  *
- *   build/bench/bench_outpath [CONNECTIONS] [PASSES]
+ *   build/bench/bench_outpath [CONNECTIONS] [PASSES] [BACKLOG]
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -60,6 +62,8 @@ static void emit(struct output *out, struct tt_record *r, unsigned long long id,
 }
 
 /* One pass: the CPU time per record. */
+static long backlog = 4000;
+
 static double pass(const char *dir, const char *metrics, long conns, int k)
 {
 	struct tt_opts o = { .quiet = 1, .ring_size = 8 << 20, .metrics = metrics };
@@ -85,14 +89,16 @@ static double pass(const char *dir, const char *metrics, long conns, int k)
 	inet_pton(AF_INET, "127.0.0.1", r.ev.laddr);
 	inet_pton(AF_INET, "127.0.0.1", r.ev.raddr);
 	t0 = cpu_ns();
-	for (long c = 0; c < conns; c++) {
+	for (long c = 0; c < conns + backlog; c++) {
 		r.ev.lport = 20000 + (c % 30000);
 		r.ev.rport = 22920;
 		for (int i = 0; i < 5; i++) {
-			emit(out, &r, 2 * c + 1, client[i][0], client[i][1]);
-			emit(out, &r, 2 * c + 2, server[i][0], server[i][1]);
+			if (c < conns)
+				emit(out, &r, 2 * c + 1, client[i][0], client[i][1]);
+			if (c >= backlog)
+				emit(out, &r, 2 * (c - backlog) + 2, server[i][0], server[i][1]);
 		}
-		if (c >= 30000)
+		if (c >= 30000 && c - 30000 < conns)
 			emit(out, &r, 2 * (c - 30000) + 1, TT_TIME_WAIT, TT_CLOSE);
 	}
 	output_flush(out, 1);
@@ -113,6 +119,9 @@ int main(int argc, char **argv)
 {
 	long conns = argc > 1 ? atol(argv[1]) : 100000;
 	int passes = argc > 2 ? atoi(argv[2]) : 10;
+
+	if (argc > 3)
+		backlog = atol(argv[3]);
 	char dir[] = "/tmp/tt-outpath.XXXXXX";
 	double *plain, *with, *ratio;
 
@@ -140,9 +149,9 @@ int main(int argc, char **argv)
 	qsort(with, passes, sizeof(*with), cmp);
 	qsort(ratio, passes, sizeof(*ratio), cmp);
 	printf("output path, JSON capture: median %.1f ns/record plain, %.1f with --metrics "
-	       "(+%.1f ns); ratio median %.3f, range %.3f-%.3f, %d passes of %ld connections\n",
-	       plain[passes / 2], with[passes / 2], with[passes / 2] - plain[passes / 2],
-	       ratio[passes / 2], ratio[0], ratio[passes - 1], passes, conns);
+	       "(+%.1f ns); ratio median %.3f, range %.3f-%.3f, %d passes of %ld connections, "
+	       "backlog %ld\n", plain[passes / 2], with[passes / 2], with[passes / 2] - plain[passes / 2],
+	       ratio[passes / 2], ratio[0], ratio[passes - 1], passes, conns, backlog);
 	rmdir(dir);
 	free(plain);
 	free(with);

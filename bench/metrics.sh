@@ -19,9 +19,12 @@
 # the tracers' output options (--json), RATE connections/s (0: flat out,
 # as make bench's churn).
 #
-# CPU time is read from /proc/PID/task/TID/schedstat (nanoseconds on a CPU,
-# user and system) just before the tracers are stopped, so the drain at exit
-# is not in it. Every run gets a fresh network namespace (as bench/fidelity.sh
+# WARM seconds of churn come first, not measured: the socket tables grow to
+# their size (and their pages are faulted in) as in a tracer that has been
+# running. CPU time is read from /proc/PID/task/TID/schedstat (nanoseconds
+# on a CPU, user and system) before and after the measured churn; the
+# events are the lines each tracer wrote meanwhile (one per event: a
+# --no-snapshot JSON stream), counted once its writes are flushed. Every run gets a fresh network namespace (as bench/fidelity.sh
 # explains: the same TIME_WAIT regime for each run). Loopback only, ports
 # 22920 (churn) and 22940 (metrics).
 # Appends key=value lines to BUILD_DIR/bench/results-metrics.txt.
@@ -35,7 +38,10 @@ DUR=${DUR:-4}
 THREADS=${THREADS:-1}
 SCRAPE=${SCRAPE:-1}
 RATE=${RATE:-0}
+PROFILE=${PROFILE:-0}
+WARM=${WARM:-2}
 RES=$OUT/bench/results-metrics.txt
+HERE=$(cd "$(dirname "$0")" && pwd)
 PORT=22920
 MPORT=22940
 
@@ -67,6 +73,9 @@ log() { echo "$*" | tee -a "$RES"; }
 thread_ns() { awk '{print $1}' "/proc/$1/task/$1/schedstat"; }
 process_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}'; }
 
+# lines A|B: records written so far (flushed at least every second)
+lines() { wc -l < "$TMP/$1.out"; }
+
 # start A|B ARGS...: a tracer in the namespace, once it wrote its meta record
 start() {
 	local name=$1 pid
@@ -94,18 +103,33 @@ run() {
 	ip netns exec "$NS" sh -c "while :; do curl -s -o /dev/null -w '%{http_code}\n' \
 		http://127.0.0.1:$MPORT/metrics; sleep $SCRAPE; done" > "$TMP/scrapes" &
 	SP=$!
+	PP=
+	ip netns exec "$NS" "$LOADGEN" churn -C -t "$THREADS" -d "$WARM" -p "$((PORT + 8))" -r "$RATE" > /dev/null
+	sleep 1.2   # flushed: the line counts are the events so far
+	ra=$(thread_ns "$TA"); pa=$(process_ns "$TA"); sa=$(lines A)
+	rb=$(thread_ns "$TB"); pb=$(process_ns "$TB"); sb=$(lines B)
+	if [ "$PROFILE" = 1 ]; then
+		perf record -q -e cpu-clock -F 4999 --call-graph dwarf,16384 -t "$TB" \
+			-o "$TMP/perf.data" -- sleep "$DUR" > /dev/null 2>&1 &
+		PP=$!
+	fi
 	line=$(ip netns exec "$NS" "$LOADGEN" churn -C -t "$THREADS" -d "$DUR" -p "$PORT" -r "$RATE" | tail -1)
-	sleep 0.2   # the readers catch up (they poll every 5 ms)
-	ra=$(thread_ns "$TA"); pa=$(process_ns "$TA")
-	rb=$(thread_ns "$TB"); pb=$(process_ns "$TB")
+	sleep 1.2   # the readers catch up and flush
+	ra=$(($(thread_ns "$TA") - ra)); pa=$(($(process_ns "$TA") - pa)); sa=$(($(lines A) - sa))
+	rb=$(($(thread_ns "$TB") - rb)); pb=$(($(process_ns "$TB") - pb)); sb=$(($(lines B) - sb))
 	kill -TERM "$SP"; wait "$SP" 2>/dev/null; SP=
+	share=
+	if [ -n "$PP" ]; then
+		wait "$PP"
+		share=$(perf script -i "$TMP/perf.data" -F ip,sym 2>/dev/null | python3 "$HERE/perfshare.py")
+	fi
 	kill -INT "$TA" "$TB"; wait "$TA"; wait "$TB"; TA= TB=
-	read -r sa la <<< "$(seen_of A)"
-	read -r sb lb <<< "$(seen_of B)"
+	read -r _ la <<< "$(seen_of A)"
+	read -r _ lb <<< "$(seen_of B)"
 	scrapes=$(grep -c '^200$' "$TMP/scrapes")
 	conns=$(echo "$line" | sed -n 's/.*connections=\([0-9]*\).*/\1/p')
 	rate=$(echo "$line" | sed -n 's/.*rate=\([0-9]*\).*/\1/p')
-	log "round=$round first=$first conns=$conns rate=$rate seen_plain=$sa seen_metrics=$sb lost_plain=$la lost_metrics=$lb scrapes=$scrapes reader_ns_plain=$ra reader_ns_metrics=$rb process_ns_plain=$pa process_ns_metrics=$pb"
+	log "round=$round first=$first conns=$conns rate=$rate seen_plain=$sa seen_metrics=$sb lost_plain=$la lost_metrics=$lb scrapes=$scrapes reader_ns_plain=$ra reader_ns_metrics=$rb process_ns_plain=$pa process_ns_metrics=$pb${share:+ metrics_share_pct=$share}"
 	rm -f "$TMP"/*.out
 	ip netns del "$NS"
 	sleep 2   # the namespace's timewait sockets are freed by a kernel worker
@@ -124,7 +148,11 @@ runs = [dict(t.split("=", 1) for t in l.split() if "=" in t) for l in lines[star
         if l.startswith("round=")]
 if not runs:
     sys.exit("bench: no run")
-for key, what in (("reader_ns", "ring reader (main thread)"), ("process_ns", "whole process")):
+shares = [float(r["metrics_share_pct"]) for r in runs if "metrics_share_pct" in r]
+# perf's sampling (a 16 KiB stack copy per sample) is charged to the sampled
+# thread: profiled runs say nothing of CPU time
+runs = [r for r in runs if "metrics_share_pct" not in r]
+for key, what in (("reader_ns", "ring reader (main thread)"), ("process_ns", "whole process")) * bool(runs):
     p = [int(r[key + "_plain"]) / max(1, int(r["seen_plain"])) for r in runs]
     m = [int(r[key + "_metrics"]) / max(1, int(r["seen_metrics"])) for r in runs]
     ratios = [b / a for a, b in zip(p, m)]
@@ -134,6 +162,11 @@ for key, what in (("reader_ns", "ring reader (main thread)"), ("process_ns", "wh
     print("  median %.3f (%+.1f %%), mean %.3f, %d runs" % (
         statistics.median(ratios), 100 * (statistics.median(ratios) - 1),
         statistics.mean(ratios), len(ratios)))
+if shares:
+    print("--metrics tracer, share of the reader's samples in the counters' code: "
+          "%s; median %.2f %%" % (" ".join("%.2f" % x for x in shares),
+                                                   statistics.median(shares)))
+
 print("rates conn/s: %s" % " ".join(r["rate"] for r in runs))
 print("events seen (plain/--metrics when they differ): %s" % " ".join(
     r["seen_plain"] + ("" if r["seen_plain"] == r["seen_metrics"] else "/" + r["seen_metrics"])

@@ -312,6 +312,11 @@ void stats_event(struct stats *s, const struct tt_event *e)
 		s->unowned_transitions++;
 }
 
+void stats_prefetch(const struct stats *s, __u64 sock_id)
+{
+	socktab_prefetch(s->socks, sock_id);
+}
+
 void stats_lost(struct stats *s, unsigned long long count)
 {
 	s->lost += count;

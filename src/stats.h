@@ -35,6 +35,10 @@ void stats_snapshot(struct stats *s, const struct tt_snaprec *r);
 /* One delivered event; kinds other than TT_EV_STATE are ignored. */
 void stats_event(struct stats *s, const struct tt_event *e);
 
+/* A hint before a run of stats_event() calls: the socket sock_id will be
+ * looked up (see socktab_prefetch()). */
+void stats_prefetch(const struct stats *s, __u64 sock_id);
+
 /* count events were lost (ring full, nested hooks): from now on the state
  * counts may be off, and the reports say so. */
 void stats_lost(struct stats *s, unsigned long long count);
