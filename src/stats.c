@@ -228,8 +228,8 @@ static void claim_anon(struct stats *s, unsigned old, int owner_known, __u32 pid
  * an entry: its next event is its end (claim_anon() takes it back), which
  * needs no owner (the kernel side keeps it). Under churn TIME_WAIT sockets
  * are nearly all of the table (60 s of connections), and a table of them
- * costs a cache miss per event: about 100 ns of the reader's 450 per record
- * with --metrics (bench/bench_outpath.c), against 30 with live sockets only. */
+ * costs a cache miss per event: --metrics added 112 ns to the 440 of a
+ * record's output path with them, 37 without (bench/bench_outpath.c). */
 static void move_known(struct stats *s, struct sock_ent *se, unsigned st, int *known,
 		       __u32 *pid, char *comm)
 {
