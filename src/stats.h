@@ -6,9 +6,10 @@
  * every transition seen, by old -> new state and by process.
  *
  * The counts are exact, not sampled: the module keeps each socket's current
- * state (keyed by sock_id), seeded from the snapshot and moved by every
- * transition, so the report equals what netstat -antp would count for the
- * same sockets, as long as no event was lost (see stats_lost()).
+ * state (keyed by sock_id; a socket that enters TIME_WAIT is only counted,
+ * until its end), seeded from the snapshot and moved by every transition,
+ * so the report equals what netstat -antp would count for the same
+ * sockets, as long as no event was lost (see stats_lost()).
  *
  * Usage from the run loop: stats_snapshot() per snapshot row, stats_event()
  * per delivered event (after the snapshot join has dropped duplicates),
