@@ -41,7 +41,8 @@ int metrics_new(struct metrics **m);
 void metrics_free(struct metrics **m);
 
 /* Ring reader: one record of the run (meta, snapshot rows, events,
- * lost and skipped records; the rest is ignored). */
+ * lost and skipped records; the rest is ignored). Events are counted in
+ * runs (metrics.c says why); a publication counts what waits first. */
 void metrics_record(struct metrics *m, const struct tt_record *r);
 /* Ring reader: the events the outputs could not take (a full disk, a
  * stalled reader), as counted so far (a running total). */
