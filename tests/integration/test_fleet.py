@@ -60,6 +60,21 @@ def lines_of(path):
         return f.read().splitlines()
 
 
+def missing(got, want):
+    """Which of the capture's lines did not arrive, by line number."""
+    have = set(got)
+    gone = [i for i, l in enumerate(want) if l not in have]
+    if not gone:
+        return "none missing"
+    runs, start = [], gone[0]
+    for a, b in zip(gone, gone[1:] + [None]):
+        if b != a + 1:
+            runs.append("%d-%d" % (start, a) if a != start else str(start))
+            start = b
+    return "missing capture lines %s of %d%s" % (", ".join(runs[:8]), len(want),
+                                                 ", ..." if len(runs) > 8 else "")
+
+
 def ship_across_rotation(edge_first, central_first, need_relp):
     if not shutil.which("rsyslogd"):
         skip("rsyslogd is not installed (scripts/install-deps.sh installs rsyslog)")
@@ -114,8 +129,9 @@ def ship_across_rotation(edge_first, central_first, need_relp):
                 if len(got) >= len(want):
                     break
                 check(time.monotonic() < deadline and len(files) <= 1,
-                      "the central rsyslogd has %d of the capture's %d lines in %r; stderr: %s %s"
-                      % (len(got), len(want), files, central.err_lines[-5:], edge.err_lines[-5:]))
+                      "the central rsyslogd has %d of the capture's %d lines in %r (%s); "
+                      "stderr: %s %s" % (len(got), len(want), files, missing(got, want),
+                                         central.err_lines[-5:], edge.err_lines[-5:]))
                 time.sleep(0.2)
             time.sleep(1)   # nothing more must come
             got = lines_of(files[0])
