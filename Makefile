@@ -7,6 +7,7 @@
 #   make unit       cmocka unit tests only (no root)
 #   make bench      benchmarks (not part of make test)
 #   make bench-fidelity  what the fidelity hooks cost (bench/fidelity.sh)
+#   make bench-metrics   what --metrics costs the ring reader (bench/metrics.sh)
 #   make fuzz       libFuzzer targets (FUZZ_SECONDS per target)
 #   make test-kernels  the integration suite on each kernel of scripts/kernels.list,
 #                   under qemu (KERNELS="6.1-cloud host", KERNEL_TESTS=ci, TT_ONLY=...)
@@ -33,7 +34,11 @@ CFLAGS    ?= -O2 -g
 WARNFLAGS := -Wall -Wextra -Werror
 USER_CFLAGS := $(CFLAGS) $(WARNFLAGS) -std=gnu11 -D_GNU_SOURCE \
 	-DTT_VERSION='"$(VERSION)"' -Iinclude -Isrc -I$(OUTPUT)
-USER_LDLIBS := -lbpf -lelf -lz -ljson-c -lcap
+# libmicrohttpd serves --metrics; pkg-config knows its flags
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS  := $(or $(shell pkg-config --libs libmicrohttpd 2>/dev/null),-lmicrohttpd)
+USER_CFLAGS += $(MHD_CFLAGS) -pthread
+USER_LDLIBS := -lbpf -lelf -lz -ljson-c -lcap $(MHD_LIBS) -lpthread
 BPF_CFLAGS := -O2 -g -target bpf -D__TARGET_ARCH_$(ARCH) $(WARNFLAGS) \
 	-Wno-unused-parameter -Iinclude -I$(VMLINUX_DIR)
 
@@ -58,7 +63,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(OUTPUT)/bench/%,$(BENCH_SRCS))
 .DELETE_ON_ERROR:
 # generated skeletons are kept: deleting them would rebuild every object
 .SECONDARY:
-.PHONY: all run test unit integration test-kernels bench bench-fidelity fuzz install uninstall clean deps check-deps
+.PHONY: all run test unit integration test-kernels bench bench-fidelity bench-metrics fuzz install uninstall clean deps check-deps
 
 all: check-deps $(OUTPUT)/tcptrail $(HELPER_BINS)
 
@@ -133,6 +138,11 @@ $(OUTPUT)/bench/bench_records: bench/bench_records.c $(OUTPUT)/libtcptrail.a | $
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(USER_CFLAGS) $< $(OUTPUT)/libtcptrail.a $(USER_LDLIBS) -o $@
 
+# bench_outpath: the output path with and without --metrics (links the library)
+$(OUTPUT)/bench/bench_outpath: bench/bench_outpath.c $(OUTPUT)/libtcptrail.a | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(USER_CFLAGS) $< $(OUTPUT)/libtcptrail.a $(USER_LDLIBS) -o $@
+
 # hookcost: empty timer hooks with a skeleton of their own (bench only)
 $(OUTPUT)/bench/hookcost.bpf.o: bench/hookcost.bpf.c $(VMLINUX_DIR)/vmlinux.h | $(OUTPUT)/bench
 	$(call msg,BPF,$@)
@@ -180,10 +190,15 @@ bench: all $(BENCH_BINS)
 	$(Q)$(OUTPUT)/bench/bench_records
 	$(Q)bench/progcost.sh $(OUTPUT)
 	$(Q)bench/run.sh $(OUTPUT)
+	$(Q)bench/metrics.sh $(OUTPUT)
 
 # the fidelity hooks' cost: full tool against --state-only, interleaved pairs
 bench-fidelity: all $(BENCH_BINS)
 	$(Q)bench/fidelity.sh $(OUTPUT)
+
+# --metrics against none: the ring reader's CPU per event, interleaved runs
+bench-metrics: all $(BENCH_BINS)
+	$(Q)bench/metrics.sh $(OUTPUT)
 
 fuzz:
 	$(Q)scripts/fuzz.sh $(OUTPUT) $(FUZZ_SECONDS)

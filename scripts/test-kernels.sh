@@ -56,6 +56,9 @@ cp -r "$root/tests/integration" "$stage/tests/"
 mkdir -p "$stage/scripts"
 cp "$root/scripts/demo.sh" "$stage/scripts/"
 cp "$root/VERSION" "$stage/" 2>/dev/null || true
+# tests 54, 54b run docs/fleet.md's rsyslog recipe as written
+mkdir -p "$stage/docs"
+cp "$root/docs/fleet.md" "$stage/docs/"
 tests=$(python3 -B "$here/kernel-matrix.py" --list "$stage/tests/integration") || die "cannot list the integration tests"
 [ -n "$tests" ] || die "TT_ONLY=$TT_ONLY matches no integration test"
 echo "test-kernels: $(echo "$tests" | wc -l) tests on: $(echo $kernels)"

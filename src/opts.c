@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "metrics.h"
 #include "opts.h"
 
 enum {
@@ -26,6 +27,7 @@ enum {
 	OPT_VERIFY,
 	OPT_CGROUP,
 	OPT_STATS_BY,
+	OPT_METRICS,
 };
 
 /* What one option sets: 0, or -EINVAL for a value it refuses. */
@@ -235,6 +237,17 @@ static int set_read(struct tt_opts *o, const char *arg)
 	return 0;
 }
 
+static int set_metrics(struct tt_opts *o, const char *arg)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (metrics_parse_listen(arg, &ss, &len))
+		return -EINVAL;
+	o->metrics = arg;
+	return 0;
+}
+
 static int set_ring_size(struct tt_opts *o, const char *arg)
 {
 	if (opts_parse_size(arg, &o->ring_size) || o->ring_size < 4096 ||
@@ -336,6 +349,12 @@ static const struct opt_def {
 		  "is whole: every seq in a record or a lost record,\n"
 		  "counts that match its summary",
 	  .set = set_verify },
+	{ .name = "metrics", .key = OPT_METRICS, .has_arg = required_argument,
+	  .arg = "[ADDR:]PORT",
+	  .help = "serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+		  "while tracing (ADDR: 127.0.0.1, [::1] for IPv6)",
+	  .set = set_metrics, .what = "--metrics address ([ADDR:]PORT, port 1-65535)",
+	  .flags = OPT_ONCE },
 	{ .name = "fail-on-loss", .key = OPT_FAIL_ON_LOSS, .has_arg = no_argument,
 	  .help = "exit with status 3 if any event was lost",
 	  .set = set_fail_on_loss },
@@ -414,6 +433,7 @@ void opts_usage(FILE *f, const char *prog)
 "  %s --snapshot-only -w     netstat -antpW, faster\n"
 "  %s --json | jq 'select(.state==\"TIME_WAIT\")'\n"
 "  %s -q -o /var/log/tcptrail/capture.jsonl.gz   forensic capture\n"
+"  %s -q -o capture.jsonl --metrics 9479       capture, and metrics for Prometheus\n"
 "  %s -r capture.jsonl.gz -P 22                replay, filtered\n"
 "  %s -C --cgroup /system.slice/docker-ID.scope  one container's sockets\n"
 "  %s --verify cap.1.jsonl.gz cap.jsonl.gz       is the capture whole?\n"
@@ -422,7 +442,7 @@ void opts_usage(FILE *f, const char *prog)
 "3 events lost with --fail-on-loss. Needs root, or CAP_BPF and CAP_PERFMON\n"
 "(plus CAP_SYSLOG to follow TIME_WAIT and half-open sockets, CAP_SYS_PTRACE and\n"
 "CAP_DAC_READ_SEARCH to name owners).\n",
-		prog, prog, prog, prog, prog, prog, prog, prog);
+		prog, prog, prog, prog, prog, prog, prog, prog, prog);
 }
 
 /* ---- getopt_long's arrays --------------------------------------------------- */
@@ -534,8 +554,11 @@ static int apply(const struct opt_def *d, struct tt_opts *o, const char **first,
 	if (!(d->flags & OPT_ONCE))
 		return 0;
 	if (first[d - opt_defs])
-		return usage_error(err, "-%c/--%s given twice (first '%s'): one capture per run",
-				   d->key, d->name, first[d - opt_defs]);
+		return d->key < 256 ?
+			usage_error(err, "-%c/--%s given twice (first '%s'): one capture per run",
+				    d->key, d->name, first[d - opt_defs]) :
+			usage_error(err, "--%s given twice (first '%s'): one per run",
+				    d->name, first[d - opt_defs]);
 	first[d - opt_defs] = arg;
 	return 0;
 }
@@ -556,13 +579,17 @@ static int check(struct tt_opts *o, int argc, char **argv, int others, FILE *err
 		return usage_error(err, "unexpected argument '%s'", argv[optind]);
 	if (o->no_snapshot && o->snapshot_only)
 		return usage_error(err, "--no-snapshot and --snapshot-only exclude each other");
-	if (o->quiet && !o->output && !o->read)
-		return usage_error(err, "--quiet needs --output FILE, or nothing would be written");
+	if (o->quiet && !o->output && !o->read && !o->metrics)
+		return usage_error(err, "--quiet needs --output FILE or --metrics, or nothing would "
+				   "be written");
 	if (o->stats_by_cgroup && !o->stats)
 		return usage_error(err, "--stats-by groups the -s reports: add -s");
-	if (o->read && (o->output || o->snapshot_only))
-		return usage_error(err, "--read replays a capture; it takes neither --output nor "
-				   "--snapshot-only");
+	if (o->read && (o->output || o->snapshot_only || o->metrics))
+		return usage_error(err, "--read replays a capture; it takes neither --output, "
+				   "--snapshot-only nor --metrics");
+	if (o->metrics && o->snapshot_only)
+		return usage_error(err, "--metrics serves counters while tracing; --snapshot-only "
+				   "does not trace");
 	return 0;
 }
 

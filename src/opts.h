@@ -48,6 +48,7 @@ struct tt_opts {
 	double duration;            /* seconds, 0: until a signal */
 	const char *output;         /* -o: JSON Lines capture file */
 	const char *read;           /* -r: replay a capture */
+	const char *metrics;        /* --metrics [ADDR:]PORT, checked */
 	int verify;                 /* --verify FILE... */
 	const char *const *files;   /* its files, in order */
 	int nfiles;

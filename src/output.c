@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "channel.h"
+#include "metrics.h"
+#include "metrics_http.h"
 #include "output.h"
 
 /* At the end, stdout's reader gets at most this long to take what is left,
@@ -20,6 +22,8 @@ struct output {
 	struct channel *out;      /* stdout, NULL with --quiet */
 	int out_json;
 	struct channel *cap;      /* -o capture, JSON */
+	struct metrics *metrics;  /* --metrics: counters, fed every record */
+	struct metrics_http *http;
 	struct outbuf ob;
 	struct fmt_opts fo;
 	const struct tt_opts *o;
@@ -110,6 +114,12 @@ static int open_capture(struct output *out)
 	return open_channel(&out->cap, s, 1, &out->fo, path);
 }
 
+void output_abandon(struct output *out)
+{
+	if (out && out->cap)
+		unlink(chan_label(out->cap));
+}
+
 int output_open(struct output **pout, const struct tt_opts *o, struct tt_clock *clock,
 		const volatile sig_atomic_t *stop)
 {
@@ -132,7 +142,15 @@ int output_open(struct output **pout, const struct tt_opts *o, struct tt_clock *
 		err = open_stdout(out);
 	if (!err && o->output)
 		err = open_capture(out);
+	if (!err && o->metrics)
+		err = metrics_new(&out->metrics);
+	if (!err && o->metrics)
+		err = metrics_http_bind(&out->http, o->metrics);
 	if (err) {
+		output_abandon(out);
+		chan_close(&out->cap, 0, NULL);
+		metrics_http_stop(&out->http);
+		metrics_free(&out->metrics);
 		chan_close(&out->out, 0, NULL);
 		ob_free(&out->ob);
 		free(out);
@@ -140,12 +158,6 @@ int output_open(struct output **pout, const struct tt_opts *o, struct tt_clock *
 	}
 	*pout = out;
 	return 0;
-}
-
-void output_abandon(struct output *out)
-{
-	if (out && out->cap)
-		unlink(chan_label(out->cap));
 }
 
 static void put(struct output *out, struct channel *c, unsigned tag, unsigned long long seq)
@@ -179,6 +191,8 @@ void output_record(struct output *out, const struct tt_record *r)
 	unsigned long long seq = r->type == TT_REC_EVENT ? r->ev.seq : 0;
 
 	snapshot_wait(out, r);
+	if (out->metrics)
+		metrics_record(out->metrics, r);
 	/* lost and skipped records wait in each channel for their place */
 	if (r->type == TT_REC_LOST || r->type == TT_REC_SKIPPED) {
 		chan_mark(out->out, &r->lost, r->type == TT_REC_SKIPPED);
@@ -266,10 +280,40 @@ static int report(struct output *out, const struct tt_summary *run, const struct
 	return s.lost || oc->lost_write || oc->snapshot_lost || cc->snapshot_lost;
 }
 
+void output_tally(struct output *out, const struct tt_record *r)
+{
+	if (out->metrics)
+		metrics_record(out->metrics, r);
+}
+
+/* The events an output could not take, for the metrics: the capture's with
+ * -o, else stdout's (as the summary line on stderr). */
+static void metrics_update(struct output *out, int force)
+{
+	struct channel *c = out->cap ? out->cap : out->out;
+	struct chan_counts cc;
+
+	if (c) {
+		chan_counts(c, &cc);
+		metrics_write_lost(out->metrics, cc.lost_write);
+	}
+	metrics_publish(out->metrics, clock_boot_now(), force);
+}
+
 void output_flush(struct output *out, int force)
 {
 	chan_flush(out->out, force);
 	chan_flush(out->cap, force);
+	if (out->metrics)
+		metrics_update(out, force);
+}
+
+int output_serve(struct output *out)
+{
+	if (!out->http)
+		return 0;
+	metrics_update(out, 1);
+	return metrics_http_start(out->http, out->metrics);
 }
 
 void output_pump(struct output *out)
@@ -319,6 +363,8 @@ int output_finish(struct output **pout, const struct tt_summary *run)
 	chan_close(&out->cap, 0, &cc);
 	chan_drain(out->out, out->deadline);
 	chan_close(&out->out, 0, &oc);
+	metrics_http_stop(&out->http);
+	metrics_free(&out->metrics);
 	if (run)
 		lost = report(out, run, &oc, &cc);
 	ob_free(&out->ob);

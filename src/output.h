@@ -27,7 +27,13 @@ struct output;
 int output_open(struct output **out, const struct tt_opts *o, struct tt_clock *clock,
 		const volatile sig_atomic_t *stop);
 void output_record(struct output *out, const struct tt_record *r);
-/* Pushes to the sinks: force, now; else on each output's schedule. */
+/* An event -s counts instead of writing: only the metrics see it. */
+void output_tally(struct output *out, const struct tt_record *r);
+/* --metrics: starts the HTTP server's thread (the socket was bound by
+ * output_open). Call once the capabilities are dropped. 0 or -errno. */
+int output_serve(struct output *out);
+/* Pushes to the sinks: force, now; else on each output's schedule. With
+ * --metrics, publishes the counters for the scrapers. */
 void output_flush(struct output *out, int force);
 /* SIGHUP: a new capture file (logrotate); the old one is kept on failure. */
 void output_reopen(struct output *out);

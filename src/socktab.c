@@ -164,6 +164,12 @@ void socktab_delete(struct socktab *t, void *v)
 	t->n--;
 }
 
+void socktab_prefetch(const struct socktab *t, uint64_t key)
+{
+	if (t)
+		__builtin_prefetch(t->slots + ((size_t)socktab_hash(key) & (t->cap - 1)) * t->slot_size);
+}
+
 size_t socktab_count(const struct socktab *t)
 {
 	return t ? t->n : 0;

@@ -38,6 +38,10 @@ void *socktab_insert(struct socktab *t, uint64_t key, int *created);
 /* Removes the entry whose value is v (from socktab_find or _insert). */
 void socktab_delete(struct socktab *t, void *v);
 
+/* A hint: key will be looked up soon (its home slot is fetched into the
+ * cache meanwhile, so that several lookups' misses overlap). */
+void socktab_prefetch(const struct socktab *t, uint64_t key);
+
 size_t socktab_count(const struct socktab *t);
 /*
  * Iteration in slot order: *pos starts at 0; returns the next value and

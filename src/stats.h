@@ -6,9 +6,10 @@
  * every transition seen, by old -> new state and by process.
  *
  * The counts are exact, not sampled: the module keeps each socket's current
- * state (keyed by sock_id), seeded from the snapshot and moved by every
- * transition, so the report equals what netstat -antp would count for the
- * same sockets, as long as no event was lost (see stats_lost()).
+ * state (keyed by sock_id; a socket that enters TIME_WAIT is only counted,
+ * until its end), seeded from the snapshot and moved by every transition,
+ * so the report equals what netstat -antp would count for the same
+ * sockets, as long as no event was lost (see stats_lost()).
  *
  * Usage from the run loop: stats_snapshot() per snapshot row, stats_event()
  * per delivered event (after the snapshot join has dropped duplicates),
@@ -34,6 +35,10 @@ void stats_snapshot(struct stats *s, const struct tt_snaprec *r);
 
 /* One delivered event; kinds other than TT_EV_STATE are ignored. */
 void stats_event(struct stats *s, const struct tt_event *e);
+
+/* A hint before a run of stats_event() calls: the socket sock_id will be
+ * looked up (see socktab_prefetch()). */
+void stats_prefetch(const struct stats *s, __u64 sock_id);
 
 /* count events were lost (ring full, nested hooks): from now on the state
  * counts may be off, and the reports say so. */
@@ -75,5 +80,10 @@ void stats_group_snapshot(struct stats_groups *g, struct tt_snaprec *r, const st
 unsigned long long stats_state_count(const struct stats *s, unsigned state);
 unsigned long long stats_transition_count(const struct stats *s, unsigned old_state,
 					  unsigned new_state);
+
+/* Every known owner of ESTABLISHED sockets now, one call per process: its
+ * comm (raw bytes, NUL-terminated) and how many it owns. In no order. */
+typedef void (*stats_owner_fn)(void *ctx, const char *comm, unsigned long long established);
+void stats_each_owner(const struct stats *s, stats_owner_fn fn, void *ctx);
 
 #endif /* TT_STATS_H */

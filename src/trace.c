@@ -151,6 +151,7 @@ static void deliver(void *ctx, const struct tt_event *ev)
 		if (r->groups)
 			stats_group_event(r->groups, &rec.ev, &rec.cg);
 		stats_event(r->stats, &rec.ev);
+		output_tally(r->out, &rec);
 		r->summarized++;
 		return;
 	}
@@ -544,6 +545,8 @@ static int run_trace(struct run *r)
 	if (r->o->snapshot_only)
 		return 0;
 	err = privs_drop(r->o->keep_caps);
+	if (!err)
+		err = output_serve(r->out);
 	if (err)
 		return err;
 	if (r->o->no_snapshot) {

@@ -16,6 +16,8 @@ import test_forensic  # noqa: E402,F401
 import test_loss  # noqa: E402,F401
 import test_everyday  # noqa: E402,F401
 import test_cgroup  # noqa: E402,F401
+import test_metrics  # noqa: E402,F401
+import test_fleet  # noqa: E402,F401
 
 
 def main():

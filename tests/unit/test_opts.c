@@ -466,6 +466,34 @@ static void test_conflicts(void **state)
 	expect_usage_error(&r, "--read");
 }
 
+/* --metrics: [ADDR:]PORT checked at parse time; -q alone is fine with it */
+static void test_metrics(void **state)
+{
+	struct res r;
+
+	(void)state;
+	PARSE(&r, "-q", "--metrics", "9479");
+	expect_ok(&r);
+	assert_string_equal(r.o.metrics, "9479");
+	res_free(&r);
+	PARSE(&r, "-q", "-o", "c.jsonl", "--metrics=[::1]:9479", "-s");
+	expect_ok(&r);
+	assert_string_equal(r.o.metrics, "[::1]:9479");
+	res_free(&r);
+	PARSE(&r, "--metrics", "localhost:9479");
+	expect_usage_error(&r, "--metrics address");
+	PARSE(&r, "--metrics", "65536");
+	expect_usage_error(&r, "--metrics address");
+	PARSE(&r, "--metrics", "9479", "--metrics", "9480");
+	expect_usage_error(&r, "--metrics given twice");
+	PARSE(&r, "--metrics", "9479", "-r", "a.jsonl");
+	expect_usage_error(&r, "--read");
+	PARSE(&r, "--snapshot-only", "--metrics", "9479");
+	expect_usage_error(&r, "--snapshot-only");
+	PARSE(&r, "--metrics");
+	expect_usage_error(&r, "--metrics");
+}
+
 static void test_unknown_and_stray(void **state)
 {
 	struct res r;
@@ -570,6 +598,7 @@ static void test_long_names_parse(void **state)
 		{ "port", "80" }, { "pid", "1" }, { "duration", "1" }, { "output", "x.jsonl" },
 		{ "read", "x.jsonl" }, { "ring-size", "4K" }, { "queue-threshold", "1" },
 		{ "cgroup", "/system.slice" }, { "stats-by", "comm" },
+		{ "metrics", "9100" },
 	};
 	char arg[64];
 	int n = 0;
@@ -596,8 +625,8 @@ static void test_long_names_parse(void **state)
 			fail_msg("--%s is in the options table but was refused:\n%s", *p, r.err);
 		res_free(&r);
 	}
-	/* 28 names: the options --help documents */
-	assert_int_equal(n, 28);
+	/* 29 names: the options --help documents */
+	assert_int_equal(n, 29);
 }
 
 static void test_state_only(void **state)
@@ -658,6 +687,7 @@ int main(void)
 		cmocka_unit_test(test_stats),
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_conflicts),
+		cmocka_unit_test(test_metrics),
 		cmocka_unit_test(test_unknown_and_stray),
 		cmocka_unit_test(test_unknown_in_cluster),
 		cmocka_unit_test(test_reparse_after_error),

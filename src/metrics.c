@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * --metrics (metrics.h): what the counters count, in terms of transitions
+ * (the man page's METRICS section says the same):
+ *   connections opened  active: SYN_SENT -> ESTABLISHED; passive:
+ *                       SYN_RECV -> ESTABLISHED. Both ends of a loopback
+ *                       connection count, one on each side.
+ *   refused             SYN_SENT -> CLOSE: a connect that never completed
+ *                       (a RST in reply, the SYN retries running out, or
+ *                       the application giving up: states cannot tell).
+ *   duration            one observation per connection that reached
+ *                       ESTABLISHED, at the transition that ends it: into
+ *                       TIME_WAIT, or into CLOSE from ESTABLISHED or a
+ *                       closing state. The value is the record's
+ *                       duration_ms (life=): from the connection's first
+ *                       state (SYN_SENT, or its request socket's SYN_RECV)
+ *                       to that transition. Connections that began before
+ *                       tracing have no known start and are not observed.
+ *   events              every event taken from the ring in order: the
+ *                       summary's "seen" (written, skipped, summarized, or
+ *                       lost on the way to an output).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+
+#include "escape.h"
+#include "metrics.h"
+#include "netstat_fmt.h"
+#include "stats.h"
+
+enum { LOST_RING, LOST_RECURSION, LOST_WRITE, LOST_MAX };
+static const char *const lost_reasons[LOST_MAX] = { "ring_full", "recursion", "write" };
+
+struct owner {
+	char comm[TT_COMM_LEN];   /* NUL-terminated */
+	unsigned long long n;
+};
+
+/* What a scrape shows: copied whole from the reader to the scraper. */
+struct metrics_pub {
+	unsigned long long states[TT_STATE_MAX];
+	unsigned long long trans[TT_STATE_MAX][TT_STATE_MAX];
+	unsigned long long events, lost[LOST_MAX];
+	unsigned long long buckets[METRICS_NBUCKETS + 1];   /* not cumulative; last: +Inf */
+	unsigned long long dur_count, dur_sum_ns;
+	unsigned long long ring_size;
+	char kernel[65];
+	struct owner owners[METRICS_TOP_OWNERS];
+	int nowners;
+};
+
+/* Events are counted in runs of this many: the socket lookups of a run
+ * are prefetched first, so that their cache misses overlap (the table
+ * holds every live connection: a miss per event was most of the cost). */
+#define BATCH 64
+
+/* What the counters read of an event: a third of its size, kept in a run */
+struct pending {
+	__u64 sock_id, duration_ns;
+	__u32 kind, flags, old_state, new_state, pid;
+	char comm[TT_COMM_LEN];
+};
+
+struct metrics {
+	struct stats *model;      /* the -s state model: sockets per state, transitions */
+	struct pending batch[BATCH];
+	int nbatch;
+	struct metrics_pub live;  /* the reader's */
+	long long published;
+	/* owners gathered at a publication, reused */
+	struct owner *gather;
+	size_t ngather, cap_gather;
+	pthread_mutex_t lock;     /* guards pub */
+	struct metrics_pub pub;
+	int has_pub;
+};
+
+int metrics_new(struct metrics **out)
+{
+	struct metrics *m = calloc(1, sizeof(*m));
+	struct utsname u;
+	int err;
+
+	*out = NULL;
+	if (!m)
+		return -ENOMEM;
+	err = stats_new(&m->model);
+	if (err) {
+		free(m);
+		return err;
+	}
+	pthread_mutex_init(&m->lock, NULL);
+	/* the meta record names the kernel too; this covers a run without one */
+	if (!uname(&u))
+		snprintf(m->live.kernel, sizeof(m->live.kernel), "%s", u.release);
+	*out = m;
+	return 0;
+}
+
+void metrics_free(struct metrics **pm)
+{
+	struct metrics *m = pm ? *pm : NULL;
+
+	if (!m)
+		return;
+	stats_free(&m->model);
+	pthread_mutex_destroy(&m->lock);
+	free(m->gather);
+	free(m);
+	*pm = NULL;
+}
+
+/* The end of an established connection (see the top of this file). */
+static int ends_connection(unsigned old, unsigned new)
+{
+	if (new == TT_TIME_WAIT)
+		return old != TT_TIME_WAIT;
+	if (new != TT_CLOSE)
+		return 0;
+	return old == TT_ESTABLISHED || old == TT_FIN_WAIT1 || old == TT_FIN_WAIT2 ||
+	       old == TT_CLOSE_WAIT || old == TT_LAST_ACK || old == TT_CLOSING;
+}
+
+static void observe_duration(struct metrics_pub *p, unsigned long long ns)
+{
+	static const double bounds[METRICS_NBUCKETS] = METRICS_BUCKETS;
+	int i = 0;
+
+	while (i < METRICS_NBUCKETS && (double)ns > bounds[i] * 1e9)
+		i++;
+	p->buckets[i]++;
+	p->dur_count++;
+	p->dur_sum_ns += ns;
+}
+
+static void on_event(struct metrics *m, const struct tt_event *e)
+{
+	m->live.events++;
+	if (e->kind != TT_EV_STATE)
+		return;
+	stats_event(m->model, e);
+	if ((e->flags & TT_F_FINAL) && e->duration_ns && ends_connection(e->old_state, e->new_state))
+		observe_duration(&m->live, e->duration_ns);
+}
+
+static void on_lost(struct metrics *m, const struct tt_lost *l)
+{
+	if (!l->reason)
+		return;
+	for (int i = 0; i < LOST_MAX; i++)
+		if (i != LOST_WRITE && !strcmp(l->reason, lost_reasons[i])) {
+			m->live.lost[i] += l->count;
+			stats_lost(m->model, l->count);
+		}
+}
+
+static void run_batch(struct metrics *m)
+{
+	struct tt_event e = { 0 };
+
+	for (int i = 0; i < m->nbatch; i++)
+		stats_prefetch(m->model, m->batch[i].sock_id);
+	for (int i = 0; i < m->nbatch; i++) {
+		const struct pending *p = &m->batch[i];
+
+		e.sock_id = p->sock_id;
+		e.duration_ns = p->duration_ns;
+		e.kind = p->kind;
+		e.flags = p->flags;
+		e.old_state = p->old_state;
+		e.new_state = p->new_state;
+		e.pid = p->pid;
+		memcpy(e.comm, p->comm, TT_COMM_LEN);
+		on_event(m, &e);
+	}
+	m->nbatch = 0;
+}
+
+static void add_event(struct metrics *m, const struct tt_event *e)
+{
+	struct pending *p = &m->batch[m->nbatch++];
+
+	p->sock_id = e->sock_id;
+	p->duration_ns = e->duration_ns;
+	p->kind = e->kind;
+	p->flags = e->flags;
+	p->old_state = e->old_state;
+	p->new_state = e->new_state;
+	p->pid = e->pid;
+	memcpy(p->comm, e->comm, TT_COMM_LEN);
+	if (m->nbatch == BATCH)
+		run_batch(m);
+}
+
+void metrics_record(struct metrics *m, const struct tt_record *r)
+{
+	if (r->type == TT_REC_EVENT) {
+		add_event(m, &r->ev);
+		return;
+	}
+	/* the other records in their place among the events */
+	run_batch(m);
+	switch (r->type) {
+	case TT_REC_META:
+		if (r->meta.kernel)
+			snprintf(m->live.kernel, sizeof(m->live.kernel), "%s", r->meta.kernel);
+		m->live.ring_size = r->meta.ring_size;
+		break;
+	case TT_REC_SNAPSHOT:
+		stats_snapshot(m->model, &r->snap);
+		break;
+	case TT_REC_SKIPPED:
+		m->live.events += r->lost.count;
+		break;
+	case TT_REC_LOST:
+		on_lost(m, &r->lost);
+		break;
+	default:
+		break;
+	}
+}
+
+void metrics_write_lost(struct metrics *m, unsigned long long total)
+{
+	/* a running total that only grows: a reopened output starts its own */
+	if (total > m->live.lost[LOST_WRITE])
+		m->live.lost[LOST_WRITE] = total;
+}
+
+/* ---- owners: top N comms, several pids of one comm summed ----------------- */
+
+static void gather_owner(void *ctx, const char *comm, unsigned long long n)
+{
+	struct metrics *m = ctx;
+
+	if (m->ngather == m->cap_gather) {
+		size_t cap = m->cap_gather ? 2 * m->cap_gather : 64;
+		struct owner *g = realloc(m->gather, cap * sizeof(*g));
+
+		if (!g)
+			return;   /* an owner left out of a gauge, not a wrong count */
+		m->gather = g;
+		m->cap_gather = cap;
+	}
+	memset(m->gather[m->ngather].comm, 0, TT_COMM_LEN);
+	strncpy(m->gather[m->ngather].comm, comm, TT_COMM_LEN - 1);
+	m->gather[m->ngather++].n = n;
+}
+
+static int cmp_comm(const void *a, const void *b)
+{
+	return strcmp(((const struct owner *)a)->comm, ((const struct owner *)b)->comm);
+}
+
+/* Most sockets first, ties by comm: the same set from one scrape to the next. */
+static int before(const struct owner *a, const struct owner *b)
+{
+	return a->n != b->n ? a->n > b->n : strcmp(a->comm, b->comm) < 0;
+}
+
+static void top_owners(struct metrics *m)
+{
+	struct metrics_pub *p = &m->live;
+	size_t i = 0, k;
+
+	m->ngather = 0;
+	stats_each_owner(m->model, gather_owner, m);
+	qsort(m->gather, m->ngather, sizeof(*m->gather), cmp_comm);
+	p->nowners = 0;
+	while (i < m->ngather) {
+		struct owner o = m->gather[i];
+		int j;
+
+		for (k = i + 1; k < m->ngather && !strcmp(m->gather[k].comm, o.comm); k++)
+			o.n += m->gather[k].n;
+		i = k;
+		/* insertion into the sorted top N */
+		for (j = p->nowners; j > 0 && before(&o, &p->owners[j - 1]); j--)
+			if (j < METRICS_TOP_OWNERS)
+				p->owners[j] = p->owners[j - 1];
+		if (j < METRICS_TOP_OWNERS) {
+			p->owners[j] = o;
+			if (p->nowners < METRICS_TOP_OWNERS)
+				p->nowners++;
+		}
+	}
+}
+
+void metrics_publish(struct metrics *m, long long now_ns, int force)
+{
+	struct metrics_pub *p = &m->live;
+
+	if (!force && now_ns - m->published < METRICS_PUBLISH_NS)
+		return;
+	run_batch(m);
+	for (unsigned o = 0; o < TT_STATE_MAX; o++) {
+		p->states[o] = stats_state_count(m->model, o);
+		for (unsigned n = 0; n < TT_STATE_MAX; n++)
+			p->trans[o][n] = stats_transition_count(m->model, o, n);
+	}
+	top_owners(m);
+	/* a scraper is copying the last one: next time */
+	if (pthread_mutex_trylock(&m->lock))
+		return;
+	m->pub = *p;
+	m->has_pub = 1;
+	pthread_mutex_unlock(&m->lock);
+	m->published = now_ns;
+}
+
+/* ---- the exposition format ------------------------------------------------ */
+
+void metrics_label_value(struct outbuf *ob, const char *s, size_t len)
+{
+	char buf[ESC_TEXT_MAX(TT_COMM_LEN)];
+	size_t n;
+
+	/* comms are the only label values from outside; longer ones are cut
+	 * at a whole escape or character */
+	n = esc_text(buf, sizeof(buf), s, len);
+	for (size_t i = 0; i < n; i++) {
+		if (buf[i] == '\\' || buf[i] == '"')
+			ob_putc(ob, '\\');
+		if (buf[i] == '\n')
+			ob_puts(ob, "\\n");
+		else
+			ob_putc(ob, buf[i]);
+	}
+}
+
+static void head(struct outbuf *ob, const char *name, const char *type, const char *help)
+{
+	ob_puts(ob, "# HELP ");
+	ob_puts(ob, name);
+	ob_putc(ob, ' ');
+	ob_puts(ob, help);
+	ob_puts(ob, "\n# TYPE ");
+	ob_puts(ob, name);
+	ob_putc(ob, ' ');
+	ob_puts(ob, type);
+	ob_putc(ob, '\n');
+}
+
+/* name{label="value"} v, or name v without a label */
+static void sample(struct outbuf *ob, const char *name, const char *label, const char *value,
+		   unsigned long long v)
+{
+	ob_puts(ob, name);
+	if (label) {
+		ob_putc(ob, '{');
+		ob_puts(ob, label);
+		ob_puts(ob, "=\"");
+		ob_puts(ob, value);
+		ob_puts(ob, "\"}");
+	}
+	ob_putc(ob, ' ');
+	ob_u64(ob, v);
+	ob_putc(ob, '\n');
+}
+
+/* seconds from nanoseconds, exactly: "12.000034500" */
+static void seconds(struct outbuf *ob, unsigned long long ns)
+{
+	ob_u64(ob, ns / 1000000000ULL);
+	ob_putc(ob, '.');
+	ob_frac(ob, ns % 1000000000ULL, 9);
+}
+
+static void render_states(struct outbuf *ob, const struct metrics_pub *p)
+{
+	static const unsigned order[] = STATS_STATES;
+
+	head(ob, "tcptrail_sockets", "gauge",
+	     "Sockets per TCP state now, from the snapshot and the events.");
+	for (size_t i = 0; i < STATS_NSTATES; i++)
+		sample(ob, "tcptrail_sockets", "state", netstat_state_name(order[i]),
+		       p->states[order[i]]);
+	head(ob, "tcptrail_transitions_total", "counter",
+	     "TCP state changes seen, by old and new state.");
+	for (unsigned o = 0; o < TT_STATE_MAX; o++)
+		for (unsigned n = 0; n < TT_STATE_MAX; n++) {
+			if (!p->trans[o][n])
+				continue;
+			ob_puts(ob, "tcptrail_transitions_total{from=\"");
+			ob_puts(ob, netstat_state_name(o));
+			ob_puts(ob, "\",to=\"");
+			ob_puts(ob, netstat_state_name(n));
+			ob_puts(ob, "\"} ");
+			ob_u64(ob, p->trans[o][n]);
+			ob_putc(ob, '\n');
+		}
+}
+
+static void render_connections(struct outbuf *ob, const struct metrics_pub *p)
+{
+	static const double bounds[METRICS_NBUCKETS] = METRICS_BUCKETS;
+	unsigned long long cum = 0;
+
+	head(ob, "tcptrail_connections_opened_total", "counter",
+	     "Handshakes completed: active SYN_SENT->ESTABLISHED, passive SYN_RECV->ESTABLISHED.");
+	sample(ob, "tcptrail_connections_opened_total", "side", "active",
+	       p->trans[TT_SYN_SENT][TT_ESTABLISHED]);
+	sample(ob, "tcptrail_connections_opened_total", "side", "passive",
+	       p->trans[TT_SYN_RECV][TT_ESTABLISHED]);
+	head(ob, "tcptrail_connections_refused_total", "counter",
+	     "Connects that never completed: SYN_SENT->CLOSE.");
+	sample(ob, "tcptrail_connections_refused_total", NULL, NULL,
+	       p->trans[TT_SYN_SENT][TT_CLOSE]);
+	head(ob, "tcptrail_connection_duration_seconds", "histogram",
+	     "Life of each established connection, from its first state to its end.");
+	for (int i = 0; i <= METRICS_NBUCKETS; i++) {
+		cum += p->buckets[i];
+		ob_puts(ob, "tcptrail_connection_duration_seconds_bucket{le=\"");
+		if (i < METRICS_NBUCKETS) {
+			char le[32];
+
+			snprintf(le, sizeof(le), "%g", bounds[i]);
+			ob_puts(ob, le);
+		} else {
+			ob_puts(ob, "+Inf");
+		}
+		ob_puts(ob, "\"} ");
+		ob_u64(ob, cum);
+		ob_putc(ob, '\n');
+	}
+	ob_puts(ob, "tcptrail_connection_duration_seconds_sum ");
+	seconds(ob, p->dur_sum_ns);
+	ob_putc(ob, '\n');
+	sample(ob, "tcptrail_connection_duration_seconds_count", NULL, NULL, p->dur_count);
+}
+
+static void render_run(struct outbuf *ob, const struct metrics_pub *p)
+{
+	head(ob, "tcptrail_events_total", "counter",
+	     "Events taken from the kernel in order (the summary's seen).");
+	sample(ob, "tcptrail_events_total", NULL, NULL, p->events);
+	head(ob, "tcptrail_events_lost_total", "counter",
+	     "Events lost: ring_full and recursion in the kernel, write at the output.");
+	for (int i = 0; i < LOST_MAX; i++)
+		sample(ob, "tcptrail_events_lost_total", "reason", lost_reasons[i], p->lost[i]);
+	head(ob, "tcptrail_ring_buffer_bytes", "gauge", "Size of the BPF ring buffer.");
+	sample(ob, "tcptrail_ring_buffer_bytes", NULL, NULL, p->ring_size);
+	head(ob, "tcptrail_build_info", "gauge", "Always 1: the version and the running kernel.");
+	ob_puts(ob, "tcptrail_build_info{version=\"");
+	metrics_label_value(ob, TT_VERSION, strlen(TT_VERSION));
+	ob_puts(ob, "\",kernel=\"");
+	metrics_label_value(ob, p->kernel, strlen(p->kernel));
+	ob_puts(ob, "\"} 1\n");
+	head(ob, "tcptrail_owner_established_sockets", "gauge",
+	     "ESTABLISHED sockets per owner comm, for the comms owning the most.");
+	for (int i = 0; i < p->nowners; i++) {
+		ob_puts(ob, "tcptrail_owner_established_sockets{comm=\"");
+		metrics_label_value(ob, p->owners[i].comm, strlen(p->owners[i].comm));
+		ob_puts(ob, "\"} ");
+		ob_u64(ob, p->owners[i].n);
+		ob_putc(ob, '\n');
+	}
+}
+
+int metrics_render(struct metrics *m, struct outbuf *ob)
+{
+	struct metrics_pub *p = malloc(sizeof(*p));
+	int has;
+
+	if (!p)
+		return -ENOMEM;
+	pthread_mutex_lock(&m->lock);
+	has = m->has_pub;
+	if (has)
+		*p = m->pub;
+	pthread_mutex_unlock(&m->lock);
+	if (!has)   /* the server starts after a publication: only in tests */
+		memset(p, 0, sizeof(*p));
+	render_states(ob, p);
+	render_connections(ob, p);
+	render_run(ob, p);
+	free(p);
+	return ob->oom ? -ENOMEM : 0;
+}
+
+/* ---- [ADDR:]PORT ---------------------------------------------------------- */
+
+static int parse_port(const char *s, unsigned *port)
+{
+	char *end;
+	unsigned long v;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v < 1 || v > 65535)
+		return -EINVAL;
+	*port = (unsigned)v;
+	return 0;
+}
+
+int metrics_parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	const char *colon = strrchr(s, ':');
+	char addr[INET6_ADDRSTRLEN + 2];
+	size_t alen = colon ? (size_t)(colon - s) : 0;
+	unsigned port;
+
+	memset(ss, 0, sizeof(*ss));
+	if (parse_port(colon ? colon + 1 : s, &port) || alen >= sizeof(addr))
+		return -EINVAL;
+	memcpy(addr, s, alen);
+	addr[alen] = '\0';
+	if (alen >= 2 && addr[0] == '[' && addr[alen - 1] == ']') {
+		addr[alen - 1] = '\0';
+		if (inet_pton(AF_INET6, addr + 1, &in6->sin6_addr) != 1)
+			return -EINVAL;
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*len = sizeof(*in6);
+		return 0;
+	}
+	if (!colon)
+		strcpy(addr, "127.0.0.1");
+	if (inet_pton(AF_INET, addr, &in4->sin_addr) != 1)
+		return -EINVAL;
+	in4->sin_family = AF_INET;
+	in4->sin_port = htons(port);
+	*len = sizeof(*in4);
+	return 0;
+}
