@@ -45,8 +45,9 @@ static volatile sig_atomic_t exiting;
 static volatile sig_atomic_t reopen;
 static int hup_reopens;
 
-/* SIGHUP reopens the capture file (logrotate); without one it is the
- * terminal hanging up, and the tool ends like on SIGTERM. */
+/* SIGHUP reopens the capture file (logrotate); an exporter daemon
+ * (-q --metrics) without one keeps serving, its counters untouched; any
+ * other run takes it as the terminal hanging up, and ends like on SIGTERM. */
 static void on_signal(int sig)
 {
 	if (sig == SIGHUP && hup_reopens)
@@ -499,7 +500,7 @@ static int run_start(struct run *r)
 	struct seqtrack_cb cb = { .deliver = deliver, .gap = gap, .ctx = r };
 	int err;
 
-	hup_reopens = r->o->output != NULL;
+	hup_reopens = r->o->output != NULL || (r->o->metrics && r->o->quiet);
 	err = install_signals();
 	if (err)
 		return err;

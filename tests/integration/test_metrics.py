@@ -468,3 +468,40 @@ def t_metrics_usage():
         check(r.returncode == 1 and "cannot listen on %d" % port in r.stderr
               and "another process has that port" in r.stderr and "summary" not in r.stdout,
               "a taken port: exit %d, stderr %r" % (r.returncode, r.stderr))
+
+
+@test("53b_metrics_daemon_keeps_serving_across_sighup")
+def t_metrics_daemon_sighup():
+    """An exporter daemon (-q --metrics, no capture) takes SIGHUP as a
+    rotation with nothing to rotate: it keeps serving, counters kept."""
+    need("curl")
+    port, mport = pick_port(), pick_port()
+    with Netns() as ns:
+        d = Proc(ns.exec_argv([TCPTRAIL, "-q", "--no-snapshot", "-P", str(port),
+                               "--metrics", str(mport)]))
+        ns.procs.append(d)
+        wait_metrics(ns, mport)
+        srv, cli = ns.peer("server"), ns.peer("client")
+        srv.cmd("listen 4 127.0.0.1 %d" % port)
+        srv.cmd("serve 20")
+        cli.cmd("bulk 4 127.0.0.1 %d 20" % port, timeout=60)
+        srv.expect("done serve 20", timeout=60)
+
+        def opened():
+            expo = parse_expo(wait_metrics(ns, mport))
+            return series(expo, "tcptrail_connections_opened_total", side="active") or 0
+
+        deadline = time.monotonic() + 10
+        while opened() < 20:
+            check(time.monotonic() < deadline, "the 20 connections never reached /metrics")
+            time.sleep(0.3)
+        os.kill(d.pid, signal.SIGHUP)
+        time.sleep(1)
+        check(d.p.poll() is None, "the daemon ended on SIGHUP: exit %r, stderr %s"
+              % (d.p.returncode, d.err_lines))
+        after = opened()
+        check(after == 20, "after SIGHUP: %r active connections opened, before: 20" % after)
+        srv.quit()
+        cli.quit()
+        os.kill(d.pid, signal.SIGTERM)
+        check(d.p.wait(10) == 0, "exit %r after SIGTERM" % d.p.returncode)
