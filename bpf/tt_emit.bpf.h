@@ -97,7 +97,8 @@ static __always_inline void fill_conn(struct tt_event *e, const struct tt_conn *
 {
 	e->sock_id = c->id;
 	if (c->owner.known) {
-		e->flags |= TT_F_OWNER;
+		/* a dead listener owner: pid is for user space, not shown */
+		e->flags |= lsn_owner_gone(c) ? TT_F_OWNER_GONE : TT_F_OWNER;
 		e->pid = c->owner.pid;
 		__builtin_memcpy(e->comm, c->owner.comm, TT_COMM_LEN);
 	}

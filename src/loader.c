@@ -270,6 +270,9 @@ static const struct prog_use {
 	{ PROG(tt_recv_length), NEED_LIVE | NEED_SOCK_LEN, "tp_btf/sock_recv_length", ROLE_HOOK },
 	{ PROG(tt_rcvqueue_full), NEED_LIVE, "tp_btf/sock_rcvqueue_full", ROLE_HOOK },
 	{ PROG(tt_exceed_buf_limit), NEED_LIVE, "tp_btf/sock_exceed_buf_limit", ROLE_HOOK },
+	{ PROG(tt_proc_exit), NEED_LIVE | NEED_TIMERS, "tp_btf/sched_process_exit", ROLE_HOOK },
+	/* run by src/lsnown.c, never attached to a hook */
+	{ PROG(tt_iter_listeners), NEED_LIVE | NEED_TIMERS, NULL, ROLE_HOOK },
 	/* attached by each snapshot (loader_snapshot) */
 	{ PROG(tt_iter_tcp), NEED_ITER, NULL, ROLE_HOOK },
 };
@@ -481,6 +484,11 @@ struct ring_buffer *loader_ring(const struct tt_bpf *b)
 	return b->rb;
 }
 
+struct tcptrail_bpf *loader_skel(const struct tt_bpf *b)
+{
+	return b->skel;
+}
+
 unsigned long long loader_counter(const struct tt_bpf *b, int idx)
 {
 	unsigned long long sum = 0;
@@ -662,6 +670,13 @@ int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 	/* a socket the program has seen already keeps what it knows */
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.conns), &c->id, c, BPF_NOEXIST))
 		return errno == EEXIST ? 0 : -errno;
+	/* its exit is watched like that of a process seen calling listen();
+	 * a full table is left to user space's passes (src/lsnown.c) */
+	if (c->state == TT_LISTEN && c->owner.known) {
+		__u8 one = 1;
+
+		bpf_map_update_elem(bpf_map__fd(b->skel->maps.lsn_owners), &c->owner.pid, &one, BPF_ANY);
+	}
 	/*
 	 * A timewait socket still in FIN_WAIT2 moves to TIME_WAIT without a
 	 * hook firing: put it with those the flush checks. The flush program

@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "join.h"
 #include "loader.h"
+#include "lsnown.h"
 #include "output.h"
 #include "privs.h"
 #include "seqtrack.h"
@@ -88,6 +89,7 @@ struct run {
 	struct seqtrack *st;
 	struct join *join;          /* NULL without a snapshot */
 	struct stats *stats;        /* -s, else NULL */
+	struct lsnown *lsn;         /* listeners' live owners, or NULL */
 	/* the run's counts, for the summary */
 	unsigned long long received, lost_ring, state_misses, timer_misses;
 	unsigned long long skipped, summarized;
@@ -138,6 +140,7 @@ static void deliver(void *ctx, const struct tt_event *ev)
 
 	rec.type = TT_REC_EVENT;
 	rec.ev = *ev;
+	lsnown_event(r->lsn, &rec.ev);
 	if (join_apply(r->join, &rec.ev)) {
 		skip_add(r, rec.ev.seq);
 		return;
@@ -406,6 +409,7 @@ static void periodic(struct run *r, long long now)
 		loader_flush_pending(r->b);
 		loss_notice(r, 0);
 	}
+	lsnown_tick(r->lsn, now);
 	if (due(&r->clock_rec, now))
 		clock_record(r);
 	if (r->stats && now - r->stats_every.last >= r->stats_every.period)
@@ -508,6 +512,11 @@ static int run_trace(struct run *r)
 	}
 	if (r->o->snapshot_only)
 		return 0;
+	/* its iterator's link is made while privileges last */
+	err = lsnown_new(&r->lsn, r->b);
+	if (err)
+		fprintf(stderr, "tcptrail: warning: cannot follow listeners' live owners (%s): a "
+			"daemon's listener keeps naming the process that called listen()\n", strerror(-err));
 	err = privs_drop(r->o->keep_caps);
 	if (err)
 		return err;
@@ -544,6 +553,7 @@ int trace_run(const struct tt_opts *o)
 	} else {
 		lost_any = output_finish(&r->out, NULL);
 	}
+	lsnown_free(&r->lsn);
 	loader_stop(&r->b);
 	seqtrack_free(&r->st);
 	join_free(&r->join);
