@@ -15,6 +15,7 @@ import test_stats  # noqa: E402,F401
 import test_forensic  # noqa: E402,F401
 import test_loss  # noqa: E402,F401
 import test_everyday  # noqa: E402,F401
+import test_daemons  # noqa: E402,F401
 
 
 def main():

@@ -1,0 +1,257 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""Daemons: a listener whose owner exits while other processes hold it.
+
+Each server listens, forks its workers and then, told to, exits in the
+parent; a client in the namespace connects after that, at once and a few
+more times. Every server-side record (the listener, the request sockets,
+the accepted connections) must name a process that held the listener at
+that moment: the parent before its exit, a worker (which held it from its
+fork until the test kills it at the end) at any time; never the exited
+parent after its exit, never a process that never held the socket, and
+never no one. The pids come from the processes themselves, the moment of
+the parent's exit from the test's own clock (CLOCK_BOOTTIME, as the
+records' boot_ns) around the wait for it. Every process started is killed
+by pid in finally, the namespace deleted.
+"""
+import os
+import shutil
+import signal
+import tempfile
+import time
+
+from harness import (PYTHON, Netns, Proc, TestFailure, check, fmt_rec, pick_port, show,
+                     test, transitions)
+
+# The server. argv: mode (fork: the workers run this code; late: the same,
+# accepting only after the parent's exit; exec: each worker execs WORKER
+# under the name argv[4] with the listener inherited),
+# port, workers. Prints "parent PID", then "worker PID" per worker; the
+# parent exits on "exit" on stdin. A worker takes connections until the
+# test kills it: reads to EOF, then closes (the client closes first, so
+# every server-side record happens while the worker lives).
+SERVER = r'''
+import os, socket, sys, time
+mode, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(64)
+os.write(1, b"parent %d\n" % os.getpid())
+
+parent = os.getpid()
+
+def serve(s):
+    os.write(1, b"worker %d\n" % os.getpid())
+    while mode == "late" and os.getppid() == parent:
+        time.sleep(0.005)   # accepts only once the parent has exited
+    while True:
+        c, _ = s.accept()
+        while c.recv(4096):
+            pass
+        c.close()
+
+for i in range(n):
+    if os.fork() == 0:
+        if mode == "exec":
+            os.set_inheritable(s.fileno(), True)
+            os.execv(sys.argv[4], [sys.argv[4], "-c", sys.argv[5], str(s.fileno())])
+        serve(s)
+for line in sys.stdin:
+    if line.strip() == "exit":
+        os._exit(0)
+'''
+
+# The exec'd worker: the listener is descriptor argv[1].
+WORKER = r'''
+import os, socket, sys
+s = socket.socket(fileno=int(sys.argv[1]))
+os.write(1, b"worker %d\n" % os.getpid())
+while True:
+    c, _ = s.accept()
+    while c.recv(4096):
+        pass
+    c.close()
+'''
+
+# The client: on "go N", N connections one after the other, each sending a
+# byte and closing first; "done" when the server has seen each one close.
+# "hold" connects (the handshake completes, in the listener's queue) and
+# says "held"; "release" then sends and closes that one.
+CLIENT = r'''
+import socket, sys
+port = int(sys.argv[1])
+held = None
+
+def finish(c):
+    c.sendall(b"x")
+    c.shutdown(socket.SHUT_WR)
+    c.recv(1)
+    c.close()
+
+print("ready", flush=True)
+for line in sys.stdin:
+    w = line.split()
+    if w[0] == "hold":
+        held = socket.create_connection(("127.0.0.1", port))
+        print("held", flush=True)
+        continue
+    if w[0] == "release":
+        finish(held)
+    for i in range(int(w[1]) if w[0] == "go" else 0):
+        finish(socket.create_connection(("127.0.0.1", port)))
+    print("done", flush=True)
+'''
+
+
+def boot_ns():
+    return time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+
+
+def kill_pid(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def server_side(trs, port):
+    """The records of the listener and of the connections it accepted."""
+    return [r for r in trs if r["lport"] == port]
+
+
+def check_holders(recs, parent, workers, exit_lo, exit_hi, comm=None):
+    """Every record names a holder at its time: the parent only before its
+    exit, a worker at any time (with comm, the exec'd name)."""
+    bad = []
+    for r in recs:
+        ok = r["pid"] in workers or (r["pid"] == parent and r["boot_ns"] < exit_hi)
+        if ok and comm and r["pid"] in workers and r["boot_ns"] > exit_hi:
+            ok = r["comm"] == comm
+        if not ok:
+            when = ("after" if r["boot_ns"] > exit_hi else
+                    "before" if r["boot_ns"] < exit_lo else "during")
+            bad.append("%s the parent's exit: %s" % (when, fmt_rec(r)))
+    check(not bad, "%d of %d server-side records name no holder of the listener "
+          "(parent %d, workers %s):\n%s\nall:\n%s"
+          % (len(bad), len(recs), parent, sorted(workers), "\n".join(bad), show(recs)))
+
+
+def say(proc, line, reply):
+    proc.p.stdin.write(line + "\n")
+    proc.p.stdin.flush()
+    got = proc.next_line(30)
+    check(got == reply, "client: %r -> %r, not %r" % (line, got, reply))
+
+
+def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False):
+    """The scenario: the server forks nworkers, `before` connections while
+    the parent lives, the parent exits, then `after` connections, the first
+    at once. late: the workers accept only after the parent's exit, and one
+    connection made before it is closed by the client after it, in the
+    listener's queue or just accepted: its records then carry the dead
+    parent as its listener's owner, which the tool must replace. Returns
+    (server-side records, parent, workers, exit window)."""
+    port = pick_port()
+    tmp = None
+    procs = []
+    workers = set()
+    try:
+        with Netns() as ns:
+            tr = ns.tracer("-P", str(port))
+            mode = "exec" if exec_name else "late" if late else "fork"
+            argv = [PYTHON, "-c", SERVER, mode, str(port), str(nworkers)]
+            if exec_name:
+                tmp = tempfile.mkdtemp(prefix="tt-daemon-")
+                prog = os.path.join(tmp, exec_name)
+                os.symlink(os.path.realpath(PYTHON), prog)
+                argv += [prog, WORKER]
+            srv = Proc(ns.exec_argv(argv), stdin=True)
+            procs.append(srv)
+            parent = int(srv.next_line(20).split()[1])
+            check(parent == srv.pid, "server pid %d is not the process started (%d)"
+                  % (parent, srv.pid))
+            while len(workers) < nworkers:
+                line = srv.next_line(20)
+                check(line.startswith("worker "), "server: unexpected %r" % line)
+                workers.add(int(line.split()[1]))
+            cli = Proc(ns.exec_argv([PYTHON, "-c", CLIENT, str(port)]), stdin=True)
+            procs.append(cli)
+            check(cli.next_line(20) == "ready", "client did not start")
+            if before:
+                say(cli, "go %d" % before, "done")
+            if late:
+                say(cli, "hold", "held")
+            exit_lo = boot_ns()
+            srv.p.stdin.write("exit\n")
+            srv.p.stdin.flush()
+            # the workers share the parent's stdout: wait for the process alone
+            rc = srv.p.wait(10)
+            exit_hi = boot_ns()
+            check(rc == 0, "server parent exited %s" % rc)
+            if late:
+                say(cli, "release", "done")
+            # at once: the first connection races the tool's look at the holders
+            say(cli, "go %d" % after, "done")
+            n = before + after + late
+            tr.wait_for(lambda t: sum(1 for r in t if r["lport"] == port and
+                                      r["state"] == "CLOSE" and r["old_state"] == "LAST_ACK") >= n,
+                        what="%d server-side connections closed" % n)
+            for w in workers:
+                kill_pid(w)
+            tr.wait_for(lambda t: any(r["lport"] == port and r["old_state"] == "LISTEN"
+                                      for r in t), what="LISTEN -> CLOSE")
+            trs = tr.stop()
+    finally:
+        for w in workers:
+            kill_pid(w)
+        for p in procs:
+            p.kill()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    recs = server_side(trs, port)
+    reqs = [r for r in recs if r["old_state"] == "CLOSE" and r["state"] == "SYN_RECV"]
+    check(len(reqs) == before + after + late, "expected %d request sockets, got %d:\n%s"
+          % (before + after + late, len(reqs), show(recs)))
+    lsn = [r for r in recs if r["old_state"] == "CLOSE" and r["state"] == "LISTEN"]
+    check(len(lsn) == 1 and lsn[0]["pid"] == parent,
+          "the listener's CLOSE -> LISTEN names the parent %d:\n%s" % (parent, show(recs)))
+    return recs, parent, workers, exit_lo, exit_hi
+
+
+@test("40_daemon_listen_fork_parent_exits")
+def t_daemon():
+    recs, parent, workers, lo, hi = run_daemon(1, before=0, after=5, late=True)
+    check_holders(recs, parent, workers, lo, hi)
+    (child,) = workers
+    after = [r for r in recs if r["boot_ns"] > hi]
+    check(len(after) >= 5 * 4 and all(r["pid"] == child for r in after),
+          "after the parent's exit every record names the child %d:\n%s" % (child, show(after)))
+    # the connection queued before the exit: its records after it, before
+    # or around the accept, name the child
+    held = [r for r in recs if r["sock"] == recs[1]["sock"]]
+    check(len(held) >= 3 and held[0]["pid"] == parent and
+          any(r["boot_ns"] > hi and r["old_state"] == "ESTABLISHED" for r in held),
+          "the connection made before the exit:\n%s" % show(held))
+
+
+@test("41_daemon_prefork_workers_share_listener")
+def t_prefork():
+    recs, parent, workers, lo, hi = run_daemon(3, before=4, after=8)
+    check_holders(recs, parent, workers, lo, hi)
+    # after accept the accepter: each connection's records from its first
+    # one after SYN_RECV -> ESTABLISHED name one worker
+    after = [r for r in recs if r["boot_ns"] > hi and r["old_state"] != "LISTEN"]
+    check(after and all(r["pid"] in workers for r in after),
+          "after the parent's exit, records name workers %s:\n%s" % (sorted(workers), show(after)))
+
+
+@test("42_daemon_listener_inherited_by_exec")
+def t_exec():
+    name = "ttexecd%d" % (os.getpid() % 1000)
+    recs, parent, workers, lo, hi = run_daemon(1, before=2, after=4, exec_name=name)
+    check_holders(recs, parent, workers, lo, hi, comm=name)
+    (child,) = workers
+    after = [r for r in recs if r["boot_ns"] > hi]
+    check(len(after) >= 4 * 4 and all(r["pid"] == child and r["comm"] == name for r in after),
+          "after the parent's exit every record names the exec'd %d/%s:\n%s"
+          % (child, name, show(after)))
