@@ -49,21 +49,23 @@ int lsnown_cmp(const void *a, const void *b)
 }
 
 long lsnown_choose(const struct tt_lsn_holder *h, size_t n, __u32 accepter,
-		   const struct tt_owner *cur)
+		   const struct tt_owner *cur, int cur_accepts)
 {
-	long first = -1, owner = -1;
+	long first = -1, owner = -1, acc = -1;
 
 	for (size_t i = 0; i < n; i++) {
 		if (h[i].exiting)
 			continue;
-		if (accepter && h[i].tgid == accepter)
-			return (long)i;
+		if (accepter && h[i].tgid == accepter && acc < 0)
+			acc = (long)i;
 		if (cur && cur->known && h[i].tgid == cur->pid && owner < 0)
 			owner = (long)i;
 		if (first < 0)
 			first = (long)i;
 	}
-	return owner >= 0 ? owner : first;
+	if (owner >= 0 && cur_accepts)
+		return owner;
+	return acc >= 0 ? acc : owner >= 0 ? owner : first;
 }
 
 static int is_zero(const __u8 *a, size_t n)
@@ -221,8 +223,10 @@ static void settle(struct lsnown *l, const struct tt_lsn_holder *h, size_t n)
 	if (!h->cookie || bpf_map_lookup_elem(conns, &h->cookie, &c) || c.state != TT_LISTEN)
 		return;
 	bpf_map_lookup_elem(bpf_map__fd(s->maps.lsn_accepter), &port, &acc);
-	k = lsnown_choose(h, n, acc, &c.owner);
 	e = entry_for(l, h->cookie);
+	if (c.owner.known && acc == c.owner.pid)
+		e->owner_accepts = 1;
+	k = lsnown_choose(h, n, acc, &c.owner, e->owner_accepts && e->owner.pid == c.owner.pid);
 	e->netns = h->netns;
 	e->family = h->family;
 	e->lport = h->lport;
@@ -243,6 +247,7 @@ static void settle(struct lsnown *l, const struct tt_lsn_holder *h, size_t n)
 		/* BPF_EXIST: a listener closed meanwhile stays deleted */
 		bpf_map_update_elem(conns, &h->cookie, &c, BPF_EXIST);
 		bpf_map_update_elem(bpf_map__fd(s->maps.lsn_owners), &c.owner.pid, &one, BPF_ANY);
+		e->owner_accepts = acc == c.owner.pid;
 	}
 	e->owner = c.owner;
 	lsnown_hist_add(e, c.owner.pid);
@@ -306,6 +311,33 @@ void lsnown_free(struct lsnown **pl)
 	*pl = NULL;
 }
 
+/* An accepter changed: is there a listener, as the last pass saw them,
+ * whose owner does not accept while another process on its port does?
+ * Workers accepting in turn change the accepter at every connection: this
+ * look (one array load per listener) spares them a pass each second. */
+static int accept_pass_needed(struct lsnown *l)
+{
+	struct tcptrail_bpf *s = loader_skel(l->b);
+	int fd = bpf_map__fd(s->maps.lsn_accepter);
+
+	l->accept_seen = __atomic_load_n(&s->bss->lsn_accept_gen, __ATOMIC_ACQUIRE);
+	if (!l->pass)
+		return 1;   /* no listing yet */
+	for (size_t i = 0; i < l->n; i++) {
+		struct lsn_entry *e = &l->e[i];
+		__u32 port = e->lport, acc = 0;
+
+		if (e->pass != l->pass || !e->owner.known || e->owner_accepts ||
+		    bpf_map_lookup_elem(fd, &port, &acc) || !acc)
+			continue;
+		if (acc == e->owner.pid)
+			e->owner_accepts = 1;
+		else
+			return 1;
+	}
+	return 0;
+}
+
 void lsnown_tick(struct lsnown *l, long long now)
 {
 	struct tcptrail_bpf *s;
@@ -314,9 +346,10 @@ void lsnown_tick(struct lsnown *l, long long now)
 		return;
 	s = loader_skel(l->b);
 	if (__atomic_load_n(&s->bss->lsn_gone_gen, __ATOMIC_ACQUIRE) != l->gone_seen ||
-	    (__atomic_load_n(&s->bss->lsn_accept_gen, __ATOMIC_RELAXED) != l->accept_seen &&
-	     now - l->last_pass >= ACCEPT_PASS_NS) ||
 	    (l->passive && now - l->last_pass >= IDLE_PASS_NS))
+		run_pass(l, now);
+	else if (__atomic_load_n(&s->bss->lsn_accept_gen, __ATOMIC_RELAXED) != l->accept_seen &&
+		 now - l->last_pass >= ACCEPT_PASS_NS && accept_pass_needed(l))
 		run_pass(l, now);
 }
 

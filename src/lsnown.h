@@ -42,6 +42,7 @@ struct lsn_entry {
 	__u32 netns, family, lport;
 	__u8 laddr[16];
 	struct tt_owner owner;   /* known = 0: no live holder at the last pass */
+	int owner_accepts;       /* the owner was seen taking a connection over */
 	__u32 hist[LSN_HIST];    /* its owners, latest first: the dead one an event names */
 	unsigned long long pass; /* the last pass that saw it */
 };
@@ -50,12 +51,13 @@ struct lsn_entry {
 int lsnown_cmp(const void *a, const void *b);
 /*
  * Which of the n holders of one listener (sorted by tgid, the exiting
- * ones included) to name: the port's latest accepter if it holds it, else
- * the current owner if it still holds it, else the lowest pid. Returns its
- * index, or -1 when every holder is exiting.
+ * ones included) to name: the current owner if it holds it and accepts
+ * (cur_accepts: no flapping between workers), else the port's latest
+ * accepter if it holds it, else the current owner if it holds it, else
+ * the lowest pid. Returns its index, or -1 when every holder is exiting.
  */
 long lsnown_choose(const struct tt_lsn_holder *h, size_t n, __u32 accepter,
-		   const struct tt_owner *cur);
+		   const struct tt_owner *cur, int cur_accepts);
 /*
  * The listener a passive connection came to, from its local address and
  * the dead owner it carries (pid): among the listeners of its namespace

@@ -143,13 +143,15 @@ def say(proc, line, reply):
     check(got == reply, "client: %r -> %r, not %r" % (line, got, reply))
 
 
-def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False):
+def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=False):
     """The scenario: the server forks nworkers, `before` connections while
     the parent lives, the parent exits, then `after` connections, the first
     at once. late: the workers accept only after the parent's exit, and one
     connection made before it is closed by the client after it, in the
     listener's queue or just accepted: its records then carry the dead
-    parent as its listener's owner, which the tool must replace. Returns
+    parent as its listener's owner, which the tool must replace. stays:
+    the parent does not exit (a service manager keeping its copy); the
+    window is then a 1.5 s pause after the first round. Returns
     (server-side records, parent, workers, exit window)."""
     port = pick_port()
     tmp = None
@@ -182,12 +184,15 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False):
             if late:
                 say(cli, "hold", "held")
             exit_lo = boot_ns()
-            srv.p.stdin.write("exit\n")
-            srv.p.stdin.flush()
-            # the workers share the parent's stdout: wait for the process alone
-            rc = srv.p.wait(10)
+            if stays:
+                time.sleep(1.5)
+            else:
+                srv.p.stdin.write("exit\n")
+                srv.p.stdin.flush()
+                # the workers share the parent's stdout: wait for the process alone
+                rc = srv.p.wait(10)
+                check(rc == 0, "server parent exited %s" % rc)
             exit_hi = boot_ns()
-            check(rc == 0, "server parent exited %s" % rc)
             if late:
                 say(cli, "release", "done")
             # at once: the first connection races the tool's look at the holders
@@ -198,6 +203,7 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False):
                         what="%d server-side connections closed" % n)
             for w in workers:
                 kill_pid(w)
+            srv.kill()
             tr.wait_for(lambda t: any(r["lport"] == port and r["old_state"] == "LISTEN"
                                       for r in t), what="LISTEN -> CLOSE")
             trs = tr.stop()
@@ -255,3 +261,20 @@ def t_exec():
     check(len(after) >= 4 * 4 and all(r["pid"] == child and r["comm"] == name for r in after),
           "after the parent's exit every record names the exec'd %d/%s:\n%s"
           % (child, name, show(after)))
+
+
+@test("43_daemon_socket_activation_prefers_accepter")
+def t_activation():
+    """The manager keeps its copy of the listener and never accepts; the
+    exec'd service accepts. Both hold it: the records before accept may
+    name either, but once the service has accepted, the tool prefers it."""
+    name = "ttsvc%d" % (os.getpid() % 1000)
+    recs, parent, workers, lo, hi = run_daemon(1, before=1, after=4, exec_name=name, stays=True)
+    (svc,) = workers
+    bad = [r for r in recs if r["pid"] not in (parent, svc)]
+    check(not bad, "records name no holder (manager %d, service %d):\n%s"
+          % (parent, svc, show(bad)))
+    after = [r for r in recs if r["boot_ns"] > hi and r["old_state"] != "LISTEN"]
+    check(len(after) >= 4 * 4 and all(r["pid"] == svc and r["comm"] == name for r in after),
+          "after the service's first accept, records name the service %d/%s:\n%s"
+          % (svc, name, show(after)))

@@ -41,7 +41,7 @@ static void test_choose_dead_owner_gives_holder(void **state)
 	struct tt_owner cur = owner(100);
 
 	(void)state;
-	assert_int_equal(lsnown_choose(h, 2, 0, &cur), 1);
+	assert_int_equal(lsnown_choose(h, 2, 0, &cur, 0), 1);
 }
 
 /* The port's accepter is preferred when it holds the listener, even over a
@@ -52,9 +52,9 @@ static void test_choose_accepter_first(void **state)
 	struct tt_owner cur = owner(1);
 
 	(void)state;
-	assert_int_equal(lsnown_choose(h, 3, 301, &cur), 2);
+	assert_int_equal(lsnown_choose(h, 3, 301, &cur, 0), 2);
 	/* an accepter that does not hold it (a descriptor passed to it) is not */
-	assert_int_equal(lsnown_choose(h, 3, 999, &cur), 0);
+	assert_int_equal(lsnown_choose(h, 3, 999, &cur, 0), 0);
 }
 
 /* A live owner that still holds it stays: no flapping between workers. */
@@ -64,14 +64,29 @@ static void test_choose_keeps_live_owner(void **state)
 	struct tt_owner cur = owner(202);
 
 	(void)state;
-	assert_int_equal(lsnown_choose(h, 3, 0, &cur), 2);
+	assert_int_equal(lsnown_choose(h, 3, 0, &cur, 0), 2);
 	/* the owner closed its descriptor: the lowest pid */
 	cur = owner(150);
-	assert_int_equal(lsnown_choose(h, 3, 0, &cur), 0);
+	assert_int_equal(lsnown_choose(h, 3, 0, &cur, 0), 0);
 	/* unknown owner */
 	memset(&cur, 0, sizeof(cur));
-	assert_int_equal(lsnown_choose(h, 3, 0, &cur), 0);
-	assert_int_equal(lsnown_choose(h, 3, 0, NULL), 0);
+	assert_int_equal(lsnown_choose(h, 3, 0, &cur, 0), 0);
+	assert_int_equal(lsnown_choose(h, 3, 0, NULL, 0), 0);
+}
+
+/* An owner that holds the listener and accepts stays, whoever accepted
+ * last: pre-fork workers accepting in turn do not move it each pass. */
+static void test_choose_accepting_owner_stays(void **state)
+{
+	struct tt_lsn_holder h[] = { holder(1, 300, 0), holder(1, 301, 0), holder(1, 302, 0) };
+	struct tt_owner cur = owner(300);
+
+	(void)state;
+	assert_int_equal(lsnown_choose(h, 3, 302, &cur, 1), 0);
+	assert_int_equal(lsnown_choose(h, 3, 302, &cur, 0), 2);
+	/* gone from the holders: the accepter, accepting or not */
+	cur = owner(299);
+	assert_int_equal(lsnown_choose(h, 3, 302, &cur, 1), 2);
 }
 
 /* Every holder exiting, or an exiting accepter: no live holder to name. */
@@ -82,10 +97,10 @@ static void test_choose_exiting(void **state)
 	struct tt_owner cur = owner(100);
 
 	(void)state;
-	assert_int_equal(lsnown_choose(h, 2, 0, &cur), -1);
-	assert_int_equal(lsnown_choose(h, 2, 101, &cur), -1);
-	assert_int_equal(lsnown_choose(g, 2, 100, &cur), 1);
-	assert_int_equal(lsnown_choose(h, 0, 0, &cur), -1);
+	assert_int_equal(lsnown_choose(h, 2, 0, &cur, 0), -1);
+	assert_int_equal(lsnown_choose(h, 2, 101, &cur, 0), -1);
+	assert_int_equal(lsnown_choose(g, 2, 100, &cur, 0), 1);
+	assert_int_equal(lsnown_choose(h, 0, 0, &cur, 0), -1);
 }
 
 static void test_cmp_orders_by_cookie_then_tgid(void **state)
@@ -218,6 +233,7 @@ int main(void)
 		cmocka_unit_test(test_choose_dead_owner_gives_holder),
 		cmocka_unit_test(test_choose_accepter_first),
 		cmocka_unit_test(test_choose_keeps_live_owner),
+		cmocka_unit_test(test_choose_accepting_owner_stays),
 		cmocka_unit_test(test_choose_exiting),
 		cmocka_unit_test(test_cmp_orders_by_cookie_then_tgid),
 		cmocka_unit_test(test_match_exact_before_wildcard),
