@@ -24,12 +24,20 @@
 
 /* A socket entered LISTEN with owner pid: watch that process's exit. A
  * tgid reused since an older owner's exit is alive again. */
+static __always_inline __u64 *lsn_bit_word(__u32 tgid)
+{
+	return &lsn_owner_bits[(tgid / 64) % (TT_LSN_BITS / 64)];
+}
+
 static __always_inline void lsn_listen(__u32 pid)
 {
+	__u64 *w = lsn_bit_word(pid), bit = 1ULL << (pid % 64);
 	__u8 one = 1;
 
 	if (!bpf_map_lookup_elem(&lsn_owners, &pid))
 		bpf_map_update_elem(&lsn_owners, &pid, &one, BPF_ANY);
+	if (!(*w & bit))
+		__sync_fetch_and_or(w, bit);
 	if (lsn_gone_gen)
 		bpf_map_delete_elem(&lsn_gone, &pid);
 }
@@ -62,18 +70,20 @@ static __always_inline void lsn_took(struct tt_conn *c, __u32 lport, __u32 tgid)
 /*
  * sched_process_exit, for every exiting thread. It fires after the thread
  * left signal->live and before exit_files(): live is 0 only for the last
- * thread of the group, whose files are still open (tt_iter_listeners skips
- * such a process). Most exits cost two loads: threads of a living group,
- * and single-threaded processes, which then cost a lookup.
+ * thread of the group, whose files are still open (tt_iter_listeners marks
+ * such a process). An exit of a process that owns no listener costs a
+ * load and a bit test (lsn_owner_bits), and two loads more when its bit is
+ * set by another tgid's.
  */
 static __always_inline void lsn_exit(struct task_struct *p)
 {
-	__u32 tgid;
+	__u32 tgid = p->tgid;
 	__u64 now;
 
+	if (!(*lsn_bit_word(tgid) & (1ULL << (tgid % 64))))
+		return;
 	if (p->signal->live.counter)
 		return;
-	tgid = p->tgid;
 	if (!bpf_map_lookup_elem(&lsn_owners, &tgid))
 		return;
 	bpf_map_delete_elem(&lsn_owners, &tgid);

@@ -227,6 +227,14 @@ struct {
 	__type(value, __u32);
 } lsn_accepter SEC(".maps");
 
+/* The tgids of lsn_owners, as bits of tgid mod 32768, so that an exit
+ * costs a load from this page, most likely in cache and in the TLB,
+ * instead of a lookup in a 1 MiB table, whose cold cache line and TLB
+ * entry cost about a microsecond in a VM (bench/exitcost.sh). Bits are
+ * set with the table (user space too, through the mmap) and never
+ * cleared: a stale bit costs the lookup. */
+__u64 lsn_owner_bits[TT_LSN_BITS / 64] = {};
+
 /* Bumped at each exit of a listener's owner, and each change of an
  * accepter: user space reads them through the mmap at each poll. */
 __u64 lsn_gone_gen = 0;

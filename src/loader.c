@@ -661,6 +661,12 @@ cleanup:
 	return err;
 }
 
+void loader_lsn_bit(struct tt_bpf *b, __u32 tgid)
+{
+	__atomic_fetch_or(&b->skel->bss->lsn_owner_bits[(tgid / 64) % (TT_LSN_BITS / 64)],
+			  1ULL << (tgid % 64), __ATOMIC_RELAXED);
+}
+
 /* c->id is the socket's cookie: the owner table's key */
 int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 {
@@ -676,6 +682,7 @@ int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 		__u8 one = 1;
 
 		bpf_map_update_elem(bpf_map__fd(b->skel->maps.lsn_owners), &c->owner.pid, &one, BPF_ANY);
+		loader_lsn_bit(b, c->owner.pid);
 	}
 	/*
 	 * A timewait socket still in FIN_WAIT2 moves to TIME_WAIT without a

@@ -247,6 +247,7 @@ static void settle(struct lsnown *l, const struct tt_lsn_holder *h, size_t n)
 		/* BPF_EXIST: a listener closed meanwhile stays deleted */
 		bpf_map_update_elem(conns, &h->cookie, &c, BPF_EXIST);
 		bpf_map_update_elem(bpf_map__fd(s->maps.lsn_owners), &c.owner.pid, &one, BPF_ANY);
+		loader_lsn_bit(l->b, c.owner.pid);
 		e->owner_accepts = acc == c.owner.pid;
 	}
 	e->owner = c.owner;
