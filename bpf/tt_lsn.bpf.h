@@ -22,22 +22,17 @@
 #ifndef TT_LSN_BPF_H
 #define TT_LSN_BPF_H
 
-/* A socket entered LISTEN with owner pid: watch that process's exit. A
- * tgid reused since an older owner's exit is alive again. */
-static __always_inline __u64 *lsn_bit_word(__u32 tgid)
-{
-	return &lsn_owner_bits[(tgid / 64) % (TT_LSN_BITS / 64)];
-}
-
+/* A socket entered LISTEN, in the context of its owner pid (the current
+ * process): watch that process's exit. A tgid reused since an older
+ * owner's exit is alive again. */
 static __always_inline void lsn_listen(__u32 pid)
 {
-	__u64 *w = lsn_bit_word(pid), bit = 1ULL << (pid % 64);
-	__u8 one = 1;
+	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
+	__u8 *mark = bpf_task_storage_get(&lsn_owner_mark, leader, 0,
+					  BPF_LOCAL_STORAGE_GET_F_CREATE);
 
-	if (!bpf_map_lookup_elem(&lsn_owners, &pid))
-		bpf_map_update_elem(&lsn_owners, &pid, &one, BPF_ANY);
-	if (!(*w & bit))
-		__sync_fetch_and_or(w, bit);
+	if (mark)
+		*mark = 1;
 	if (lsn_gone_gen)
 		bpf_map_delete_elem(&lsn_gone, &pid);
 }
@@ -71,22 +66,20 @@ static __always_inline void lsn_took(struct tt_conn *c, __u32 lport, __u32 tgid)
  * sched_process_exit, for every exiting thread. It fires after the thread
  * left signal->live and before exit_files(): live is 0 only for the last
  * thread of the group, whose files are still open (tt_iter_listeners marks
- * such a process). An exit of a process that owns no listener costs a
- * load and a bit test (lsn_owner_bits), and two loads more when its bit is
- * set by another tgid's.
+ * such a process). An exit of a process that owns no listener costs the
+ * look at its leader's task storage.
  */
 static __always_inline void lsn_exit(struct task_struct *p)
 {
-	__u32 tgid = p->tgid;
+	__u32 tgid;
 	__u64 now;
 
-	if (!(*lsn_bit_word(tgid) & (1ULL << (tgid % 64))))
+	if (!bpf_task_storage_get(&lsn_owner_mark, p->group_leader, 0, 0))
 		return;
 	if (p->signal->live.counter)
 		return;
-	if (!bpf_map_lookup_elem(&lsn_owners, &tgid))
-		return;
-	bpf_map_delete_elem(&lsn_owners, &tgid);
+	tgid = p->tgid;
+	bpf_task_storage_delete(&lsn_owner_mark, p->group_leader);
 	now = bpf_ktime_get_boot_ns();
 	bpf_map_update_elem(&lsn_gone, &tgid, &now, BPF_ANY);
 	__sync_fetch_and_add(&lsn_gone_gen, 1);

@@ -196,17 +196,23 @@ struct {
 
 /* ---- listeners' owners (tt_lsn.bpf.h) ------------------------------------- */
 
-/* Processes that own a listener (tgid -> 1): set when a socket enters
- * LISTEN, by the loader's seed and by user space's choice of a holder;
- * an exit is looked at only for them. Not an LRU: a full table leaves a
- * new owner's exit unnoticed until user space's next pass, not an old
- * one's. */
+/*
+ * Processes that own a listener: a mark in their thread-group leader's
+ * task storage, set when a socket enters LISTEN, by the loader's seed and
+ * by user space's choice of a holder (through a pidfd). An exit is looked
+ * at only for them. Task storage, not a table by tgid: the exit hook
+ * reaches it through the task, in memory the exit already touches. A
+ * lookup in a map's own memory (a hash, or even the .bss) there costs
+ * about 0.6 us, a TLB miss after the exiting process's address space went
+ * away (bench/exitcost.sh); the mark costs a helper call and a load. It
+ * goes with the task: no tgid reuse to mind.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, __u8);
-} lsn_owners SEC(".maps");
+} lsn_owner_mark SEC(".maps");
 
 /* Listener owners that exited (tgid -> CLOCK_BOOTTIME of the exit): a
  * connection that still carries one as its listener's owner is flagged
@@ -226,14 +232,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u32);
 } lsn_accepter SEC(".maps");
-
-/* The tgids of lsn_owners, as bits of tgid mod 32768, so that an exit
- * costs a load from this page, most likely in cache and in the TLB,
- * instead of a lookup in a 1 MiB table, whose cold cache line and TLB
- * entry cost about a microsecond in a VM (bench/exitcost.sh). Bits are
- * set with the table (user space too, through the mmap) and never
- * cleared: a stale bit costs the lookup. */
-__u64 lsn_owner_bits[TT_LSN_BITS / 64] = {};
 
 /* Bumped at each exit of a listener's owner, and each change of an
  * accepter: user space reads them through the mmap at each poll. */

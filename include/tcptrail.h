@@ -181,10 +181,6 @@ struct tt_owner_pair {
 	__u64 inode;
 };
 
-/* Bits of the BPF side's lsn_owner_bits (bpf/tt_maps.bpf.h): a tgid's
- * bit is tgid % TT_LSN_BITS. */
-#define TT_LSN_BITS 32768
-
 /* tt_conn.flags: the owner was copied from the listener (a passive
  * connection no process has acted on yet); see bpf/tt_lsn.bpf.h. */
 #define TT_CONN_LSN_OWNER (1U << 13)

@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -661,10 +662,17 @@ cleanup:
 	return err;
 }
 
-void loader_lsn_bit(struct tt_bpf *b, __u32 tgid)
+int loader_lsn_mark(struct tt_bpf *b, __u32 tgid)
 {
-	__atomic_fetch_or(&b->skel->bss->lsn_owner_bits[(tgid / 64) % (TT_LSN_BITS / 64)],
-			  1ULL << (tgid % 64), __ATOMIC_RELAXED);
+	int pfd = syscall(SYS_pidfd_open, tgid, 0), err = 0;
+	__u8 one = 1;
+
+	if (pfd < 0)
+		return -errno;   /* gone already */
+	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.lsn_owner_mark), &pfd, &one, BPF_ANY))
+		err = -errno;
+	close(pfd);
+	return err;
 }
 
 /* c->id is the socket's cookie: the owner table's key */
@@ -678,12 +686,8 @@ int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 		return errno == EEXIST ? 0 : -errno;
 	/* its exit is watched like that of a process seen calling listen();
 	 * a full table is left to user space's passes (src/lsnown.c) */
-	if (c->state == TT_LISTEN && c->owner.known) {
-		__u8 one = 1;
-
-		bpf_map_update_elem(bpf_map__fd(b->skel->maps.lsn_owners), &c->owner.pid, &one, BPF_ANY);
-		loader_lsn_bit(b, c->owner.pid);
-	}
+	if (c->state == TT_LISTEN && c->owner.known)
+		loader_lsn_mark(b, c->owner.pid);
 	/*
 	 * A timewait socket still in FIN_WAIT2 moves to TIME_WAIT without a
 	 * hook firing: put it with those the flush checks. The flush program

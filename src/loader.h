@@ -32,9 +32,9 @@ const char *loader_error(void);
 
 /* The skeleton, for src/lsnown.c's maps and counters. */
 struct tcptrail_bpf *loader_skel(const struct tt_bpf *b);
-/* Marks tgid as a listener's owner in the exit hook's bitmap (with its
- * entry in the lsn_owners map, which the caller makes). */
-void loader_lsn_bit(struct tt_bpf *b, __u32 tgid);
+/* Marks process tgid as a listener's owner, whose exit the kernel side
+ * watches. 0 or -errno (-ESRCH: gone). */
+int loader_lsn_mark(struct tt_bpf *b, __u32 tgid);
 
 /* NULL-safe: without BPF, no feature. */
 const struct tt_features *loader_features(const struct tt_bpf *b);

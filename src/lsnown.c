@@ -217,7 +217,6 @@ static void settle(struct lsnown *l, const struct tt_lsn_holder *h, size_t n)
 	struct lsn_entry *e;
 	__u32 acc = 0, port = h->lport;
 	long k;
-	__u8 one = 1;
 
 	/* only the listeners the BPF side follows: not the filtered ones */
 	if (!h->cookie || bpf_map_lookup_elem(conns, &h->cookie, &c) || c.state != TT_LISTEN)
@@ -246,8 +245,7 @@ static void settle(struct lsnown *l, const struct tt_lsn_holder *h, size_t n)
 		c.owner.comm[TT_COMM_LEN - 1] = '\0';
 		/* BPF_EXIST: a listener closed meanwhile stays deleted */
 		bpf_map_update_elem(conns, &h->cookie, &c, BPF_EXIST);
-		bpf_map_update_elem(bpf_map__fd(s->maps.lsn_owners), &c.owner.pid, &one, BPF_ANY);
-		loader_lsn_bit(l->b, c.owner.pid);
+		loader_lsn_mark(l->b, c.owner.pid);
 		e->owner_accepts = acc == c.owner.pid;
 	}
 	e->owner = c.owner;

@@ -143,7 +143,8 @@ def say(proc, line, reply):
     check(got == reply, "client: %r -> %r, not %r" % (line, got, reply))
 
 
-def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=False):
+def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=False,
+               existing=False):
     """The scenario: the server forks nworkers, `before` connections while
     the parent lives, the parent exits, then `after` connections, the first
     at once. late: the workers accept only after the parent's exit, and one
@@ -151,7 +152,9 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=Fa
     listener's queue or just accepted: its records then carry the dead
     parent as its listener's owner, which the tool must replace. stays:
     the parent does not exit (a service manager keeping its copy); the
-    window is then a 1.5 s pause after the first round. Returns
+    window is then a 1.5 s pause after the first round. existing: the
+    tracer starts once the workers run, and knows the listener from its
+    snapshot. Returns
     (server-side records, parent, workers, exit window)."""
     port = pick_port()
     tmp = None
@@ -159,7 +162,8 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=Fa
     workers = set()
     try:
         with Netns() as ns:
-            tr = ns.tracer("-P", str(port))
+            if not existing:
+                tr = ns.tracer("-P", str(port))
             mode = "exec" if exec_name else "late" if late else "fork"
             argv = [PYTHON, "-c", SERVER, mode, str(port), str(nworkers)]
             if exec_name:
@@ -176,6 +180,11 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=Fa
                 line = srv.next_line(20)
                 check(line.startswith("worker "), "server: unexpected %r" % line)
                 workers.add(int(line.split()[1]))
+            if existing:
+                tr = ns.tracer("-P", str(port), snapshot=True)
+                rows = [r for r in tr.seen() if r.get("type") == "snapshot"]
+                check(len(rows) == 1 and rows[0]["pid"] in workers | {parent},
+                      "the snapshot shows the listener with a holder: %s" % rows)
             cli = Proc(ns.exec_argv([PYTHON, "-c", CLIENT, str(port)]), stdin=True)
             procs.append(cli)
             check(cli.next_line(20) == "ready", "client did not start")
@@ -219,7 +228,7 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=Fa
     check(len(reqs) == before + after + late, "expected %d request sockets, got %d:\n%s"
           % (before + after + late, len(reqs), show(recs)))
     lsn = [r for r in recs if r["old_state"] == "CLOSE" and r["state"] == "LISTEN"]
-    check(len(lsn) == 1 and lsn[0]["pid"] == parent,
+    check(len(lsn) == (0 if existing else 1) and all(r["pid"] == parent for r in lsn),
           "the listener's CLOSE -> LISTEN names the parent %d:\n%s" % (parent, show(recs)))
     return recs, parent, workers, exit_lo, exit_hi
 
@@ -278,3 +287,13 @@ def t_activation():
     check(len(after) >= 4 * 4 and all(r["pid"] == svc and r["comm"] == name for r in after),
           "after the service's first accept, records name the service %d/%s:\n%s"
           % (svc, name, show(after)))
+
+
+@test("44_daemon_listener_from_the_snapshot")
+def t_existing():
+    """The daemon was already running: the listener and its owner come from
+    the snapshot, whose owner's exit the tool must watch as well."""
+    recs, parent, workers, lo, hi = run_daemon(2, before=0, after=4, existing=True)
+    check_holders(recs, parent, workers, lo, hi)
+    after = [r for r in recs if r["boot_ns"] > hi]
+    check(len(after) >= 4 * 4, "records after the parent's exit:\n%s" % show(after))
