@@ -66,17 +66,18 @@ static __always_inline void lsn_took(struct tt_conn *c, __u32 lport, __u32 tgid)
  * sched_process_exit, for every exiting thread. It fires after the thread
  * left signal->live and before exit_files(): live is 0 only for the last
  * thread of the group, whose files are still open (tt_iter_listeners marks
- * such a process). An exit of a process that owns no listener costs the
- * look at its leader's task storage.
+ * such a process). A thread of a living group costs two loads; the last
+ * thread of a process that owns no listener, a look at its leader's task
+ * storage.
  */
 static __always_inline void lsn_exit(struct task_struct *p)
 {
 	__u32 tgid;
 	__u64 now;
 
-	if (!bpf_task_storage_get(&lsn_owner_mark, p->group_leader, 0, 0))
-		return;
 	if (p->signal->live.counter)
+		return;
+	if (!bpf_task_storage_get(&lsn_owner_mark, p->group_leader, 0, 0))
 		return;
 	tgid = p->tgid;
 	bpf_task_storage_delete(&lsn_owner_mark, p->group_leader);
