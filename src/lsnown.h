@@ -13,9 +13,10 @@
  * listener, and, for each listener the BPF side follows whose owner no
  * longer holds it (exited, or closed its descriptor), writes a holder as
  * its owner: new connections then carry that process. A pass runs when a
- * listener's owner exits, when the accepting process on a port changes
- * (at most once a second), and every 10 s while passive connections
- * arrive (a close of the owner's descriptor leaves no trace otherwise).
+ * listener's owner exits, when a process other than a listener's owner
+ * takes its connections over (at most once a second), and every 10 s
+ * while passive connections arrive (a close of the owner's descriptor
+ * leaves no trace otherwise).
  */
 struct lsnown;
 struct tt_bpf;
