@@ -119,17 +119,22 @@ def server_side(trs, port):
     return [r for r in trs if r["lport"] == port]
 
 
-def check_holders(recs, parent, workers, exit_lo, exit_hi, comm=None):
+def check_holders(recs, parent, workers, exit_lo, exit_hi, comm=None, dead=None):
     """Every record names a holder at its time: the parent only before its
-    exit, a worker at any time (with comm, the exec'd name)."""
+    exit, a worker until the test killed it (dead: pid -> boot_ns after its
+    death), or to the end (with comm, the exec'd name)."""
     bad = []
+    dead = dead or {}
     for r in recs:
-        ok = r["pid"] in workers or (r["pid"] == parent and r["boot_ns"] < exit_hi)
+        ok = ((r["pid"] in workers and r["boot_ns"] < dead.get(r["pid"], 1 << 63)) or
+              (r["pid"] == parent and r["boot_ns"] < exit_hi))
         if ok and comm and r["pid"] in workers and r["boot_ns"] > exit_hi:
             ok = r["comm"] == comm
         if not ok:
             when = ("after" if r["boot_ns"] > exit_hi else
                     "before" if r["boot_ns"] < exit_lo else "during")
+            if r["pid"] in dead:
+                when = "after its own death, and"
             bad.append("%s the parent's exit: %s" % (when, fmt_rec(r)))
     check(not bad, "%d of %d server-side records name no holder of the listener "
           "(parent %d, workers %s):\n%s\nall:\n%s"
@@ -143,8 +148,29 @@ def say(proc, line, reply):
     check(got == reply, "client: %r -> %r, not %r" % (line, got, reply))
 
 
+def kill_owner(tr, port, workers, cli, n):
+    """Kills the worker the latest request socket named (the listener's
+    owner), waits until it is gone, makes 4 more connections. Returns
+    {pid: boot_ns after its death}."""
+    reqs = [r for r in transitions(tr.seen()) if r["lport"] == port and r["state"] == "SYN_RECV"
+            and r["old_state"] == "CLOSE"]
+    w = reqs[-1]["pid"]
+    check(w in workers, "the last request names %s, not a worker %s" % (w, sorted(workers)))
+    kill_pid(w)
+    deadline = time.monotonic() + 10
+    while os.path.exists("/proc/%d" % w) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    check(not os.path.exists("/proc/%d" % w), "worker %d did not die" % w)
+    dead = {w: boot_ns()}
+    say(cli, "go 4", "done")
+    tr.wait_for(lambda t: sum(1 for r in t if r["lport"] == port and r["state"] == "CLOSE" and
+                              r["old_state"] == "LAST_ACK") >= n + 4,
+                what="%d server-side connections closed" % (n + 4))
+    return dead
+
+
 def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=False,
-               existing=False):
+               existing=False, kill=False):
     """The scenario: the server forks nworkers, `before` connections while
     the parent lives, the parent exits, then `after` connections, the first
     at once. late: the workers accept only after the parent's exit, and one
@@ -154,8 +180,9 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=Fa
     the parent does not exit (a service manager keeping its copy); the
     window is then a 1.5 s pause after the first round. existing: the
     tracer starts once the workers run, and knows the listener from its
-    snapshot. Returns
-    (server-side records, parent, workers, exit window)."""
+    snapshot. kill: then the worker named as the listener's owner is
+    killed, and 4 more connections made. Returns (server-side records,
+    parent, workers, exit window, {killed pid: boot_ns after its death})."""
     port = pick_port()
     tmp = None
     procs = []
@@ -210,6 +237,7 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=Fa
             tr.wait_for(lambda t: sum(1 for r in t if r["lport"] == port and
                                       r["state"] == "CLOSE" and r["old_state"] == "LAST_ACK") >= n,
                         what="%d server-side connections closed" % n)
+            dead = kill_owner(tr, port, workers, cli, n) if kill else {}
             for w in workers:
                 kill_pid(w)
             srv.kill()
@@ -225,11 +253,14 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=Fa
             shutil.rmtree(tmp, ignore_errors=True)
     recs = server_side(trs, port)
     reqs = [r for r in recs if r["old_state"] == "CLOSE" and r["state"] == "SYN_RECV"]
-    check(len(reqs) == before + after + late, "expected %d request sockets, got %d:\n%s"
-          % (before + after + late, len(reqs), show(recs)))
+    nreq = before + after + late + (4 if kill else 0)
+    check(len(reqs) == nreq, "expected %d request sockets, got %d:\n%s"
+          % (nreq, len(reqs), show(recs)))
     lsn = [r for r in recs if r["old_state"] == "CLOSE" and r["state"] == "LISTEN"]
     check(len(lsn) == (0 if existing else 1) and all(r["pid"] == parent for r in lsn),
           "the listener's CLOSE -> LISTEN names the parent %d:\n%s" % (parent, show(recs)))
+    if kill:
+        return recs, parent, workers, exit_lo, exit_hi, dead
     return recs, parent, workers, exit_lo, exit_hi
 
 
@@ -251,8 +282,11 @@ def t_daemon():
 
 @test("41_daemon_prefork_workers_share_listener")
 def t_prefork():
-    recs, parent, workers, lo, hi = run_daemon(3, before=4, after=8)
-    check_holders(recs, parent, workers, lo, hi)
+    """Three workers accept on one listener; the parent exits; then the
+    worker the tool names as the listener's owner is killed: the next
+    owner is another live worker, not the dead one."""
+    recs, parent, workers, lo, hi, dead = run_daemon(3, before=4, after=8, kill=True)
+    check_holders(recs, parent, workers, lo, hi, dead=dead)
     # after accept the accepter: each connection's records from its first
     # one after SYN_RECV -> ESTABLISHED name one worker
     after = [r for r in recs if r["boot_ns"] > hi and r["old_state"] != "LISTEN"]
