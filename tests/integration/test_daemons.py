@@ -23,8 +23,10 @@ from harness import (PYTHON, Netns, Proc, TestFailure, check, fmt_rec, pick_port
                      test, transitions)
 
 # The server. argv: mode (fork: the workers run this code; late: the same,
-# accepting only after the parent's exit; exec: each worker execs WORKER
-# under the name argv[4] with the listener inherited),
+# accepting only after the parent's exit; close: the parent closes its copy
+# of the listener after the forks, says "closed", and keeps running; exec:
+# each worker execs WORKER under the name argv[4] with the listener
+# inherited),
 # port, workers. Prints "parent PID", then "worker PID" per worker; the
 # parent exits on "exit" on stdin. A worker takes connections until the
 # test kills it: reads to EOF, then closes (the client closes first, so
@@ -52,10 +54,14 @@ def serve(s):
 
 for i in range(n):
     if os.fork() == 0:
+        mode = "fork" if mode == "close" else mode
         if mode == "exec":
             os.set_inheritable(s.fileno(), True)
             os.execv(sys.argv[4], [sys.argv[4], "-c", sys.argv[5], str(s.fileno())])
         serve(s)
+if mode == "close":
+    s.close()   # the parent keeps running without its copy
+    os.write(1, b"closed\n")
 for line in sys.stdin:
     if line.strip() == "exit":
         os._exit(0)
@@ -170,7 +176,7 @@ def kill_owner(tr, port, workers, cli, n):
 
 
 def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=False,
-               existing=False, kill=False):
+               existing=False, kill=False, close=False):
     """The scenario: the server forks nworkers, `before` connections while
     the parent lives, the parent exits, then `after` connections, the first
     at once. late: the workers accept only after the parent's exit, and one
@@ -180,7 +186,8 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=Fa
     the parent does not exit (a service manager keeping its copy); the
     window is then a 1.5 s pause after the first round. existing: the
     tracer starts once the workers run, and knows the listener from its
-    snapshot. kill: then the worker named as the listener's owner is
+    snapshot. close: the parent closes its copy after the forks (and
+    stays). kill: then the worker named as the listener's owner is
     killed, and 4 more connections made. Returns (server-side records,
     parent, workers, exit window, {killed pid: boot_ns after its death})."""
     port = pick_port()
@@ -191,7 +198,7 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=Fa
         with Netns() as ns:
             if not existing:
                 tr = ns.tracer("-P", str(port))
-            mode = "exec" if exec_name else "late" if late else "fork"
+            mode = "exec" if exec_name else "late" if late else "close" if close else "fork"
             argv = [PYTHON, "-c", SERVER, mode, str(port), str(nworkers)]
             if exec_name:
                 tmp = tempfile.mkdtemp(prefix="tt-daemon-")
@@ -203,8 +210,12 @@ def run_daemon(nworkers, before=0, after=4, exec_name=None, late=False, stays=Fa
             parent = int(srv.next_line(20).split()[1])
             check(parent == srv.pid, "server pid %d is not the process started (%d)"
                   % (parent, srv.pid))
-            while len(workers) < nworkers:
+            closed = not close
+            while len(workers) < nworkers or not closed:
                 line = srv.next_line(20)
+                if close and line == "closed":
+                    closed = True
+                    continue
                 check(line.startswith("worker "), "server: unexpected %r" % line)
                 workers.add(int(line.split()[1]))
             if existing:
@@ -331,3 +342,19 @@ def t_existing():
     check_holders(recs, parent, workers, lo, hi)
     after = [r for r in recs if r["boot_ns"] > hi]
     check(len(after) >= 4 * 4, "records after the parent's exit:\n%s" % show(after))
+
+
+@test("45_daemon_owner_closes_its_copy")
+def t_closed():
+    """The parent closes its copy of the listener after the fork and keeps
+    running. No tracepoint marks that close: the first connection may still
+    name the parent (documented); once the worker has accepted, within a
+    second, the records name the worker, the only holder."""
+    recs, parent, workers, lo, hi = run_daemon(1, before=1, after=4, stays=True, close=True)
+    (child,) = workers
+    bad = [r for r in recs if r["pid"] not in (parent, child)]
+    check(not bad, "records name neither the parent nor the worker:\n%s" % show(bad))
+    after = [r for r in recs if r["boot_ns"] > hi and r["old_state"] != "LISTEN"]
+    check(len(after) >= 4 * 4 and all(r["pid"] == child for r in after),
+          "after the worker's first accept, records name it (%d), not the parent "
+          "that closed its copy (%d):\n%s" % (child, parent, show(after)))
