@@ -7,6 +7,7 @@
  *   tt_kread.bpf.h   reading sockets (direct loads, or CO-RE reads on 6.1)
  *   tt_cgroup.bpf.h  the socket's cgroup, and the --cgroup filter
  *   tt_owner.bpf.h   the owner rule: process context or softirq
+ *   tt_lsn.bpf.h     listeners' owners: live holders, not dead processes
  *   tt_emit.bpf.h    the in-kernel filters, and events into the ring
  *   tt_taken.bpf.h   why inet_sock_set_state has three programs
  *   tt_state.bpf.h   full sockets: state changes, sends, buffer pressure
@@ -27,6 +28,7 @@
 #include "tt_kread.bpf.h"
 #include "tt_cgroup.bpf.h"
 #include "tt_owner.bpf.h"
+#include "tt_lsn.bpf.h"
 #include "tt_emit.bpf.h"
 #include "tt_taken.bpf.h"
 #include "tt_timers.bpf.h"
@@ -171,6 +173,29 @@ SEC("tp_btf/sock_exceed_buf_limit")
 int BPF_PROG(tt_exceed_buf_limit, struct sock *sk, struct proto *prot, long allocated, int kind)
 {
 	pressure(sk, kind == 1 ? TT_EV_RCVQ_FULL : TT_EV_SNDBUF, allocated);
+	return 0;
+}
+
+/* ---- listeners' owners (tt_lsn.bpf.h) ------------------------------------------ */
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tt_proc_exit, struct task_struct *p)
+{
+	lsn_exit(p);
+	return 0;
+}
+
+/* Run by user space (src/lsnown.c) when a listener's owner may have
+ * changed. */
+SEC("iter/task_file")
+int tt_iter_listeners(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct tt_lsn_holder h = {};
+
+	if (task && file && lsn_holder_row(task, file, &h))
+		bpf_seq_write(ctx->meta->seq, &h, sizeof(h));
 	return 0;
 }
 

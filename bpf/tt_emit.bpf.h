@@ -98,13 +98,14 @@ static __always_inline void fill_conn(struct tt_event *e, const struct tt_conn *
 	e->sock_id = c->id;
 	e->cgroup_id = c->cgroup_id;
 	if (c->owner.known) {
-		e->flags |= TT_F_OWNER;
+		/* a dead listener owner: pid is for user space, not shown */
+		e->flags |= lsn_owner_gone(c) ? TT_F_OWNER_GONE : TT_F_OWNER;
 		e->pid = c->owner.pid;
 		__builtin_memcpy(e->comm, c->owner.comm, TT_COMM_LEN);
 	}
 	/* a transition timed before the state began (a parked timer event
 	 * flushed late, clocks of two CPUs): no time rather than 2^64 ns,
-	 * which --verify rejects (seen on 6.1 under qemu, test 44) */
+	 * which --verify rejects (seen on 6.1 under qemu, test 54) */
 	if (c->state_ns && now >= c->state_ns) {
 		e->flags |= TT_F_STATE_NS;
 		e->state_ns = now - c->state_ns;

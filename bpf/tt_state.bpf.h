@@ -38,7 +38,7 @@ static __always_inline int conn_init(struct tt_conn *c, __u64 key, const struct 
 		rv = bpf_map_lookup_elem(&req_by_tuple, t);
 		if (rv) {
 			*c = rv->c;
-			c->flags = 0;
+			c->flags &= CONN_LSN_OWNER;
 			/* the request's timer is deleted next on this CPU,
 			 * unless the kernel already did (early clone) */
 			note = req_local_slot(1);
@@ -151,8 +151,13 @@ static __always_inline int on_set_state(struct sock *sk, __u64 key, int oldstate
 	if (!c->cgroup_id)
 		c->cgroup_id = cgroup_id_of(sk_cgroup((__u64)sk));
 	task_ctx = in_task();
-	if (current_owner(task_ctx, &cur))
+	if (current_owner(task_ctx, &cur)) {
+		if (c->flags & CONN_LSN_OWNER)
+			lsn_took(c, t.lport, cur.pid);
 		c->owner = cur;
+		if (newstate == TT_LISTEN)
+			lsn_listen(cur.pid);
+	}
 	if (t.lport)
 		c->lport = t.lport;
 	if (shown)
@@ -188,10 +193,17 @@ static __always_inline void sock_op(struct sock *sk)
 	c = key ? bpf_map_lookup_elem(&conns, &key) : 0;
 	if (!c)
 		return;
-	if (c->owner.known && c->owner.pid == (__u32)(bpf_get_current_pid_tgid() >> 32))
+	if (c->owner.known && c->owner.pid == (__u32)(bpf_get_current_pid_tgid() >> 32)) {
+		/* the listener's owner accepted: the owner is its own now */
+		if ((c->flags & CONN_LSN_OWNER) && in_task())
+			lsn_took(c, c->lport, c->owner.pid);
 		return;
-	if (current_owner(in_task(), &cur))
+	}
+	if (current_owner(in_task(), &cur)) {
+		if (c->flags & CONN_LSN_OWNER)
+			lsn_took(c, c->lport, cur.pid);
 		c->owner = cur;
+	}
 }
 
 /* A receive queue full, or memory refused: a record of its own. */

@@ -241,6 +241,8 @@ static __always_inline void req_started(struct timer_list *timer)
 	lc = lkey ? bpf_map_lookup_elem(&conns, &lkey) : 0;
 	if (lc)
 		v.c.owner = lc->owner;
+	if (v.c.owner.known)
+		v.c.flags = CONN_LSN_OWNER;
 	ids = req_local_slot(0);
 	if (!ids)
 		return;
@@ -249,7 +251,7 @@ static __always_inline void req_started(struct timer_list *timer)
 	v.req = req;
 	v.c.id = TT_REQ_ID_BIT | ((__u64)bpf_get_smp_processor_id() << 48) | ++*ids;
 	v.c.start_ns = bpf_ktime_get_boot_ns();
-	v.c.flags = TT_F_REQ;
+	v.c.flags |= TT_F_REQ;
 	v.c.state = TT_SYN_RECV;
 	v.c.state_ns = v.c.start_ns;
 	/* A full table still shows the request's start; its end will be

@@ -51,6 +51,11 @@ enum tt_event_flags {
 	TT_F_TW = 1 << 2,      /* the socket is a timewait socket */
 	TT_F_FINAL = 1 << 3,   /* the connection's last record: bytes are valid */
 	TT_F_STATE_NS = 1 << 4, /* state_ns is valid */
+	/* The owner is a listener's owner, copied to a connection not yet
+	 * accepted, and that process has exited since: pid is the dead
+	 * process, never shown; user space names the listener's live holder
+	 * instead (src/lsnown.c), or no one. */
+	TT_F_OWNER_GONE = 1 << 5,
 };
 
 /* Indexes of the per-CPU counters (tt_counters in the BPF side's .bss). */
@@ -180,6 +185,24 @@ struct tt_owner_pair {
 	__u32 tgid;
 	__u32 fd;
 	__u64 inode;
+};
+
+/* tt_conn.flags: the owner was copied from the listener (a passive
+ * connection no process has acted on yet); see bpf/tt_lsn.bpf.h. */
+#define TT_CONN_LSN_OWNER (1U << 13)
+
+/* One process holding a TCP listener, as the iter/task_file program
+ * tt_iter_listeners reads it: the listeners' live holders (src/lsnown.c). */
+struct tt_lsn_holder {
+	__u64 cookie;       /* the listener's socket cookie, 0: none made */
+	__u32 tgid;
+	__u32 netns;
+	__u32 family;
+	__u32 lport;
+	__u32 exiting;      /* every thread of tgid is exiting: not a live holder */
+	__u32 pad;
+	__u8 laddr[16];
+	char comm[TT_COMM_LEN];
 };
 
 /* One existing socket, as the iter/tcp program reads it for the snapshot. */

@@ -24,8 +24,9 @@ sub() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", a - b }'; }
 
 # The CI subset: the whole conversation (01-06, 09), SYN timeout and
 # half-open expiry (07, 08), owners (10 fork handoff, 11 attribution) and the
-# TIME_WAIT expiry (14, 60 s, runs alongside the others).
-CI_TESTS="01_,02_,02b_,03_,04a_,04b_,05_,06_,07_,08_,09_,10_,11_,14_"
+# TIME_WAIT expiry (14, 60 s, runs alongside the others), daemons' listeners
+# whose owner exits (60, 64).
+CI_TESTS="01_,02_,02b_,03_,04a_,04b_,05_,06_,07_,08_,09_,10_,11_,14_,60_,64_"
 
 [ "$(id -u)" = 0 ] || die "must run as root (it loads BPF programs and boots VMs): sudo make test-kernels"
 [ -x "$build/tcptrail" ] || die "$build/tcptrail is missing: run make test-kernels (it builds first)"

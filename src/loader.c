@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -271,6 +272,9 @@ static const struct prog_use {
 	{ PROG(tt_recv_length), NEED_LIVE | NEED_SOCK_LEN, "tp_btf/sock_recv_length", ROLE_HOOK },
 	{ PROG(tt_rcvqueue_full), NEED_LIVE, "tp_btf/sock_rcvqueue_full", ROLE_HOOK },
 	{ PROG(tt_exceed_buf_limit), NEED_LIVE, "tp_btf/sock_exceed_buf_limit", ROLE_HOOK },
+	{ PROG(tt_proc_exit), NEED_LIVE | NEED_TIMERS, "tp_btf/sched_process_exit", ROLE_HOOK },
+	/* run by src/lsnown.c, never attached to a hook */
+	{ PROG(tt_iter_listeners), NEED_LIVE | NEED_TIMERS, NULL, ROLE_HOOK },
 	/* attached by each snapshot (loader_snapshot) */
 	{ PROG(tt_iter_tcp), NEED_ITER, NULL, ROLE_HOOK },
 };
@@ -530,6 +534,11 @@ struct ring_buffer *loader_ring(const struct tt_bpf *b)
 	return b->rb;
 }
 
+struct tcptrail_bpf *loader_skel(const struct tt_bpf *b)
+{
+	return b->skel;
+}
+
 unsigned long long loader_counter(const struct tt_bpf *b, int idx)
 {
 	unsigned long long sum = 0;
@@ -702,6 +711,19 @@ cleanup:
 	return err;
 }
 
+int loader_lsn_mark(struct tt_bpf *b, __u32 tgid)
+{
+	int pfd = syscall(SYS_pidfd_open, tgid, 0), err = 0;
+	__u8 one = 1;
+
+	if (pfd < 0)
+		return -errno;   /* gone already */
+	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.lsn_owner_mark), &pfd, &one, BPF_ANY))
+		err = -errno;
+	close(pfd);
+	return err;
+}
+
 /* c->id is the socket's cookie: the owner table's key */
 int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 {
@@ -711,6 +733,10 @@ int loader_seed(struct tt_bpf *b, __u64 sk, const struct tt_conn *c)
 	/* a socket the program has seen already keeps what it knows */
 	if (bpf_map_update_elem(bpf_map__fd(b->skel->maps.conns), &c->id, c, BPF_NOEXIST))
 		return errno == EEXIST ? 0 : -errno;
+	/* its exit is watched like that of a process seen calling listen();
+	 * a full table is left to user space's passes (src/lsnown.c) */
+	if (c->state == TT_LISTEN && c->owner.known)
+		loader_lsn_mark(b, c->owner.pid);
 	/*
 	 * A timewait socket still in FIN_WAIT2 moves to TIME_WAIT without a
 	 * hook firing: put it with those the flush checks. The flush program

@@ -30,6 +30,12 @@ void loader_stop(struct tt_bpf **b);   /* NULL-safe */
 /* The reason the last loader_start() failed ("" if none). */
 const char *loader_error(void);
 
+/* The skeleton, for src/lsnown.c's maps and counters. */
+struct tcptrail_bpf *loader_skel(const struct tt_bpf *b);
+/* Marks process tgid as a listener's owner, whose exit the kernel side
+ * watches. 0 or -errno (-ESRCH: gone). */
+int loader_lsn_mark(struct tt_bpf *b, __u32 tgid);
+
 /* NULL-safe: without BPF, no feature. */
 const struct tt_features *loader_features(const struct tt_bpf *b);
 struct ring_buffer *loader_ring(const struct tt_bpf *b);

@@ -21,6 +21,7 @@
 #include "clock.h"
 #include "join.h"
 #include "loader.h"
+#include "lsnown.h"
 #include "output.h"
 #include "privs.h"
 #include "seqtrack.h"
@@ -92,6 +93,7 @@ struct run {
 	struct stats *stats;        /* -s, else NULL */
 	struct cgroups *cgroups;    /* sockets' cgroup ids to paths */
 	struct stats_groups *groups; /* --stats-by cgroup, else NULL */
+	struct lsnown *lsn;         /* listeners' live owners, or NULL */
 	/* the run's counts, for the summary */
 	unsigned long long received, lost_ring, state_misses, timer_misses;
 	unsigned long long skipped, summarized;
@@ -142,6 +144,7 @@ static void deliver(void *ctx, const struct tt_event *ev)
 
 	rec.type = TT_REC_EVENT;
 	rec.ev = *ev;
+	lsnown_event(r->lsn, &rec.ev);
 	if (join_apply(r->join, &rec.ev)) {
 		skip_add(r, rec.ev.seq);
 		return;
@@ -434,6 +437,7 @@ static void periodic(struct run *r, long long now)
 		loader_flush_pending(r->b);
 		loss_notice(r, 0);
 	}
+	lsnown_tick(r->lsn, now);
 	if (due(&r->clock_rec, now))
 		clock_record(r);
 	if (r->stats && now - r->stats_every.last >= r->stats_every.period)
@@ -545,6 +549,11 @@ static int run_trace(struct run *r)
 	}
 	if (r->o->snapshot_only)
 		return 0;
+	/* its iterator's link is made while privileges last */
+	err = lsnown_new(&r->lsn, r->b);
+	if (err)
+		fprintf(stderr, "tcptrail: warning: cannot follow listeners' live owners (%s): a "
+			"daemon's listener keeps naming the process that called listen()\n", strerror(-err));
 	err = privs_drop(r->o->keep_caps);
 	if (!err)
 		err = output_serve(r->out);
@@ -583,6 +592,7 @@ int trace_run(const struct tt_opts *o)
 	} else {
 		lost_any = output_finish(&r->out, NULL);
 	}
+	lsnown_free(&r->lsn);
 	loader_stop(&r->b);
 	seqtrack_free(&r->st);
 	join_free(&r->join);

@@ -18,6 +18,7 @@ import test_everyday  # noqa: E402,F401
 import test_cgroup  # noqa: E402,F401
 import test_metrics  # noqa: E402,F401
 import test_fleet  # noqa: E402,F401
+import test_daemons  # noqa: E402,F401
 
 
 def main():
