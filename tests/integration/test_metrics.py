@@ -428,7 +428,7 @@ def t_bad_scrapers():
             after = rss_kib(t.proc.pid)
             check(after - before <= 256, "RSS grew from %d to %d KiB over 1000 scrapes"
                   % (before, after))
-            print("  42: RSS %d -> %d KiB over 1000 scrapes" % (before, after), flush=True)
+            print("  52: RSS %d -> %d KiB over 1000 scrapes" % (before, after), flush=True)
             # the counters still equal the JSON
             body = wait_metrics(ns, mport)
             expo = parse_expo(body)
