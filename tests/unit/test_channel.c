@@ -22,6 +22,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "file_test_util.h"
+
 #include "capture_read.h"
 #include "channel.h"
 #include "format.h"
@@ -62,12 +64,6 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb; (void)flag; (void)f;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
@@ -75,7 +71,7 @@ static int teardown(void **state)
 	setrlimit(RLIMIT_FSIZE, &fsize_limit);
 	signal(SIGXFSZ, SIG_DFL);
 	chan_close(&c->ch, 0, NULL);
-	nftw(c->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rm_tree(c->dir);
 	ob_free(&c->ob);
 	free(c);
 	return 0;
@@ -194,23 +190,6 @@ static void check_output(struct ctx *c, const char *data, size_t len)
 	free(rec);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	FILE *m = open_memstream(&buf, len);
-	char tmp[65536];
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(m);
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		fwrite(tmp, 1, n, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
-
 /*
  * The disk fills while rows and events are written, a ring gap and a
  * skipped run happen during the outage, the disk frees: one write loss per
@@ -253,7 +232,7 @@ static void test_disk_full_then_free(void **state)
 	for (int i = 0; i < 100; i++)
 		put_event(c);
 	chan_close(&c->ch, 0, &n);
-	data = slurp(c->path, &len);
+	data = tu_slurp(c->path, &len);
 	check_output(c, data, len);
 	/* the outage: a write loss before the ring gap, one between the gap
 	 * and the skipped run, one after it */
@@ -301,7 +280,7 @@ static void test_many_gaps_while_full(void **state)
 	for (int i = 0; i < 10; i++)
 		put_event(c);
 	chan_close(&c->ch, 0, &n);
-	data = slurp(c->path, &len);
+	data = tu_slurp(c->path, &len);
 	check_output(c, data, len);
 	assert_int_equal(c->nring, 100);
 	assert_int_equal(c->nwrite, 101);
@@ -328,7 +307,7 @@ static void test_disk_never_frees(void **state)
 	chan_close(&c->ch, 0, &n);
 	assert_true(n.cut > 0);
 	assert_int_equal(n.written + n.lost_write, 1000);
-	data = slurp(c->path, &len);
+	data = tu_slurp(c->path, &len);
 	assert_true(len > 0 && len <= 20000 && data[len - 1] == '\n');
 	/* the file is the first records, whole; the rest is not marked (cut) */
 	c->next_seq = n.written;

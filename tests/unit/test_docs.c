@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include "file_test_util.h"
 #include <json-c/json.h>
 
 #include "format.h"
@@ -35,29 +37,6 @@ struct names {
 	int n;
 	char v[MAX_NAMES][NAME_LEN];
 };
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t len = 0;
-	long size;
-
-	if (!f)
-		fail_msg("cannot open %s: %s (run the test from the repository root)",
-			 path, strerror(errno));
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	size = ftell(f);
-	assert_true(size >= 0);
-	rewind(f);
-	buf = malloc((size_t)size + 1);
-	assert_non_null(buf);
-	len = fread(buf, 1, (size_t)size, f);
-	assert_int_equal(len, (size_t)size);
-	buf[len] = '\0';
-	fclose(f);
-	return buf;
-}
 
 static char *usage_text(void)
 {
@@ -209,7 +188,7 @@ static char *man_section(const char *plain, const char *name)
 /* The OPTIONS section documents each option in the tag of a .TP entry. */
 static void test_man_options_section(void **state)
 {
-	char *roff = slurp(MAN_PAGE), *plain = roff_plain(roff), *sec;
+	char *roff = tu_slurp(MAN_PAGE, NULL), *plain = roff_plain(roff), *sec;
 	struct names got = { 0 };
 	int tags = 0;
 
@@ -239,7 +218,7 @@ static void test_man_options_section(void **state)
  * exist, so a renamed option cannot survive in an example. */
 static void test_man_mentions_real_options(void **state)
 {
-	char *roff = slurp(MAN_PAGE), *plain = roff_plain(roff);
+	char *roff = tu_slurp(MAN_PAGE, NULL), *plain = roff_plain(roff);
 	struct names got = { 0 }, *want = official();
 
 	(void)state;
@@ -260,7 +239,7 @@ static void test_man_sections(void **state)
 		"NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "OUTPUT FORMAT", "ATTRIBUTION",
 		"EXAMPLES", "OVERHEAD", "EXIT STATUS", "FILES", "SEE ALSO",
 	};
-	char *roff = slurp(MAN_PAGE);
+	char *roff = tu_slurp(MAN_PAGE, NULL);
 
 	(void)state;
 	assert_non_null(strstr(roff, "\n.TH TCPTRAIL 8 "));
@@ -353,7 +332,7 @@ static void test_man_short_options(void **state)
 {
 	struct pair pairs[64];
 	int n = parser_pairs(pairs, 64);
-	char *roff = slurp(MAN_PAGE), *plain = roff_plain(roff), *sec;
+	char *roff = tu_slurp(MAN_PAGE, NULL), *plain = roff_plain(roff), *sec;
 
 	(void)state;
 	/* -4 -6 -P -p -l -s -d -w -o -q -r -v -V -h: most options have one */
@@ -397,7 +376,7 @@ static void test_man_short_options(void **state)
 
 static void test_completion_long(void **state)
 {
-	char *text = slurp(COMPLETION);
+	char *text = tu_slurp(COMPLETION, NULL);
 	struct names got = { 0 };
 
 	(void)state;
@@ -411,7 +390,7 @@ static void test_completion_short(void **state)
 {
 	struct pair pairs[64];
 	int n = parser_pairs(pairs, 64), count = 0;
-	char *text = slurp(COMPLETION), *list, *end, padded[256];
+	char *text = tu_slurp(COMPLETION, NULL), *list, *end, padded[256];
 
 	(void)state;
 	list = strstr(text, "short_opts=\"");
@@ -609,7 +588,7 @@ static int type_listed(const char *sec, const char *word)
  */
 static void test_man_json_fields(void **state)
 {
-	char *roff = slurp(MAN_PAGE), *plain = roff_plain(roff), *sec;
+	char *roff = tu_slurp(MAN_PAGE, NULL), *plain = roff_plain(roff), *sec;
 	struct names types = { 0 }, keys = { 0 };
 
 	(void)state;

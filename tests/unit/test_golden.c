@@ -21,31 +21,13 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "file_test_util.h"
+
 #include "format.h"
 #include "opts.h"
 #include "replay.h"
 
 #define DIR "tests/fixtures/capture/"
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *m = open_memstream(&buf, &size);
-	char tmp[4096];
-	size_t n;
-
-	if (!f)
-		fail_msg("cannot open %s (run from the repository root)", path);
-	assert_non_null(m);
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		fwrite(tmp, 1, n, m);
-	fclose(f);
-	fclose(m);
-	*len = size;
-	return buf;
-}
 
 /* replay_run on path (with up to 4 more options), stdout and stderr into
  * out and err. */
@@ -89,7 +71,7 @@ static int replay(const char *path, int json, const char *out, const char *err)
 static void expect_same(const char *got_path, const char *want_path, const char *what)
 {
 	size_t glen, wlen;
-	char *got = slurp(got_path, &glen), *want = slurp(want_path, &wlen);
+	char *got = tu_slurp(got_path, &glen), *want = tu_slurp(want_path, &wlen);
 
 	if (glen != wlen || memcmp(got, want, wlen)) {
 		size_t i = 0;

@@ -23,36 +23,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "file_test_util.h"
+
 #include "format.h"
 #include "netstat_fmt.h"
 #include "procnet.h"
 #include "snapshot.h"
 
 #define FIXTURES "tests/fixtures/netstat/"
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n = 0, r;
-
-	if (!f)
-		fail_msg("cannot open %s (run from the repository root)", path);
-	do {
-		if (n + 4096 + 1 > cap) {
-			cap = cap ? cap * 2 : 65536;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		r = fread(buf + n, 1, cap - n - 1, f);
-		n += r;
-	} while (r);
-	fclose(f);
-	buf[n] = '\0';
-	if (len)
-		*len = n;
-	return buf;
-}
 
 static struct tt_sockrow row4(const char *l, unsigned lp, const char *r,
 			      unsigned rp, unsigned state)
@@ -71,8 +49,8 @@ static struct tt_sockrow row4(const char *l, unsigned lp, const char *r,
 
 static void test_header(void **state)
 {
-	char *antp = slurp(FIXTURES "antp.txt", NULL);
-	char *lntp = slurp(FIXTURES "lntp.txt", NULL);
+	char *antp = tu_slurp(FIXTURES "antp.txt", NULL);
+	char *lntp = tu_slurp(FIXTURES "lntp.txt", NULL);
 	char buf[256];
 	int n;
 
@@ -211,7 +189,7 @@ static int pipeline_setup(void **state)
 						       : "/tmp/tt_fmt_XXXXXX");
 	if (!mkdtemp(p->root))
 		return -1;
-	procs = slurp(FIXTURES "procs.txt", NULL);
+	procs = tu_slurp(FIXTURES "procs.txt", NULL);
 	for (line = strtok_r(procs, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *dir = line, *cmdline, *comm, *fds, *fd, *fsave = NULL;
 		size_t len;
@@ -285,7 +263,7 @@ static void run_and_compare(struct pipeline *p, int wide, int listening,
 	struct snapshot *s = NULL;
 	struct outbuf ob;
 	size_t elen;
-	char *expect = slurp(expect_file, &elen);
+	char *expect = tu_slurp(expect_file, &elen);
 
 	clock_anchor(&ck);
 	assert_int_equal(ob_init(&ob, 8192), 0);

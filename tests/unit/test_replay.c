@@ -21,6 +21,8 @@
 #include <zlib.h>
 #include <cmocka.h>
 
+#include "file_test_util.h"
+
 #include "format.h"
 #include "opts.h"
 #include "replay.h"
@@ -56,17 +58,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb; (void)flag; (void)f;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
 
-	nftw(c->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rm_tree(c->dir);
 	ob_free(&c->cap);
 	free(c->out);
 	free(c->err);
@@ -203,24 +199,6 @@ static void write_gz(const char *path, const char *buf, size_t len)
 	assert_int_equal(gzclose(f), Z_OK);
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *m = open_memstream(&buf, &size);
-	char tmp[4096];
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(m);
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		fwrite(tmp, 1, n, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
-
 /* replay_run with stdout and stderr captured into c->out and c->err */
 static int replay(struct ctx *c, const char *path, struct tt_opts *o)
 {
@@ -250,8 +228,8 @@ static int replay(struct ctx *c, const char *path, struct tt_opts *o)
 	close(save2);
 	free(c->out);
 	free(c->err);
-	c->out = slurp(outp);
-	c->err = slurp(errp);
+	c->out = tu_slurp(outp, NULL);
+	c->err = tu_slurp(errp, NULL);
 	return ret;
 }
 

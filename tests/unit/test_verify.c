@@ -21,6 +21,8 @@
 #include <zlib.h>
 #include <cmocka.h>
 
+#include "file_test_util.h"
+
 #include "format.h"
 #include "opts.h"
 #include "verify.h"
@@ -54,17 +56,11 @@ static int setup(void **state)
 	return 0;
 }
 
-static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *f)
-{
-	(void)sb; (void)flag; (void)f;
-	return remove(p);
-}
-
 static int teardown(void **state)
 {
 	struct ctx *c = *state;
 
-	nftw(c->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	tu_rm_tree(c->dir);
 	for (int i = 0; i < c->n; i++)
 		free(c->line[i]);
 	ob_free(&c->ob);
@@ -200,24 +196,6 @@ static char *write_part(struct ctx *c, const char *name, int from, int to, int g
 	return path;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	char *buf = NULL;
-	size_t size = 0;
-	FILE *m = open_memstream(&buf, &size);
-	char tmp[4096];
-	size_t n;
-
-	assert_non_null(f);
-	assert_non_null(m);
-	while ((n = fread(tmp, 1, sizeof(tmp), f)) > 0)
-		fwrite(tmp, 1, n, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
-
 /* verify_run on files, stdout and stderr captured */
 static int verify(struct ctx *c, int n, const char **files)
 {
@@ -247,8 +225,8 @@ static int verify(struct ctx *c, int n, const char **files)
 	close(save2);
 	free(c->out);
 	free(c->err);
-	c->out = slurp(outp);
-	c->err = slurp(errp);
+	c->out = tu_slurp(outp, NULL);
+	c->err = tu_slurp(errp, NULL);
 	return ret;
 }
 
