@@ -8,10 +8,12 @@
 #define TT_FILE_TEST_UTIL_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The file's bytes, NUL-terminated; *len (if len) its size. A missing
  * file fails the test: fixtures are read from the repository root. */
@@ -47,6 +49,38 @@ static inline int tu_rm_one(const char *p, const struct stat *sb, int flag, stru
 static inline void tu_rm_tree(const char *dir)
 {
 	nftw(dir, tu_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+/* stdout and stderr of the code under test, into the files out and err */
+struct tu_stdio {
+	int out, err;
+};
+
+static inline void tu_stdio_to(struct tu_stdio *s, const char *out, const char *err)
+{
+	int fo, fe;
+
+	fflush(stdout);
+	fflush(stderr);
+	fo = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	fe = open(err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(fo >= 0 && fe >= 0);
+	s->out = dup(1);
+	s->err = dup(2);
+	dup2(fo, 1);
+	dup2(fe, 2);
+	close(fo);
+	close(fe);
+}
+
+static inline void tu_stdio_back(struct tu_stdio *s)
+{
+	fflush(stdout);
+	fflush(stderr);
+	dup2(s->out, 1);
+	dup2(s->err, 2);
+	close(s->out);
+	close(s->err);
 }
 
 #endif

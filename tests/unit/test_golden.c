@@ -36,28 +36,15 @@ static int replay_with(const char *path, const char *const *more, const char *ou
 {
 	struct tt_opts o;
 	char *argv[8] = { "tcptrail", "-r", (char *)path };
-	int argc = 3, fo, fe, save1, save2, ret;
+	struct tu_stdio std;
+	int argc = 3, ret;
 
 	for (int i = 0; more && more[i] && argc < 7; i++)
 		argv[argc++] = (char *)more[i];
 	assert_int_equal(opts_parse(argc, argv, &o, stdout, stderr), 0);
-	fflush(stdout);
-	fflush(stderr);
-	fo = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	fe = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fo >= 0 && fe >= 0);
-	save1 = dup(1);
-	save2 = dup(2);
-	dup2(fo, 1);
-	dup2(fe, 2);
-	close(fo);
-	close(fe);
+	tu_stdio_to(&std, out, err);
 	ret = replay_run(&o);
-	fflush(stderr);
-	dup2(save1, 1);
-	dup2(save2, 2);
-	close(save1);
-	close(save2);
+	tu_stdio_back(&std);
 	return ret;
 }
 

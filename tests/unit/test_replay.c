@@ -203,29 +203,16 @@ static void write_gz(const char *path, const char *buf, size_t len)
 static int replay(struct ctx *c, const char *path, struct tt_opts *o)
 {
 	char outp[160], errp[160];
-	int fo, fe, save1, save2, ret;
+	struct tu_stdio std;
+	int ret;
 
 	o->read = path;
 	o->color = TT_COLOR_NEVER;
 	snprintf(outp, sizeof(outp), "%s/stdout", c->dir);
 	snprintf(errp, sizeof(errp), "%s/stderr", c->dir);
-	fflush(stdout);
-	fflush(stderr);
-	fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fo >= 0 && fe >= 0);
-	save1 = dup(1);
-	save2 = dup(2);
-	dup2(fo, 1);
-	dup2(fe, 2);
-	close(fo);
-	close(fe);
+	tu_stdio_to(&std, outp, errp);
 	ret = replay_run(o);
-	fflush(stderr);
-	dup2(save1, 1);
-	dup2(save2, 2);
-	close(save1);
-	close(save2);
+	tu_stdio_back(&std);
 	free(c->out);
 	free(c->err);
 	c->out = tu_slurp(outp, NULL);

@@ -201,28 +201,14 @@ static int verify(struct ctx *c, int n, const char **files)
 {
 	struct tt_opts o = { .verify = 1, .files = files, .nfiles = n };
 	char outp[128], errp[128];
-	int fo, fe, save1, save2, ret;
+	struct tu_stdio std;
+	int ret;
 
 	snprintf(outp, sizeof(outp), "%s/stdout", c->dir);
 	snprintf(errp, sizeof(errp), "%s/stderr", c->dir);
-	fflush(stdout);
-	fflush(stderr);
-	fo = open(outp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	fe = open(errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fo >= 0 && fe >= 0);
-	save1 = dup(1);
-	save2 = dup(2);
-	dup2(fo, 1);
-	dup2(fe, 2);
-	close(fo);
-	close(fe);
+	tu_stdio_to(&std, outp, errp);
 	ret = verify_run(&o);
-	fflush(stdout);
-	fflush(stderr);
-	dup2(save1, 1);
-	dup2(save2, 2);
-	close(save1);
-	close(save2);
+	tu_stdio_back(&std);
 	free(c->out);
 	free(c->err);
 	c->out = tu_slurp(outp, NULL);
