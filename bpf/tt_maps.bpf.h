@@ -22,6 +22,7 @@
 const volatile __u32 filter_family = 0;   /* 0: both */
 const volatile __u32 filter_netns = 0;    /* 0: every namespace */
 const volatile __u32 filter_pid = 0;      /* owner tgid, 0: any */
+const volatile __u32 self_tgid = 0;       /* tcptrail's own process (tt_owner.bpf.h) */
 const volatile __u32 filter_ports_on = 0;
 const volatile __u64 port_bitmap[1024] = {};
 const volatile __u32 listen_only = 0;     /* only transitions into or out of LISTEN */

@@ -81,6 +81,18 @@ static __always_inline int current_owner(int task_ctx, struct tt_owner *o)
 	return 1;
 }
 
+/*
+ * tcptrail's own iterators (the snapshot's owners, the listeners' holder
+ * passes) hold a reference to every open file for an instant: a close()
+ * that another process makes meanwhile completes in tcptrail, which must
+ * not take the socket over. It owns only the sockets it makes itself (the
+ * --metrics server): those have no owner before its first change.
+ */
+static __always_inline int self_acting(const struct tt_owner *prev, const struct tt_owner *cur)
+{
+	return self_tgid && cur->pid == self_tgid && prev->known;
+}
+
 /* This context's hand-off slot (struct handoff); task_ctx: in_task(). */
 static __always_inline struct handoff *handoff_slot(int task_ctx)
 {

@@ -151,7 +151,7 @@ static __always_inline int on_set_state(struct sock *sk, __u64 key, int oldstate
 	if (!c->cgroup_id)
 		c->cgroup_id = cgroup_id_of(sk_cgroup((__u64)sk));
 	task_ctx = in_task();
-	if (current_owner(task_ctx, &cur)) {
+	if (current_owner(task_ctx, &cur) && !self_acting(&c->owner, &cur)) {
 		if (c->flags & CONN_LSN_OWNER)
 			lsn_took(c, t.lport, cur.pid);
 		c->owner = cur;
@@ -199,7 +199,7 @@ static __always_inline void sock_op(struct sock *sk)
 			lsn_took(c, c->lport, c->owner.pid);
 		return;
 	}
-	if (current_owner(in_task(), &cur)) {
+	if (current_owner(in_task(), &cur) && !self_acting(&c->owner, &cur)) {
 		if (c->flags & CONN_LSN_OWNER)
 			lsn_took(c, c->lport, cur.pid);
 		c->owner = cur;

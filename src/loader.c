@@ -360,6 +360,7 @@ static void set_filters(struct tt_bpf *b, const struct tt_opts *o)
 	b->feat.netns = o->all_netns ? 0 : self_netns();
 	ro->filter_netns = b->feat.netns;
 	ro->filter_pid = o->pid;
+	ro->self_tgid = (__u32)getpid();
 	ro->listen_only = o->listening;
 	ro->filter_ports_on = o->nports > 0;
 	for (int i = 0; i < o->nports; i++)
