@@ -107,6 +107,12 @@ def ship_across_rotation(edge_first, central_first, need_relp):
             os.rename(cap, cap1)
             time.sleep(0.3)
             os.kill(t.proc.pid, signal.SIGHUP)
+            # the last 100 connections after the new file exists: a loaded
+            # machine can take the SIGHUP late
+            deadline = time.monotonic() + 20
+            while not os.path.exists(cap):
+                check(time.monotonic() < deadline, "no new capture file after SIGHUP")
+                time.sleep(0.05)
             cli.expect("ok bulk 200", timeout=60)
             cli.cmd("bulk 4 127.0.0.1 %d 100" % port, timeout=60)
             srv.expect("done serve 400", timeout=60)
