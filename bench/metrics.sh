@@ -14,7 +14,7 @@
 #
 #   bench/metrics.sh [BUILD_DIR]        (make bench-metrics; make bench runs it)
 #
-# Environment: PAIRS runs (6), DUR churn seconds per run (4), THREADS (1),
+# Environment: CONTROL=1 (see below), PAIRS runs (6), DUR churn seconds per run (4), THREADS (1),
 # SCRAPE seconds between scrapes (1; Prometheus' default is 15), TT_ARGS
 # the tracers' output options (--json), RATE connections/s (0: flat out,
 # as make bench's churn).
@@ -44,6 +44,21 @@ RES=$OUT/bench/results-metrics.txt
 HERE=$(cd "$(dirname "$0")" && pwd)
 PORT=22920
 MPORT=22940
+# CONTROL=1: B runs without --metrics too (an A/A run): what the method
+# itself shows between two identical tracers, the floor of its precision
+CONTROL=${CONTROL:-0}
+B_ARGS="--metrics $MPORT"
+[ "$CONTROL" = 1 ] && B_ARGS=
+# PIN=1: both tracers share the last CPU, the churn the others. Unpinned,
+# two identical tracers differed by up to 35 % in one run (CONTROL=1,
+# 0.66-1.35): each ran where the scheduler put it, beside whatever shared
+# its core and cache. Pinned, each run compares them on the same CPU.
+PIN=${PIN:-1}
+PIN_TT= PIN_LOAD=
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ]; then
+	PIN_TT="taskset -c $(($(nproc) - 1))"
+	PIN_LOAD="taskset -c 0-$(($(nproc) - 2))"
+fi
 
 [ "$(id -u)" = 0 ] || { echo "bench: needs root (BPF, network namespaces)" >&2; exit 1; }
 for f in "$TT" "$LOADGEN"; do
@@ -80,7 +95,7 @@ lines() { wc -l < "$TMP/$1.out"; }
 start() {
 	local name=$1 pid
 	shift
-	ip netns exec "$NS" "$TT" ${TT_ARGS:---json} --no-snapshot "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" &
+	$PIN_TT ip netns exec "$NS" "$TT" ${TT_ARGS:---json} "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" &
 	pid=$!
 	if [ "$name" = A ]; then TA=$pid; else TB=$pid; fi
 	for _ in $(seq 100); do [ -s "$TMP/$name.out" ] && break; sleep 0.02; done
@@ -95,16 +110,16 @@ run() {
 	ip netns add "$NS" || exit 1
 	ip -n "$NS" link set lo up
 	if [ $((round % 2)) = 1 ]; then
-		first=plain; start A; start B --metrics "$MPORT"
+		first=plain; start A; start B $B_ARGS
 	else
-		first=metrics; start B --metrics "$MPORT"; start A
+		first=metrics; start B $B_ARGS; start A
 	fi
 	sleep 0.3
 	ip netns exec "$NS" sh -c "while :; do curl -s -o /dev/null -w '%{http_code}\n' \
 		http://127.0.0.1:$MPORT/metrics; sleep $SCRAPE; done" > "$TMP/scrapes" &
 	SP=$!
 	PP=
-	ip netns exec "$NS" "$LOADGEN" churn -C -t "$THREADS" -d "$WARM" -p "$((PORT + 8))" -r "$RATE" > /dev/null
+	$PIN_LOAD ip netns exec "$NS" "$LOADGEN" churn -C -t "$THREADS" -d "$WARM" -p "$((PORT + 8))" -r "$RATE" > /dev/null
 	sleep 1.2   # flushed: the line counts are the events so far
 	ra=$(thread_ns "$TA"); pa=$(process_ns "$TA"); sa=$(lines A)
 	rb=$(thread_ns "$TB"); pb=$(process_ns "$TB"); sb=$(lines B)
@@ -113,7 +128,7 @@ run() {
 			-o "$TMP/perf.data" -- sleep "$DUR" > /dev/null 2>&1 &
 		PP=$!
 	fi
-	line=$(ip netns exec "$NS" "$LOADGEN" churn -C -t "$THREADS" -d "$DUR" -p "$PORT" -r "$RATE" | tail -1)
+	line=$($PIN_LOAD ip netns exec "$NS" "$LOADGEN" churn -C -t "$THREADS" -d "$DUR" -p "$PORT" -r "$RATE" | tail -1)
 	sleep 1.2   # the readers catch up and flush
 	ra=$(($(thread_ns "$TA") - ra)); pa=$(($(process_ns "$TA") - pa)); sa=$(($(lines A) - sa))
 	rb=$(($(thread_ns "$TB") - rb)); pb=$(($(process_ns "$TB") - pb)); sb=$(($(lines B) - sb))
@@ -135,7 +150,7 @@ run() {
 	sleep 2   # the namespace's timewait sockets are freed by a kernel worker
 }
 
-log "# metrics $(date -u +%FT%TZ) pairs=$PAIRS dur=$DUR threads=$THREADS rate=$RATE scrape=${SCRAPE}s $(uname -r) $(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null)"
+log "# metrics $(date -u +%FT%TZ) control=$CONTROL pin=$PIN pairs=$PAIRS dur=$DUR threads=$THREADS rate=$RATE scrape=${SCRAPE}s $(uname -r) $(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null)"
 for i in $(seq "$PAIRS"); do
 	run "$i"
 done

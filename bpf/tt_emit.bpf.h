@@ -53,6 +53,18 @@ static __always_inline struct tt_event *ev_reserve(void)
 	return e;
 }
 
+static __always_inline void lost_transition(__u32 old_state, __u32 new_state)
+{
+	__u32 i;
+
+	if (old_state >= TT_STATE_MAX || new_state >= TT_STATE_MAX)
+		return;
+	i = old_state * TT_STATE_MAX + new_state;
+	barrier_var(i);   /* the 6.1 verifier: see CPU_IDX() */
+	if (i < TT_STATE_MAX * TT_STATE_MAX)
+		__sync_fetch_and_add(&tt_lost_trans[i], 1);
+}
+
 /* Events go without a wakeup: user space polls on a short timer. A wakeup
  * is forced only when a quarter of the ring is used. */
 static __always_inline void ev_submit(struct tt_event *e)
@@ -140,8 +152,10 @@ static __always_inline void transition(struct tt_conn *c, const struct tt_tuple 
 		goto update;
 	}
 	e = ev_reserve();
-	if (!e)
+	if (!e) {
+		lost_transition(old_state, new_state);
 		goto update;
+	}
 	e->ts_ns = now;
 	e->kind = TT_EV_STATE;
 	e->flags = obj_flags;

@@ -47,6 +47,11 @@ __u64 tt_seq = 0;
 
 __u64 tt_counters[TT_MAX_CPUS][TT_CPU_STRIDE] = {};   /* enum tt_counter */
 
+/* State changes that found the ring full, by old and new state: --metrics'
+ * socket gauges count them as if seen (src/sockgauge.h). One shared
+ * array: it is written only when the ring is full. */
+__u64 tt_lost_trans[TT_STATE_MAX * TT_STATE_MAX] = {};
+
 /* softirq_entry/exit depth per CPU: see in_task() */
 __u64 softirq_depth[TT_MAX_CPUS * TT_CPU_STRIDE] = {};
 

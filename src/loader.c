@@ -580,6 +580,13 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 	*state = skipped > nested ? skipped - nested : 0;
 }
 
+void loader_lost_trans(const struct tt_bpf *b, unsigned long long lost[TT_STATE_MAX][TT_STATE_MAX])
+{
+	for (int i = 0; i < TT_STATE_MAX * TT_STATE_MAX; i++)
+		lost[i / TT_STATE_MAX][i % TT_STATE_MAX] =
+			__atomic_load_n(&b->skel->bss->tt_lost_trans[i], __ATOMIC_RELAXED);
+}
+
 unsigned long long loader_next_seq(const struct tt_bpf *b)
 {
 	return __atomic_load_n(&b->skel->bss->tt_seq, __ATOMIC_RELAXED);

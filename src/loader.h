@@ -50,6 +50,9 @@ void loader_recursion_misses(const struct tt_bpf *b, unsigned long long *state,
 			     unsigned long long *timers);
 /* The next sequence number the BPF side will hand out. */
 unsigned long long loader_next_seq(const struct tt_bpf *b);
+/* The state changes that found the ring full, by kernel old and new state
+ * (a running total). */
+void loader_lost_trans(const struct tt_bpf *b, unsigned long long lost[TT_STATE_MAX][TT_STATE_MAX]);
 
 /* Settles timer cancels parked on CPUs that went quiet (see bpf side). */
 void loader_flush_pending(struct tt_bpf *b);

@@ -31,13 +31,15 @@
 #include "escape.h"
 #include "metrics.h"
 #include "netstat_fmt.h"
+#include "sockgauge.h"
 #include "stats.h"
 
 enum { LOST_RING, LOST_RECURSION, LOST_WRITE, LOST_MAX };
 static const char *const lost_reasons[LOST_MAX] = { "ring_full", "recursion", "write" };
 
-struct owner {
-	char comm[TT_COMM_LEN];   /* NUL-terminated */
+/* a comm, or a container or unit: a label value and its count */
+struct named {
+	char name[SG_NAME_MAX];   /* NUL-terminated */
 	unsigned long long n;
 };
 
@@ -50,37 +52,26 @@ struct metrics_pub {
 	unsigned long long dur_count, dur_sum_ns;
 	unsigned long long ring_size;
 	char kernel[65];
-	struct owner owners[METRICS_TOP_OWNERS];
-	int nowners;
-};
-
-/* Events are counted in runs of this many: the socket lookups of a run
- * are prefetched first, so that their cache misses overlap (the table
- * holds every live connection: a miss per event was most of the cost). */
-#define BATCH 64
-
-/* What the counters read of an event: a third of its size, kept in a run */
-struct pending {
-	__u64 sock_id, duration_ns;
-	__u32 kind, flags, old_state, new_state, pid;
-	char comm[TT_COMM_LEN];
+	struct named owners[METRICS_TOP_OWNERS], containers[METRICS_TOP_OWNERS];
+	int nowners, ncontainers;
 };
 
 struct metrics {
-	struct stats *model;      /* the -s state model: sockets per state, transitions */
-	struct pending batch[BATCH];
-	int nbatch;
+	struct sockgauge *gauge;  /* ESTABLISHED per owner and container; sockets per state */
+	struct stats *model;      /* a partial run's sockets per state: the -s model */
+	/* the transitions the kernel could not send (metrics_kernel_lost) */
+	unsigned long long kernel_lost[TT_STATE_MAX][TT_STATE_MAX];
 	struct metrics_pub live;  /* the reader's */
 	long long published;
-	/* owners gathered at a publication, reused */
-	struct owner *gather;
+	/* names gathered at a publication, reused */
+	struct named *gather;
 	size_t ngather, cap_gather;
 	pthread_mutex_t lock;     /* guards pub */
 	struct metrics_pub pub;
 	int has_pub;
 };
 
-int metrics_new(struct metrics **out)
+int metrics_new(struct metrics **out, int partial)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
 	struct utsname u;
@@ -89,8 +80,11 @@ int metrics_new(struct metrics **out)
 	*out = NULL;
 	if (!m)
 		return -ENOMEM;
-	err = stats_new(&m->model);
+	err = sg_new(&m->gauge, partial);
+	if (!err && partial)
+		err = stats_new(&m->model);
 	if (err) {
+		sg_free(&m->gauge);
 		free(m);
 		return err;
 	}
@@ -108,6 +102,7 @@ void metrics_free(struct metrics **pm)
 
 	if (!m)
 		return;
+	sg_free(&m->gauge);
 	stats_free(&m->model);
 	pthread_mutex_destroy(&m->lock);
 	free(m->gather);
@@ -138,14 +133,25 @@ static void observe_duration(struct metrics_pub *p, unsigned long long ns)
 	p->dur_sum_ns += ns;
 }
 
-static void on_event(struct metrics *m, const struct tt_event *e)
+/* The hot path: a few increments, and a table lookup for the events into
+ * and out of ESTABLISHED (sockgauge.h). */
+static void on_event(struct metrics *m, const struct tt_event *e, const struct tt_cgref *cg)
 {
+	unsigned old, st;
+
 	m->live.events++;
 	if (e->kind != TT_EV_STATE)
 		return;
-	stats_event(m->model, e);
-	if ((e->flags & TT_F_FINAL) && e->duration_ns && ends_connection(e->old_state, e->new_state))
+	old = sg_norm_state(e->old_state);
+	st = sg_norm_state(e->new_state);
+	if (!old || !st)
+		return;
+	m->live.trans[old][st]++;
+	if ((e->flags & TT_F_FINAL) && e->duration_ns && ends_connection(old, st))
 		observe_duration(&m->live, e->duration_ns);
+	sg_event(m->gauge, e, old, st, cg);
+	if (m->model)
+		stats_event(m->model, e);
 }
 
 static void on_lost(struct metrics *m, const struct tt_lost *l)
@@ -155,64 +161,27 @@ static void on_lost(struct metrics *m, const struct tt_lost *l)
 	for (int i = 0; i < LOST_MAX; i++)
 		if (i != LOST_WRITE && !strcmp(l->reason, lost_reasons[i])) {
 			m->live.lost[i] += l->count;
-			stats_lost(m->model, l->count);
+			sg_lost(m->gauge, l->boot_ns);
+			if (m->model)
+				stats_lost(m->model, l->count);
 		}
-}
-
-static void run_batch(struct metrics *m)
-{
-	struct tt_event e = { 0 };
-
-	for (int i = 0; i < m->nbatch; i++)
-		stats_prefetch(m->model, m->batch[i].sock_id);
-	for (int i = 0; i < m->nbatch; i++) {
-		const struct pending *p = &m->batch[i];
-
-		e.sock_id = p->sock_id;
-		e.duration_ns = p->duration_ns;
-		e.kind = p->kind;
-		e.flags = p->flags;
-		e.old_state = p->old_state;
-		e.new_state = p->new_state;
-		e.pid = p->pid;
-		memcpy(e.comm, p->comm, TT_COMM_LEN);
-		on_event(m, &e);
-	}
-	m->nbatch = 0;
-}
-
-static void add_event(struct metrics *m, const struct tt_event *e)
-{
-	struct pending *p = &m->batch[m->nbatch++];
-
-	p->sock_id = e->sock_id;
-	p->duration_ns = e->duration_ns;
-	p->kind = e->kind;
-	p->flags = e->flags;
-	p->old_state = e->old_state;
-	p->new_state = e->new_state;
-	p->pid = e->pid;
-	memcpy(p->comm, e->comm, TT_COMM_LEN);
-	if (m->nbatch == BATCH)
-		run_batch(m);
 }
 
 void metrics_record(struct metrics *m, const struct tt_record *r)
 {
-	if (r->type == TT_REC_EVENT) {
-		add_event(m, &r->ev);
-		return;
-	}
-	/* the other records in their place among the events */
-	run_batch(m);
 	switch (r->type) {
+	case TT_REC_EVENT:
+		on_event(m, &r->ev, &r->cg);
+		break;
 	case TT_REC_META:
 		if (r->meta.kernel)
 			snprintf(m->live.kernel, sizeof(m->live.kernel), "%s", r->meta.kernel);
 		m->live.ring_size = r->meta.ring_size;
 		break;
 	case TT_REC_SNAPSHOT:
-		stats_snapshot(m->model, &r->snap);
+		sg_snapshot(m->gauge, &r->snap, &r->cg);
+		if (m->model)
+			stats_snapshot(m->model, &r->snap);
 		break;
 	case TT_REC_SKIPPED:
 		m->live.events += r->lost.count;
@@ -232,63 +201,77 @@ void metrics_write_lost(struct metrics *m, unsigned long long total)
 		m->live.lost[LOST_WRITE] = total;
 }
 
-/* ---- owners: top N comms, several pids of one comm summed ----------------- */
+void metrics_kernel_lost(struct metrics *m,
+			 const unsigned long long lost[TT_STATE_MAX][TT_STATE_MAX])
+{
+	/* kernel states, normalized as events' are */
+	memset(m->kernel_lost, 0, sizeof(m->kernel_lost));
+	for (unsigned o = 0; o < TT_STATE_MAX; o++)
+		for (unsigned n = 0; n < TT_STATE_MAX; n++) {
+			unsigned no = sg_norm_state(o), nn = sg_norm_state(n);
 
-static void gather_owner(void *ctx, const char *comm, unsigned long long n)
+			if (no && nn)
+				m->kernel_lost[no][nn] += lost[o][n];
+		}
+}
+
+/* ---- top N names: several pids of one comm (cgroups of one container) summed */
+
+static void gather(void *ctx, const char *name, unsigned long long n)
 {
 	struct metrics *m = ctx;
 
 	if (m->ngather == m->cap_gather) {
 		size_t cap = m->cap_gather ? 2 * m->cap_gather : 64;
-		struct owner *g = realloc(m->gather, cap * sizeof(*g));
+		struct named *g = realloc(m->gather, cap * sizeof(*g));
 
 		if (!g)
-			return;   /* an owner left out of a gauge, not a wrong count */
+			return;   /* a name left out of a gauge, not a wrong count */
 		m->gather = g;
 		m->cap_gather = cap;
 	}
-	memset(m->gather[m->ngather].comm, 0, TT_COMM_LEN);
-	strncpy(m->gather[m->ngather].comm, comm, TT_COMM_LEN - 1);
+	memset(m->gather[m->ngather].name, 0, SG_NAME_MAX);
+	strncpy(m->gather[m->ngather].name, name, SG_NAME_MAX - 1);
 	m->gather[m->ngather++].n = n;
 }
 
-static int cmp_comm(const void *a, const void *b)
+static int cmp_name(const void *a, const void *b)
 {
-	return strcmp(((const struct owner *)a)->comm, ((const struct owner *)b)->comm);
+	return strcmp(((const struct named *)a)->name, ((const struct named *)b)->name);
 }
 
-/* Most sockets first, ties by comm: the same set from one scrape to the next. */
-static int before(const struct owner *a, const struct owner *b)
+/* Most sockets first, ties by name: the same set from one scrape to the next. */
+static int before(const struct named *a, const struct named *b)
 {
-	return a->n != b->n ? a->n > b->n : strcmp(a->comm, b->comm) < 0;
+	return a->n != b->n ? a->n > b->n : strcmp(a->name, b->name) < 0;
 }
 
-static void top_owners(struct metrics *m)
+/* The gathered names, summed by name, into top[] (most first). */
+static int top_named(struct metrics *m, struct named top[METRICS_TOP_OWNERS])
 {
-	struct metrics_pub *p = &m->live;
 	size_t i = 0, k;
+	int ntop = 0;
 
-	m->ngather = 0;
-	stats_each_owner(m->model, gather_owner, m);
-	qsort(m->gather, m->ngather, sizeof(*m->gather), cmp_comm);
-	p->nowners = 0;
+	qsort(m->gather, m->ngather, sizeof(*m->gather), cmp_name);
 	while (i < m->ngather) {
-		struct owner o = m->gather[i];
+		struct named o = m->gather[i];
 		int j;
 
-		for (k = i + 1; k < m->ngather && !strcmp(m->gather[k].comm, o.comm); k++)
+		for (k = i + 1; k < m->ngather && !strcmp(m->gather[k].name, o.name); k++)
 			o.n += m->gather[k].n;
 		i = k;
 		/* insertion into the sorted top N */
-		for (j = p->nowners; j > 0 && before(&o, &p->owners[j - 1]); j--)
+		for (j = ntop; j > 0 && before(&o, &top[j - 1]); j--)
 			if (j < METRICS_TOP_OWNERS)
-				p->owners[j] = p->owners[j - 1];
+				top[j] = top[j - 1];
 		if (j < METRICS_TOP_OWNERS) {
-			p->owners[j] = o;
-			if (p->nowners < METRICS_TOP_OWNERS)
-				p->nowners++;
+			top[j] = o;
+			if (ntop < METRICS_TOP_OWNERS)
+				ntop++;
 		}
 	}
+	m->ngather = 0;
+	return ntop;
 }
 
 void metrics_publish(struct metrics *m, long long now_ns, int force)
@@ -297,13 +280,15 @@ void metrics_publish(struct metrics *m, long long now_ns, int force)
 
 	if (!force && now_ns - m->published < METRICS_PUBLISH_NS)
 		return;
-	run_batch(m);
-	for (unsigned o = 0; o < TT_STATE_MAX; o++) {
-		p->states[o] = stats_state_count(m->model, o);
-		for (unsigned n = 0; n < TT_STATE_MAX; n++)
-			p->trans[o][n] = stats_transition_count(m->model, o, n);
-	}
-	top_owners(m);
+	if (m->model)
+		for (unsigned s = 0; s < TT_STATE_MAX; s++)
+			p->states[s] = stats_state_count(m->model, s);
+	else
+		sg_states(m->gauge, p->trans, m->kernel_lost, p->states);
+	sg_each_owner(m->gauge, gather, m);
+	p->nowners = top_named(m, p->owners);
+	sg_each_container(m->gauge, gather, m);
+	p->ncontainers = top_named(m, p->containers);
 	/* a scraper is copying the last one: next time */
 	if (pthread_mutex_trylock(&m->lock))
 		return;
@@ -317,11 +302,11 @@ void metrics_publish(struct metrics *m, long long now_ns, int force)
 
 void metrics_label_value(struct outbuf *ob, const char *s, size_t len)
 {
-	char buf[ESC_TEXT_MAX(TT_COMM_LEN)];
+	char buf[ESC_TEXT_MAX(SG_NAME_MAX)];
 	size_t n;
 
-	/* comms are the only label values from outside; longer ones are cut
-	 * at a whole escape or character */
+	/* comms, containers and units are the label values from outside;
+	 * longer ones are cut at a whole escape or character */
 	n = esc_text(buf, sizeof(buf), s, len);
 	for (size_t i = 0; i < n; i++) {
 		if (buf[i] == '\\' || buf[i] == '"')
@@ -434,6 +419,18 @@ static void render_connections(struct outbuf *ob, const struct metrics_pub *p)
 	sample(ob, "tcptrail_connection_duration_seconds_count", NULL, NULL, p->dur_count);
 }
 
+/* prefix is the name and the label up to its opening quote */
+static void render_named(struct outbuf *ob, const char *prefix, const struct named *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		ob_puts(ob, prefix);
+		metrics_label_value(ob, v[i].name, strlen(v[i].name));
+		ob_puts(ob, "\"} ");
+		ob_u64(ob, v[i].n);
+		ob_putc(ob, '\n');
+	}
+}
+
 static void render_run(struct outbuf *ob, const struct metrics_pub *p)
 {
 	head(ob, "tcptrail_events_total", "counter",
@@ -453,13 +450,11 @@ static void render_run(struct outbuf *ob, const struct metrics_pub *p)
 	ob_puts(ob, "\"} 1\n");
 	head(ob, "tcptrail_owner_established_sockets", "gauge",
 	     "ESTABLISHED sockets per owner comm, for the comms owning the most.");
-	for (int i = 0; i < p->nowners; i++) {
-		ob_puts(ob, "tcptrail_owner_established_sockets{comm=\"");
-		metrics_label_value(ob, p->owners[i].comm, strlen(p->owners[i].comm));
-		ob_puts(ob, "\"} ");
-		ob_u64(ob, p->owners[i].n);
-		ob_putc(ob, '\n');
-	}
+	render_named(ob, "tcptrail_owner_established_sockets{comm=\"", p->owners, p->nowners);
+	head(ob, "tcptrail_container_established_sockets", "gauge",
+	     "ESTABLISHED sockets per container or systemd unit, for those owning the most.");
+	render_named(ob, "tcptrail_container_established_sockets{container=\"", p->containers,
+		     p->ncontainers);
 }
 
 int metrics_render(struct metrics *m, struct outbuf *ob)

@@ -11,9 +11,11 @@
  *   the HTTP thread (metrics_http.c) renders the last published copy
  *   (metrics_render()), holding the lock only to copy it.
  *
- * The socket counts come from the -s state model (stats.h), fed the same
- * snapshot rows and events. Counters only grow: nothing resets them,
- * SIGHUP included.
+ * The socket gauges come from sockgauge.h: per state from the snapshot
+ * and the transitions (the -s model's table, stats.h, in a run that sees
+ * part of some sockets' lives), per owner and container from a table of
+ * the ESTABLISHED sockets. Counters only grow: nothing resets them, SIGHUP
+ * included.
  */
 #ifndef TT_METRICS_H
 #define TT_METRICS_H
@@ -24,8 +26,9 @@
 #include "outbuf.h"
 #include "record.h"
 
-/* How many comms the per-owner gauge lists (those owning the most
- * ESTABLISHED sockets): Prometheus keeps every label value it is shown. */
+/* How many comms the per-owner gauge lists, and how many containers the
+ * per-container one (those owning the most ESTABLISHED sockets):
+ * Prometheus keeps every label value it is shown. */
 #define METRICS_TOP_OWNERS 10
 /* The duration histogram's upper bounds, in seconds (+Inf is added). */
 #define METRICS_BUCKETS { 0.001, 0.01, 0.1, 1, 10, 60, 300, 3600 }
@@ -35,18 +38,22 @@
 
 struct metrics;
 
-/* 0 or -ENOMEM. */
-int metrics_new(struct metrics **m);
+/* partial: the run sees part of some sockets' lives (--no-snapshot, -p,
+ * --queue; sockgauge.h). 0 or -ENOMEM. */
+int metrics_new(struct metrics **m, int partial);
 /* NULL-safe; sets *m to NULL. */
 void metrics_free(struct metrics **m);
 
 /* Ring reader: one record of the run (meta, snapshot rows, events,
- * lost and skipped records; the rest is ignored). Events are counted in
- * runs (metrics.c says why); a publication counts what waits first. */
+ * lost and skipped records; the rest is ignored). */
 void metrics_record(struct metrics *m, const struct tt_record *r);
 /* Ring reader: the events the outputs could not take (a full disk, a
  * stalled reader), as counted so far (a running total). */
 void metrics_write_lost(struct metrics *m, unsigned long long total);
+/* Ring reader: the transitions the kernel could not put in the ring, by
+ * kernel old and new state, as counted so far (loader_lost_trans()). */
+void metrics_kernel_lost(struct metrics *m,
+			 const unsigned long long lost[TT_STATE_MAX][TT_STATE_MAX]);
 /* Ring reader: publishes the counters if METRICS_PUBLISH_NS passed since
  * the last time (force: now) and no scraper holds the copy; never waits. */
 void metrics_publish(struct metrics *m, long long now_ns, int force);

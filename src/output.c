@@ -142,8 +142,9 @@ int output_open(struct output **pout, const struct tt_opts *o, struct tt_clock *
 		err = open_stdout(out);
 	if (!err && o->output)
 		err = open_capture(out);
+	/* a run that sees part of some sockets' lives (sockgauge.h) */
 	if (!err && o->metrics)
-		err = metrics_new(&out->metrics);
+		err = metrics_new(&out->metrics, o->no_snapshot || o->pid || o->queue_threshold);
 	if (!err && o->metrics)
 		err = metrics_http_bind(&out->http, o->metrics);
 	if (err) {
@@ -284,6 +285,13 @@ void output_tally(struct output *out, const struct tt_record *r)
 {
 	if (out->metrics)
 		metrics_record(out->metrics, r);
+}
+
+void output_kernel_lost(struct output *out,
+			const unsigned long long lost[TT_STATE_MAX][TT_STATE_MAX])
+{
+	if (out->metrics)
+		metrics_kernel_lost(out->metrics, lost);
 }
 
 /* The events an output could not take, for the metrics: the capture's with

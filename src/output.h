@@ -29,6 +29,10 @@ int output_open(struct output **out, const struct tt_opts *o, struct tt_clock *c
 void output_record(struct output *out, const struct tt_record *r);
 /* An event -s counts instead of writing: only the metrics see it. */
 void output_tally(struct output *out, const struct tt_record *r);
+/* The transitions the kernel could not send, for --metrics' gauges (a
+ * running total by kernel old and new state). */
+void output_kernel_lost(struct output *out,
+			const unsigned long long lost[TT_STATE_MAX][TT_STATE_MAX]);
 /* --metrics: starts the HTTP server's thread (the socket was bound by
  * output_open). Call once the capabilities are dropped. 0 or -errno. */
 int output_serve(struct output *out);

@@ -208,10 +208,13 @@ static void gap(void *ctx, unsigned long long from, unsigned long long to)
 
 /* Hooks the kernel skipped because another ran on the same CPU leave no
  * sequence gap: their count is all there is to report. */
+/* The kernel's loss counts, read once a second and at the end. */
 static void check_recursion(struct run *r)
 {
-	unsigned long long state, timers;
+	unsigned long long state, timers, trans[TT_STATE_MAX][TT_STATE_MAX];
 
+	loader_lost_trans(r->b, trans);
+	output_kernel_lost(r->out, trans);
 	loader_recursion_misses(r->b, &state, &timers);
 	if (state > r->state_misses) {
 		r->notice_recursion += state - r->state_misses;

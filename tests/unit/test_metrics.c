@@ -27,7 +27,7 @@ static int setup(void **state)
 {
 	struct fx *f = calloc(1, sizeof(*f));
 
-	if (!f || metrics_new(&f->m) || ob_init(&f->ob, 0))
+	if (!f || metrics_new(&f->m, 0) || ob_init(&f->ob, 0))
 		return -1;
 	*state = f;
 	return 0;
@@ -278,6 +278,85 @@ static void test_owners_bounded(void **state)
 	assert_non_null(strstr(ob_cstr(&f->ob), "{comm=\"p29\"} 30\ntcptrail_owner_established_sockets{comm=\"p28\"} 29\n"));
 }
 
+/* The transitions the kernel could not send (kernel states, unnormalized)
+ * move the socket gauge as if seen; the transition counters stay what was
+ * seen, as the JSON stream shows. */
+static void test_kernel_lost_moves_gauge(void **state)
+{
+	struct fx *f = *state;
+	unsigned long long lost[TT_STATE_MAX][TT_STATE_MAX] = { 0 };
+	struct tt_record r = { .type = TT_REC_SNAPSHOT };
+
+	r.snap.row.state = TT_ESTABLISHED;
+	r.snap.sock_id = 101;
+	metrics_record(f->m, &r);
+	lost[TT_ESTABLISHED][TT_FIN_WAIT1] = 1;
+	lost[TT_CLOSE][TT_NEW_SYN_RECV] = 1;   /* a request socket, still half-open */
+	metrics_kernel_lost(f->m, lost);
+	ev(f, 101, TT_FIN_WAIT1, TT_FIN_WAIT2, 1, "a", 0);
+	scrape(f);
+	assert_true(value(f, "tcptrail_sockets{state=\"ESTABLISHED\"}") == 0);
+	assert_true(value(f, "tcptrail_sockets{state=\"FIN_WAIT1\"}") == 0);
+	assert_true(value(f, "tcptrail_sockets{state=\"FIN_WAIT2\"}") == 1);
+	assert_true(value(f, "tcptrail_sockets{state=\"SYN_RECV\"}") == 1);
+	assert_true(value(f, "tcptrail_transitions_total{from=\"ESTABLISHED\",to=\"FIN_WAIT1\"}") == -1);
+	assert_true(value(f, "tcptrail_transitions_total{from=\"FIN_WAIT1\",to=\"FIN_WAIT2\"}") == 1);
+}
+
+/* --no-snapshot: a socket first seen mid-life is placed where it goes (the
+ * -s model), not taken from a count it was never in. */
+static void test_partial_run(void **state)
+{
+	struct fx *f = *state;
+
+	metrics_free(&f->m);
+	assert_int_equal(metrics_new(&f->m, 1), 0);
+	ev(f, 7, TT_ESTABLISHED, TT_FIN_WAIT1, 1, "a", 0);
+	ev(f, 8, TT_CLOSE, TT_SYN_SENT, 1, "a", 0);
+	ev(f, 8, TT_SYN_SENT, TT_ESTABLISHED, 1, "a", 0);
+	scrape(f);
+	assert_true(value(f, "tcptrail_sockets{state=\"FIN_WAIT1\"}") == 1);
+	assert_true(value(f, "tcptrail_sockets{state=\"ESTABLISHED\"}") == 1);
+	assert_true(value(f, "tcptrail_owner_established_sockets{comm=\"a\"}") == 1);
+}
+
+/* Containers and units: summed over their cgroups, the top N, escaped. */
+static void test_containers(void **state)
+{
+	struct fx *f = *state;
+	struct tt_record r = { .type = TT_REC_EVENT };
+	char name[64], series[160];
+	unsigned long long id = 1;
+
+	r.ev.kind = TT_EV_STATE;
+	r.ev.old_state = TT_SYN_SENT;
+	r.ev.new_state = TT_ESTABLISHED;
+	r.cg.present = 1;
+	for (unsigned c = 0; c < 14; c++) {
+		snprintf(name, sizeof(name), "c%02u", c);
+		r.cg.container = name;
+		/* container cNN has NN+1 sockets, over two cgroups */
+		for (unsigned k = 0; k <= c; k++) {
+			r.cg.id = 1000 + 2 * c + (k & 1);
+			r.ev.sock_id = id++;
+			metrics_record(f->m, &r);
+		}
+	}
+	r.cg.container = "x\"} 99\n";
+	r.cg.id = 5;
+	for (int k = 0; k < 20; k++) {
+		r.ev.sock_id = id++;
+		metrics_record(f->m, &r);
+	}
+	scrape(f);
+	for (unsigned c = 0; c < 14; c++) {
+		snprintf(series, sizeof(series),
+			 "tcptrail_container_established_sockets{container=\"c%02u\"}", c);
+		assert_true(value(f, series) == (c >= 5 ? (double)c + 1 : -1));
+	}
+	assert_true(value(f, "tcptrail_container_established_sockets{container=\"x\\\"} 99\\\\x0a\"}") == 20);
+}
+
 static void listen_ok(const char *s, int family, const char *addr, unsigned port)
 {
 	struct sockaddr_storage ss;
@@ -332,6 +411,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_publication, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_build_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owners_bounded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_lost_moves_gauge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partial_run, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_containers, setup, teardown),
 		cmocka_unit_test(test_label_escaping),
 		cmocka_unit_test(test_parse_listen),
 	};
