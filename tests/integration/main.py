@@ -17,6 +17,7 @@ import test_loss  # noqa: E402,F401
 import test_everyday  # noqa: E402,F401
 import test_cgroup  # noqa: E402,F401
 import test_metrics  # noqa: E402,F401
+import test_gauges  # noqa: E402,F401
 import test_fleet  # noqa: E402,F401
 import test_daemons  # noqa: E402,F401
 
