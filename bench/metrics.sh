@@ -23,9 +23,12 @@
 # their size (and their pages are faulted in) as in a tracer that has been
 # running. CPU time is read from /proc/PID/task/TID/schedstat (nanoseconds
 # on a CPU, user and system) before and after the measured churn; the
-# events are the lines each tracer wrote meanwhile (one per event: a
-# --no-snapshot JSON stream), counted once its writes are flushed. Every run gets a fresh network namespace (as bench/fidelity.sh
-# explains: the same TIME_WAIT regime for each run). Loopback only, ports
+# events are the lines each tracer wrote meanwhile (one per event in a JSON
+# stream; the snapshot, of a fresh namespace, comes before), counted once
+# its writes are flushed. The tracers take a snapshot, as a user's does:
+# without one, --metrics follows every socket in the -s model (see
+# src/sockgauge.h). Every run gets a fresh network namespace (as
+# bench/fidelity.sh explains: the same TIME_WAIT regime for each run). Loopback only, ports
 # 22920 (churn) and 22940 (metrics).
 # Appends key=value lines to BUILD_DIR/bench/results-metrics.txt.
 set -u
@@ -54,6 +57,9 @@ B_ARGS="--metrics $MPORT"
 # 0.66-1.35): each ran where the scheduler put it, beside whatever shared
 # its core and cache. Pinned, each run compares them on the same CPU.
 PIN=${PIN:-1}
+# TT_B=PATH: tracer B is that build (with CONTROL=1: two builds compared,
+# same options; e.g. a change to the reader's path)
+TT_B=${TT_B:-}
 PIN_TT= PIN_LOAD=
 if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ]; then
 	PIN_TT="taskset -c $(($(nproc) - 1))"
@@ -68,6 +74,7 @@ command -v curl >/dev/null || { echo "bench: curl missing: apt-get install curl"
 
 TMP=$(mktemp -d /tmp/tcptrail-metrics.XXXXXX)
 cp "$TT" "$TMP/tcptrail" && cp "$LOADGEN" "$TMP/loadgen" || exit 1
+cp "${TT_B:-$TT}" "$TMP/tcptrail-b" || exit 1
 TT=$TMP/tcptrail LOADGEN=$TMP/loadgen
 NS=ttmet-$$
 TA=
@@ -95,7 +102,9 @@ lines() { wc -l < "$TMP/$1.out"; }
 start() {
 	local name=$1 pid
 	shift
-	$PIN_TT ip netns exec "$NS" "$TT" ${TT_ARGS:---json} "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" &
+	local bin=$TT
+	[ "$name" = B ] && bin=$TMP/tcptrail-b
+	$PIN_TT ip netns exec "$NS" "$bin" ${TT_ARGS:---json} "$@" > "$TMP/$name.out" 2> "$TMP/$name.err" &
 	pid=$!
 	if [ "$name" = A ]; then TA=$pid; else TB=$pid; fi
 	for _ in $(seq 100); do [ -s "$TMP/$name.out" ] && break; sleep 0.02; done
@@ -150,7 +159,7 @@ run() {
 	sleep 2   # the namespace's timewait sockets are freed by a kernel worker
 }
 
-log "# metrics $(date -u +%FT%TZ) control=$CONTROL pin=$PIN pairs=$PAIRS dur=$DUR threads=$THREADS rate=$RATE scrape=${SCRAPE}s $(uname -r) $(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null)"
+log "# metrics $(date -u +%FT%TZ) control=$CONTROL pin=$PIN b=${TT_B:-same} pairs=$PAIRS dur=$DUR threads=$THREADS rate=$RATE scrape=${SCRAPE}s $(uname -r) $(git -C "$(dirname "$0")" describe --always --dirty 2>/dev/null)"
 for i in $(seq "$PAIRS"); do
 	run "$i"
 done

@@ -123,10 +123,10 @@ static int ends_connection(unsigned old, unsigned new)
 
 static void observe_duration(struct metrics_pub *p, unsigned long long ns)
 {
-	static const double bounds[METRICS_NBUCKETS] = METRICS_BUCKETS;
+	static const unsigned long long bounds_ns[METRICS_NBUCKETS] = METRICS_BUCKETS_NS;
 	int i = 0;
 
-	while (i < METRICS_NBUCKETS && (double)ns > bounds[i] * 1e9)
+	while (i < METRICS_NBUCKETS && ns > bounds_ns[i])
 		i++;
 	p->buckets[i]++;
 	p->dur_count++;
@@ -383,7 +383,7 @@ static void render_states(struct outbuf *ob, const struct metrics_pub *p)
 
 static void render_connections(struct outbuf *ob, const struct metrics_pub *p)
 {
-	static const double bounds[METRICS_NBUCKETS] = METRICS_BUCKETS;
+	static const unsigned long long bounds_ns[METRICS_NBUCKETS] = METRICS_BUCKETS_NS;
 	unsigned long long cum = 0;
 
 	head(ob, "tcptrail_connections_opened_total", "counter",
@@ -404,7 +404,7 @@ static void render_connections(struct outbuf *ob, const struct metrics_pub *p)
 		if (i < METRICS_NBUCKETS) {
 			char le[32];
 
-			snprintf(le, sizeof(le), "%g", bounds[i]);
+			snprintf(le, sizeof(le), "%g", (double)bounds_ns[i] / 1e9);
 			ob_puts(ob, le);
 		} else {
 			ob_puts(ob, "+Inf");

@@ -30,8 +30,11 @@
  * per-container one (those owning the most ESTABLISHED sockets):
  * Prometheus keeps every label value it is shown. */
 #define METRICS_TOP_OWNERS 10
-/* The duration histogram's upper bounds, in seconds (+Inf is added). */
-#define METRICS_BUCKETS { 0.001, 0.01, 0.1, 1, 10, 60, 300, 3600 }
+/* The duration histogram's upper bounds (+Inf is added), in ns: 0.001,
+ * 0.01, 0.1, 1, 10, 60, 300, 3600 s. Integers: compared at every end of a
+ * connection. */
+#define METRICS_BUCKETS_NS { 1000000ULL, 10000000ULL, 100000000ULL, 1000000000ULL, \
+			     10000000000ULL, 60000000000ULL, 300000000000ULL, 3600000000000ULL }
 #define METRICS_NBUCKETS 8
 /* The reader publishes at most this often (and at the end). */
 #define METRICS_PUBLISH_NS 250000000LL
@@ -39,7 +42,7 @@
 struct metrics;
 
 /* partial: the run sees part of some sockets' lives (--no-snapshot, -p,
- * --queue; sockgauge.h). 0 or -ENOMEM. */
+ * --queue-threshold; sockgauge.h). 0 or -ENOMEM. */
 int metrics_new(struct metrics **m, int partial);
 /* NULL-safe; sets *m to NULL. */
 void metrics_free(struct metrics **m);

@@ -11,7 +11,7 @@
  * counts the transitions it could not put in the ring, by old and new
  * state (tt_lost_trans in the BPF program's .bss), and they count as if
  * seen. A run that sees only part of some sockets' lives (--no-snapshot,
- * -p, --queue) keeps the -s model's table instead (metrics.c).
+ * -p, --queue-threshold) keeps the -s model's table instead (metrics.c).
  *
  * The owner and container gauges need to know, when a socket leaves
  * ESTABLISHED, whom it was counted for: a table of the ESTABLISHED
