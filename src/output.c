@@ -369,6 +369,7 @@ static void rotate_capture(struct output *out)
 {
 	const char *path = out->o->output;
 	char to[PATH_MAX];
+	struct timespec now;
 	int err = chan_seal(out->cap);
 
 	if (!err)
@@ -378,8 +379,10 @@ static void rotate_capture(struct output *out)
 		reopen_capture(out);
 		return;
 	}
+	/* not time(): glibc reads a clock that lags up to a tick behind */
+	clock_gettime(CLOCK_REALTIME, &now);
 	if (!err)
-		err = rot_move(path, out->o->rotate_to, time(NULL), to, sizeof(to));
+		err = rot_move(path, out->o->rotate_to, now.tv_sec, to, sizeof(to));
 	if (err) {
 		rotate_failed(out, path, err);
 		return;
