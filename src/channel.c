@@ -451,6 +451,28 @@ int chan_reopen(struct channel *c)
 	return c ? sink_reopen(c->s) : -EINVAL;
 }
 
+/* What is owed goes in first: a file renamed without its lost records
+ * would leave them for the next file, out of order. */
+int chan_seal(struct channel *c)
+{
+	int err;
+
+	if (!c || c->closed)
+		return -EINVAL;
+	chan_flush(c, 1);
+	if (owes(c))
+		return sink_error(c->s) ? sink_error(c->s) : -EIO;
+	err = sink_seal(c->s);
+	if (err)
+		note_error(c, err, 0);
+	return err;
+}
+
+int chan_check_path(const struct channel *c)
+{
+	return c ? sink_check_path(c->s) : -EINVAL;
+}
+
 int chan_closed(const struct channel *c)
 {
 	return c && c->closed;

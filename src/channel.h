@@ -55,6 +55,11 @@ void chan_flush(struct channel *c, int force);
  * was written. */
 int chan_drain(struct channel *c, long long deadline_ns);
 int chan_reopen(struct channel *c);
+/* --rotate-to: pushes everything, owed records included, and ends the
+ * file (sink_seal). 0 or -errno. */
+int chan_seal(struct channel *c);
+/* sink_check_path() of the output's sink. */
+int chan_check_path(const struct channel *c);
 /* The fd that becomes writable when a slow reader made room, or -1. */
 int chan_poll_fd(const struct channel *c);
 /* stop != NULL: records wait for a slow reader (never for a failing disk)

@@ -9,9 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "metrics.h"
 #include "opts.h"
+#include "rotate.h"
 
 enum {
 	OPT_NO_SNAPSHOT = 256,
@@ -28,6 +30,7 @@ enum {
 	OPT_CGROUP,
 	OPT_STATS_BY,
 	OPT_METRICS,
+	OPT_ROTATE_TO,
 };
 
 /* What one option sets: 0, or -EINVAL for a value it refuses. */
@@ -229,6 +232,15 @@ static int set_output(struct tt_opts *o, const char *arg)
 	return 0;
 }
 
+/* the expansion is checked once -o is known (check()) */
+static int set_rotate_to(struct tt_opts *o, const char *arg)
+{
+	if (!*arg)
+		return -EINVAL;
+	o->rotate_to = arg;
+	return 0;
+}
+
 static int set_read(struct tt_opts *o, const char *arg)
 {
 	if (!*arg)
@@ -338,6 +350,12 @@ static const struct opt_def {
 	  .help = "also write a JSON Lines capture to FILE (FILE.gz: gzip);\n"
 		  "FILE must not exist; SIGHUP reopens it",
 	  .set = set_output, .what = "output file", .flags = OPT_ONCE },
+	{ .name = "rotate-to", .key = OPT_ROTATE_TO, .has_arg = required_argument,
+	  .arg = "TEMPLATE",
+	  .help = "with -o: at SIGHUP, finish FILE, rename it to TEMPLATE\n"
+		  "(strftime, UTC; never replacing: .1, .2...), then\n"
+		  "start FILE anew; same filesystem as FILE",
+	  .set = set_rotate_to, .what = "--rotate-to template", .flags = OPT_ONCE },
 	{ .name = "quiet", .key = 'q', .has_arg = no_argument,
 	  .help = "nothing on stdout (with -o)",
 	  .set = set_quiet },
@@ -563,6 +581,23 @@ static int apply(const struct opt_def *d, struct tt_opts *o, const char **first,
 	return 0;
 }
 
+static int check_rotate_to(struct tt_opts *o, FILE *err)
+{
+	char name[PATH_MAX];
+	const char *why = NULL;
+
+	if (o->read)
+		return usage_error(err, "--rotate-to renames the capture -o writes; --read "
+				   "writes none");
+	if (!o->output)
+		return usage_error(err, "--rotate-to renames the capture file: add -o FILE");
+	/* now, as an example: a template is expanded at each rotation */
+	if (rot_name(name, sizeof(name), o->rotate_to, time(NULL), 0, &why))
+		return usage_error(err, "invalid --rotate-to template '%s': %s", o->rotate_to,
+				   why);
+	return 0;
+}
+
 /* The options that exclude or need each other, once all are read. */
 static int check(struct tt_opts *o, int argc, char **argv, int others, FILE *err)
 {
@@ -587,6 +622,8 @@ static int check(struct tt_opts *o, int argc, char **argv, int others, FILE *err
 	if (o->read && (o->output || o->snapshot_only || o->metrics))
 		return usage_error(err, "--read replays a capture; it takes neither --output, "
 				   "--snapshot-only nor --metrics");
+	if (o->rotate_to && check_rotate_to(o, err))
+		return -EINVAL;
 	if (o->metrics && o->snapshot_only)
 		return usage_error(err, "--metrics serves counters while tracing; --snapshot-only "
 				   "does not trace");

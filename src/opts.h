@@ -47,6 +47,7 @@ struct tt_opts {
 	double stats_interval;      /* seconds */
 	double duration;            /* seconds, 0: until a signal */
 	const char *output;         /* -o: JSON Lines capture file */
+	const char *rotate_to;      /* --rotate-to: strftime template, checked */
 	const char *read;           /* -r: replay a capture */
 	const char *metrics;        /* --metrics [ADDR:]PORT, checked */
 	int verify;                 /* --verify FILE... */

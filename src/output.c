@@ -1,17 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* The outputs of a run (output.h): one path for every record. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "channel.h"
 #include "metrics.h"
 #include "metrics_http.h"
 #include "output.h"
+#include "rotate.h"
 
 /* At the end, stdout's reader gets at most this long to take what is left,
  * and a stalled one (nothing taken for 200 ms: chan_drain) much less: it
@@ -30,6 +33,7 @@ struct output {
 	const volatile sig_atomic_t *stop;
 	int snapshot_wait;        /* stdout waits for its reader (the snapshot) */
 	long long deadline;       /* for stdout's reader, at the end */
+	int rot_err;              /* --rotate-to: the failure stderr was told of */
 };
 
 static int color_wanted(enum tt_color c)
@@ -335,16 +339,72 @@ int output_poll_fd(const struct output *out)
 	return chan_poll_fd(out->out);
 }
 
-void output_reopen(struct output *out)
+static void reopen_capture(struct output *out)
 {
-	int err;
+	int err = chan_reopen(out->cap);
 
-	if (!out->cap)
-		return;
-	err = chan_reopen(out->cap);
 	if (err)
 		fprintf(stderr, "tcptrail: cannot reopen '%s': %s (still writing the old file; "
 			"move it away before sending SIGHUP)\n", out->o->output, strerror(-err));
+}
+
+/* A failure is told once (until a rotation works, or the cause changes):
+ * logrotate may send SIGHUP every hour to a directory that stays full. */
+static void rotate_failed(struct output *out, const char *still, int err)
+{
+	if (err == out->rot_err)
+		return;
+	out->rot_err = err;
+	fprintf(stderr, "tcptrail: cannot rotate '%s' to --rotate-to '%s': %s; still writing "
+		"'%s', nothing lost (%s, then send SIGHUP again)\n", out->o->output,
+		out->o->rotate_to, strerror(-err), still, rot_fix(err));
+}
+
+/*
+ * --rotate-to: the file is whole before its name changes, so a reader that
+ * follows the name (rsyslog's imfile) has read everything once the name is
+ * gone. On any failure the records go on into the file tcptrail holds.
+ */
+static void rotate_capture(struct output *out)
+{
+	const char *path = out->o->output;
+	char to[PATH_MAX];
+	struct timespec now;
+	int err = chan_seal(out->cap);
+
+	if (!err)
+		err = chan_check_path(out->cap);
+	if (err == -ENOENT) {
+		/* moved away by hand, the way without --rotate-to */
+		reopen_capture(out);
+		return;
+	}
+	/* not time(): glibc reads a clock that lags up to a tick behind */
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (!err)
+		err = rot_move(path, out->o->rotate_to, now.tv_sec, to, sizeof(to));
+	if (err) {
+		rotate_failed(out, path, err);
+		return;
+	}
+	err = chan_reopen(out->cap);
+	if (err) {
+		/* someone made path in the instant it was free: the records go
+		 * on into the renamed file until a SIGHUP finds path free */
+		rotate_failed(out, to, err == -EEXIST || err == -ELOOP ? -ESTALE : err);
+		return;
+	}
+	out->rot_err = 0;
+}
+
+void output_reopen(struct output *out)
+{
+	if (!out->cap)
+		return;
+	if (out->o->rotate_to)
+		rotate_capture(out);
+	else
+		reopen_capture(out);
 }
 
 int output_closed(const struct output *out)

@@ -51,6 +51,7 @@ struct sink {
 	bool broken;        /* a gzip stream that could not be cut back: refuse all */
 	bool z_init;
 	bool need_trailer;  /* a failure cut a gzip member that holds data */
+	bool sealed;        /* sink_seal() ended the member: nothing written since */
 	int err;            /* -errno of the last push that did not complete */
 	size_t pipe_size;   /* a pipe's capacity in bytes, 0 if unknown */
 	char *path;
@@ -541,6 +542,7 @@ int sink_write(struct sink *s, const char *buf, size_t len, unsigned tag)
 	s->len += len;
 	s->rend[s->nrec] = s->len;
 	s->rtag[s->nrec++] = (unsigned char)(tag < SINK_TAGS ? tag : SINK_TAGS - 1);
+	s->sealed = false;
 	return 0;
 }
 
@@ -598,6 +600,8 @@ static int finish_fd(struct sink *s, int wait_ms)
 
 	if (s->broken) {
 		err = s->err ? s->err : -EIO;
+	} else if (s->kind == SINK_GZIP && s->sealed && s->len == s->head) {
+		err = 0;   /* the member is ended: another Z_FINISH adds an empty one */
 	} else if (s->kind == SINK_GZIP) {
 		err = push(s, Z_FINISH);
 		if (err && s->need_trailer)
@@ -641,12 +645,36 @@ int sink_reopen(struct sink *s)
 	s->woff = s->head;
 	s->fd = fd;
 	s->off = s->good_off = s->member_start = 0;
-	s->need_trailer = s->broken = false;
+	s->need_trailer = s->broken = s->sealed = false;
 	s->err = 0;
 	if (s->kind == SINK_GZIP)
 		deflateReset(&s->zs);  /* a new gzip member, with its header */
 	pick_mode(s);
 	return 0;
+}
+
+int sink_seal(struct sink *s)
+{
+	int err;
+
+	if (!s || !s->has_path)
+		return -EINVAL;
+	if (s->broken)
+		return s->err ? s->err : -EIO;
+	err = push(s, s->kind == SINK_GZIP ? Z_FINISH : 0);
+	s->sealed = !err;
+	return err;
+}
+
+int sink_check_path(const struct sink *s)
+{
+	struct stat fst, pst;
+
+	if (!s || !s->has_path || s->fd < 0 || fstat(s->fd, &fst))
+		return -EINVAL;
+	if (lstat(s->path, &pst))
+		return -errno;
+	return pst.st_dev == fst.st_dev && pst.st_ino == fst.st_ino ? 0 : -ESTALE;
 }
 
 void sink_stats(const struct sink *s, struct sink_stats *st)

@@ -86,6 +86,16 @@ size_t sink_pending(const struct sink *s);
  * changes and the old sink stays usable. The counters keep accumulating. */
 int sink_reopen(struct sink *s);
 
+/* --rotate-to, before the rename: writes every buffered record and ends
+ * the gzip member, so the file is whole as it stands. The fd stays open:
+ * the next record goes on in it (a new gzip member) if the rename fails;
+ * sink_reopen() then adds nothing to it. 0, or the -errno of the failed
+ * write (the records are kept, as by sink_flush()). */
+int sink_seal(struct sink *s);
+/* Whether the sink's path still names the file it writes: 0; -ENOENT
+ * (moved away), -ESTALE (another file there), or another -errno. */
+int sink_check_path(const struct sink *s);
+
 /* bytes_* count record bytes before compression, so the numbers mean the
  * same for every sink kind. write_errors counts failed pushes. */
 struct sink_stats {

@@ -20,6 +20,7 @@ import test_metrics  # noqa: E402,F401
 import test_gauges  # noqa: E402,F401
 import test_fleet  # noqa: E402,F401
 import test_daemons  # noqa: E402,F401
+import test_rotate  # noqa: E402,F401
 
 
 def main():

@@ -3,6 +3,8 @@
  * Usage errors (src/opts.c): one line naming the error, then GNU's pointer
  * to --help; options that may be given once; --verify and its files.
  */
+#include <limits.h>
+
 #include "opts_test_util.h"
 
 /* Every usage error: exactly one line naming it, then GNU's pointer to
@@ -46,6 +48,50 @@ static void test_usage_errors_are_two_lines(void **state)
 	check_hint(&r, "--stats=1e-9");
 	PARSE(&r, "--verify");
 	check_hint(&r, "--verify");
+	PARSE(&r, "--rotate-to", "/d/c.%Y");
+	check_hint(&r, "--rotate-to without -o");
+	PARSE(&r, "-r", "a", "--rotate-to", "/d/c.%Y");
+	check_hint(&r, "--rotate-to with -r");
+	PARSE(&r, "-o", "a", "--rotate-to", "");
+	check_hint(&r, "--rotate-to ''");
+	PARSE(&r, "-o", "a", "--rotate-to", "/d/c.%n");
+	check_hint(&r, "--rotate-to /d/c.%n");
+}
+
+/* --rotate-to: needs -o, excludes -r, and its expansion now must be a
+ * name (the same check as at each rotation: tests/unit/test_rotate.c). */
+static void test_rotate_to(void **state)
+{
+	char long_name[PATH_MAX + 8];
+	struct res r;
+
+	(void)state;
+	PARSE(&r, "-o", "/d/c.jsonl", "--rotate-to", "/d/c.%Y%m%dT%H%M%SZ.jsonl");
+	expect_ok(&r);
+	assert_string_equal(r.o.rotate_to, "/d/c.%Y%m%dT%H%M%SZ.jsonl");
+	res_free(&r);
+	PARSE(&r, "-o", "/d/c.jsonl");
+	expect_ok(&r);
+	assert_null(r.o.rotate_to);
+	res_free(&r);
+	PARSE(&r, "--rotate-to", "/d/c.%Y");
+	expect_usage_error(&r, "-o FILE");
+	PARSE(&r, "-r", "a", "--rotate-to", "/d/c.%Y");
+	expect_usage_error(&r, "--read");
+	PARSE(&r, "-o", "a", "--rotate-to", "");
+	expect_usage_error(&r, "--rotate-to");
+	PARSE(&r, "-o", "a", "--rotate-to", "/d/c.%");
+	expect_usage_error(&r, "unfinished");
+	PARSE(&r, "-o", "a", "--rotate-to", "/d/");
+	expect_usage_error(&r, "nothing");
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	for (size_t i = 100; i < sizeof(long_name) - 1; i += 100)
+		long_name[i] = '/';
+	PARSE(&r, "-o", "a", "--rotate-to", long_name);
+	expect_usage_error(&r, "PATH_MAX");
+	PARSE(&r, "-o", "a", "--rotate-to", "x", "--rotate-to", "y");
+	expect_usage_error(&r, "twice");
 }
 
 /* -o twice: the first would be dropped without a word. -r too. */
@@ -99,6 +145,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_usage_errors_are_two_lines),
 		cmocka_unit_test(test_file_options_once),
+		cmocka_unit_test(test_rotate_to),
 		cmocka_unit_test(test_verify_args),
 	};
 

@@ -238,6 +238,86 @@ static void test_reopen_refused_keeps_old(void **state)
 	free(p);
 }
 
+/* --rotate-to: sealed, the file is whole before it is renamed (read here
+ * while the sink still holds it open), and the reopen adds nothing to it. */
+static void check_seal(void **state, const char *name, int gz)
+{
+	char *p = path_in(state, name), *rotated, *a, *b;
+	struct sink *s = NULL;
+	size_t alen, blen;
+	int ca = 1, cb = 1, ma = 1, mb = 1;
+
+	assert_true(asprintf(&rotated, "%s.1", p) > 0);
+	assert_int_equal(sink_open(&s, p), 0);
+	assert_int_equal(sink_write(s, "one\n", 4, 0), 0);
+	assert_int_equal(sink_check_path(s), 0);
+	assert_int_equal(sink_seal(s), 0);
+	assert_int_equal(rename(p, rotated), 0);
+	assert_int_equal(sink_check_path(s), -ENOENT);
+	a = gz ? inflate_file_n(rotated, &alen, &ca, &ma) : read_all(rotated, &alen);
+	assert_true(ca);
+	assert_string_equal(a, "one\n");
+	free(a);
+	assert_int_equal(sink_reopen(s), 0);
+	assert_int_equal(sink_write(s, "two\n", 4, 0), 0);
+	assert_int_equal(sink_close(&s), 0);
+	if (gz) {
+		a = inflate_file_n(rotated, &alen, &ca, &ma);
+		b = inflate_file_n(p, &blen, &cb, &mb);
+	} else {
+		a = read_all(rotated, &alen);
+		b = read_all(p, &blen);
+	}
+	assert_true(ca && cb);
+	assert_int_equal(ma, 1);   /* no empty member after the sealed one */
+	assert_int_equal(mb, 1);
+	assert_string_equal(a, "one\n");
+	assert_string_equal(b, "two\n");
+	free(a);
+	free(b);
+	free(rotated);
+	free(p);
+}
+
+static void test_seal_plain(void **state)
+{
+	check_seal(state, "seal.log", 0);
+}
+
+static void test_seal_gzip(void **state)
+{
+	check_seal(state, "seal.log.gz", 1);
+}
+
+/* A rename that failed: the records go on into the sealed file, a gzip
+ * one in a second member; another file at the path is not ours. */
+static void test_seal_then_keep_writing(void **state)
+{
+	char *p = path_in(state, "keep.log.gz"), *other = path_in(state, "keep.other"), *got;
+	struct sink *s = NULL;
+	size_t len;
+	int complete = 0, members = 0;
+
+	assert_int_equal(sink_open(&s, p), 0);
+	assert_int_equal(sink_write(s, "one\n", 4, 0), 0);
+	assert_int_equal(sink_seal(s), 0);
+	assert_int_equal(sink_write(s, "two\n", 4, 0), 0);
+	assert_int_equal(sink_flush(s), 0);
+	assert_int_equal(rename(p, other), 0);
+	assert_int_equal(symlink(other, p), 0);
+	assert_int_equal(sink_check_path(s), -ESTALE);
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(rename(other, p), 0);
+	assert_int_equal(sink_close(&s), 0);
+	got = inflate_file_n(p, &len, &complete, &members);
+	assert_true(complete);
+	assert_int_equal(members, 2);
+	assert_string_equal(got, "one\ntwo\n");
+	free(got);
+	free(other);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -250,6 +330,9 @@ int main(void)
 		cmocka_unit_test(test_reopen_plain),
 		cmocka_unit_test(test_reopen_gzip),
 		cmocka_unit_test(test_reopen_refused_keeps_old),
+		cmocka_unit_test(test_seal_plain),
+		cmocka_unit_test(test_seal_gzip),
+		cmocka_unit_test(test_seal_then_keep_writing),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -472,6 +472,40 @@ static void test_reopen_moves_kept_records(void **state)
 	signal(SIGXFSZ, SIG_DFL);
 }
 
+/* --rotate-to on a full disk: the seal fails and keeps every record (the
+ * file is not renamed then); once there is room it seals the whole file. */
+static void test_seal_on_full_disk(void **state)
+{
+	char *p = path_in(state, "sealfull.jsonl"), *a, *want;
+	struct rlimit rl, low;
+	struct sink *s = NULL;
+	size_t alen, wlen;
+	int refused, taken;
+
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	want = make_lines(0, 3000, &wlen);
+	assert_int_equal(sink_open(&s, p), 0);
+	low = rl;
+	low.rlim_cur = 50000;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &low), 0);
+	taken = put_lines(s, want, wlen, 0, &refused);
+	assert_true(refused > 0);
+	assert_int_equal(sink_seal(s), -EFBIG);
+	assert_true(sink_pending(s) > 0);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	assert_int_equal(sink_seal(s), 0);
+	assert_int_equal(sink_pending(s), 0);
+	a = read_all(p, &alen);
+	assert_int_equal(alen, (size_t)taken * (wlen / 3000));
+	assert_memory_equal(a, want, alen);
+	assert_int_equal(sink_close(&s), 0);
+	free(a);
+	free(want);
+	free(p);
+	signal(SIGXFSZ, SIG_DFL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -485,6 +519,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_disk_fills_and_frees_plain, restore_limits),
 		cmocka_unit_test_teardown(test_disk_fills_and_frees_gzip, restore_limits),
 		cmocka_unit_test_teardown(test_reopen_moves_kept_records, restore_limits),
+		cmocka_unit_test_teardown(test_seal_on_full_disk, restore_limits),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
