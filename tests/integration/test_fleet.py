@@ -128,19 +128,8 @@ def ship_across_rotation(edge_first, central_first, need_relp):
                   "the rotation did not split the records (%d of %d in the first file)"
                   % (n1, len(seqs)))
             # the central copy: one file for the edge host
-            deadline = time.monotonic() + 60
-            while True:
-                files = glob.glob(os.path.join(tmp, "fleet", "*.jsonl"))
-                got = lines_of(files[0]) if len(files) == 1 else []
-                if len(got) >= len(want):
-                    break
-                check(time.monotonic() < deadline and len(files) <= 1,
-                      "the central rsyslogd has %d of the capture's %d lines in %r (%s); "
-                      "stderr: %s %s" % (len(got), len(want), files, missing(got, want),
-                                         central.err_lines[-5:], edge.err_lines[-5:]))
-                time.sleep(0.2)
-            time.sleep(1)   # nothing more must come
-            got = lines_of(files[0])
+            central_file = central_copy(tmp, want, central, edge)
+            got = lines_of(central_file)
             first_diff = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), None)
             check(got == want, "the central copy differs from the capture: %d lines against %d, "
                   "first difference at line %s:\n%r\n%r"
@@ -148,7 +137,7 @@ def ship_across_rotation(edge_first, central_first, need_relp):
                      got[first_diff] if first_diff is not None else got[len(want):][:1],
                      want[first_diff] if first_diff is not None else b""))
             # one run, rotated or not, arrives as one whole capture
-            r = subprocess.run([TCPTRAIL, "--verify", files[0]], stdout=subprocess.PIPE,
+            r = subprocess.run([TCPTRAIL, "--verify", central_file], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, timeout=60)
             check(r.returncode == 0, "--verify of the central copy: exit %d %s%s"
                   % (r.returncode, r.stdout, r.stderr))
@@ -156,6 +145,24 @@ def ship_across_rotation(edge_first, central_first, need_relp):
             cli.quit()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def central_copy(tmp, want, central, edge):
+    """The central rsyslogd's one file, once it holds as many lines as want
+    and nothing more came for a second."""
+    deadline = time.monotonic() + 60
+    while True:
+        files = glob.glob(os.path.join(tmp, "fleet", "*.jsonl"))
+        got = lines_of(files[0]) if len(files) == 1 else []
+        if len(got) >= len(want):
+            break
+        check(time.monotonic() < deadline and len(files) <= 1,
+              "the central rsyslogd has %d of the capture's %d lines in %r (%s); stderr: %s %s"
+              % (len(got), len(want), files, missing(got, want), central.err_lines[-5:],
+                 edge.err_lines[-5:]))
+        time.sleep(0.2)
+    time.sleep(1)   # nothing more must come
+    return files[0]
 
 
 @test("54_rsyslog_ships_the_capture_across_rotation")

@@ -21,9 +21,16 @@ import tempfile
 import time
 
 from harness import TCPTRAIL, Netns, check, pick_port, run, skip, test
-from test_fleet import config, lines_of, missing, recipe_block, start_rsyslogd
+from test_cgroup import tracer as net_only_tracer
+from test_fleet import central_copy, config, lines_of, missing, recipe_block, start_rsyslogd
 
 CAPTURE = "/var/log/tcptrail/capture.jsonl"
+
+
+def mounted_in(pid, path):
+    """Is path a mount point in process pid's mount namespace?"""
+    with open("/proc/%d/mountinfo" % pid) as f:
+        return any(line.split()[4] == path for line in f)
 
 
 def rotate_template(tmp):
@@ -69,22 +76,6 @@ def plant(tmpl, victim, seconds):
     while time.time() < now + 1.05:
         time.sleep(0.01)
     return names
-
-
-def central_copy(tmp, want, central, edge):
-    deadline = time.monotonic() + 60
-    while True:
-        files = glob.glob(os.path.join(tmp, "fleet", "*.jsonl"))
-        got = lines_of(files[0]) if len(files) == 1 else []
-        if len(got) >= len(want):
-            break
-        check(time.monotonic() < deadline and len(files) <= 1,
-              "the central rsyslogd has %d of the capture's %d lines in %r (%s); stderr: %s %s"
-              % (len(got), len(want), files, missing(got, want), central.err_lines[-5:],
-                 edge.err_lines[-5:]))
-        time.sleep(0.2)
-    time.sleep(1)   # nothing more must come
-    return files[0]
 
 
 def written(tmp, cap):
@@ -242,10 +233,10 @@ def fail_rotations(t, other, cap, churn):
           and "same filesystem" in errs[0] and "nothing lost" in errs[0],
           "the EXDEV message does not name the file, the cause and the fix: %r" % errs[0])
     check(os.listdir(other) == [], "files in the other filesystem: %s" % os.listdir(other))
-    # ip netns exec gave tcptrail a mount namespace of its own, which a
-    # private / does not propagate an unmount to: unmount there too
-    run(["nsenter", "-t", str(t.proc.pid), "-m", "umount", other])
     run(["umount", other])
+    check(not mounted_in(t.proc.pid, other) and not os.path.ismount(other),
+          "%s is still mounted (here: %s; for tcptrail: %s)"
+          % (other, os.path.ismount(other), mounted_in(t.proc.pid, other)))
     # tcptrail runs without capabilities after start-up: root's own 0555
     # directory is closed to it
     os.chmod(other, 0o555)
@@ -266,8 +257,11 @@ def t_rotate_to_fails():
     try:
         run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tt-rotfail", other])
         with Netns() as ns:
-            t = ns.tracer("-P", str(port), "--rotate-to",
-                          os.path.join(other, "capture.%Y%m%dT%H%M%SZ.jsonl"), capture=cap)
+            # in this mount namespace (nsenter --net, not ip netns exec):
+            # the test's umount is tcptrail's, whatever the propagation
+            t = net_only_tracer(ns, "-P", str(port), "--rotate-to",
+                                os.path.join(other, "capture.%Y%m%dT%H%M%SZ.jsonl"),
+                                capture=cap)
             churn = Churn(ns, t, port, other, cap)
             churn.batch()
             fail_rotations(t, other, cap, churn)
