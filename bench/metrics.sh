@@ -93,7 +93,7 @@ log() { echo "$*" | tee -a "$RES"; }
 
 # nanoseconds on a CPU: of one thread, and of every thread of the process
 thread_ns() { awk '{print $1}' "/proc/$1/task/$1/schedstat"; }
-process_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {print s}'; }
+process_ns() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d\n", s}'; }
 
 # lines A|B: records written so far (flushed at least every second)
 lines() { wc -l < "$TMP/$1.out"; }

@@ -71,6 +71,8 @@ struct metrics {
 	int has_pub;
 };
 
+static void actions_init(void);
+
 int metrics_new(struct metrics **out, int partial)
 {
 	struct metrics *m = calloc(1, sizeof(*m));
@@ -80,6 +82,7 @@ int metrics_new(struct metrics **out, int partial)
 	*out = NULL;
 	if (!m)
 		return -ENOMEM;
+	actions_init();
 	err = sg_new(&m->gauge, partial);
 	if (!err && partial)
 		err = stats_new(&m->model);
@@ -133,11 +136,26 @@ static void observe_duration(struct metrics_pub *p, unsigned long long ns)
 	p->dur_sum_ns += ns;
 }
 
+/* What an event does besides its counts, by normalized old and new state:
+ * one lookup and one branch per event, the branches on states being the
+ * costly part of the hot path (a reader's events come in no fixed order). */
+enum { ACT_EST = 1, ACT_END = 2 };
+
+static unsigned char actions[TT_STATE_MAX][TT_STATE_MAX];
+
+static void actions_init(void)
+{
+	for (unsigned o = 1; o < TT_STATE_MAX; o++)
+		for (unsigned n = 1; n < TT_STATE_MAX; n++)
+			actions[o][n] = (o == TT_ESTABLISHED || n == TT_ESTABLISHED ? ACT_EST : 0) |
+					(ends_connection(o, n) ? ACT_END : 0);
+}
+
 /* The hot path: a few increments, and a table lookup for the events into
  * and out of ESTABLISHED (sockgauge.h). */
 static void on_event(struct metrics *m, const struct tt_event *e, const struct tt_cgref *cg)
 {
-	unsigned old, st;
+	unsigned old, st, act;
 
 	m->live.events++;
 	if (e->kind != TT_EV_STATE)
@@ -147,9 +165,10 @@ static void on_event(struct metrics *m, const struct tt_event *e, const struct t
 	if (!old || !st)
 		return;
 	m->live.trans[old][st]++;
-	if ((e->flags & TT_F_FINAL) && e->duration_ns && ends_connection(old, st))
+	act = actions[old][st];
+	if ((act & ACT_END) && (e->flags & TT_F_FINAL) && e->duration_ns)
 		observe_duration(&m->live, e->duration_ns);
-	sg_event(m->gauge, e, old, st, cg);
+	sg_event(m->gauge, e, old, st, act & ACT_EST, cg);
 	if (m->model)
 		stats_event(m->model, e);
 }

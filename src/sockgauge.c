@@ -12,6 +12,7 @@
  * next sg_each_*() call.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +58,7 @@ int sg_new(struct sockgauge **out, int partial)
 	*out = NULL;
 	if (!g)
 		return err;
-	g->hot.partial = partial;
+	g->hot.check_until = partial ? LLONG_MAX : 0;
 	err = socktab_new(&g->est, sizeof(struct est_ent), EST_EXPECTED);
 	if (!err)
 		err = socktab_new(&g->procs, sizeof(struct proc_ent), 32);
@@ -178,7 +179,7 @@ void sg_event_table(struct sockgauge *g, const struct tt_event *ev, unsigned old
 	g->last_ns = (long long)ev->ts_ns;
 	if (g->snap_ids)   /* the snapshot is over */
 		socktab_free(&g->snap_ids);
-	if (old == TT_ESTABLISHED || g->hot.partial || g->last_ns < g->hot.check_until) {
+	if (old == TT_ESTABLISHED || g->last_ns < g->hot.check_until) {
 		e = socktab_find(g->est, ev->sock_id);
 		/* leaving, or (a missed exit) seen in another state */
 		if (e && !(old == TT_ESTABLISHED && st == TT_ESTABLISHED))
@@ -192,7 +193,7 @@ void sg_lost(struct sockgauge *g, long long now_ns)
 {
 	long long t = (now_ns > g->last_ns ? now_ns : g->last_ns) + SG_CHECK_NS;
 
-	if (t > g->hot.check_until)
+	if (t > g->hot.check_until)   /* LLONG_MAX (partial) stays */
 		g->hot.check_until = t;
 }
 

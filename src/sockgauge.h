@@ -48,22 +48,21 @@ void sg_snapshot(struct sockgauge *g, const struct tt_snaprec *r, const struct t
 /* What the inline part of sg_event() reads: the first member of struct
  * sockgauge. */
 struct sg_hot {
-	int partial;
-	long long check_until;   /* boot ns; 0: never checked */
+	long long check_until;   /* boot ns; 0: never checked; LLONG_MAX: partial */
 };
 
 void sg_event_table(struct sockgauge *g, const struct tt_event *e, unsigned old, unsigned st,
 		    const struct tt_cgref *cg);
 
-/* A state transition, normalized states old and st (1..TT_STATE_MAX-1).
- * Most events leave the table alone: decided inline, without a call. */
+/* A state transition, normalized states old and st (1..TT_STATE_MAX-1);
+ * est: old or st is ESTABLISHED. Most events leave the table alone:
+ * decided inline, in one branch. */
 static inline void sg_event(struct sockgauge *g, const struct tt_event *e, unsigned old,
-			    unsigned st, const struct tt_cgref *cg)
+			    unsigned st, int est, const struct tt_cgref *cg)
 {
 	const struct sg_hot *h = (const struct sg_hot *)g;
 
-	if (old == TT_ESTABLISHED || st == TT_ESTABLISHED || h->partial ||
-	    (long long)e->ts_ns < h->check_until)
+	if (est | ((long long)e->ts_ns < h->check_until))
 		sg_event_table(g, e, old, st, cg);
 }
 /* Events were lost at boot time now_ns: the table is checked for a while. */
@@ -86,12 +85,14 @@ void sg_each_owner(struct sockgauge *g, sg_each_fn fn, void *ctx);
 void sg_each_container(struct sockgauge *g, sg_each_fn fn, void *ctx);
 
 /* Kernel state -> the state counted (a request socket is SYN_RECV); 0 for
- * a value with no meaning. Inline: two per event. */
+ * a value with no meaning. Inline, from a table: two per event. */
 static inline unsigned sg_norm_state(unsigned st)
 {
-	if (st == TT_NEW_SYN_RECV)
-		return TT_SYN_RECV;
-	return st >= TT_ESTABLISHED && st < TT_STATE_MAX ? st : 0;
+	static const unsigned char norm[16] = {
+		0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, TT_SYN_RECV, 0, 0, 0,
+	};
+
+	return st < 16 ? norm[st] : 0;
 }
 
 #endif /* TT_SOCKGAUGE_H */

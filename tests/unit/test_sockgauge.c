@@ -74,7 +74,7 @@ static void ev_cg(struct fx *f, unsigned long long id, unsigned old, unsigned st
 		memcpy(e.comm, comm, strnlen(comm, TT_COMM_LEN));
 	}
 	f->trans[o][s]++;   /* what metrics.c counts */
-	sg_event(f->g, &e, o, s, cg);
+	sg_event(f->g, &e, o, s, o == TT_ESTABLISHED || s == TT_ESTABLISHED, cg);
 }
 
 static void ev(struct fx *f, unsigned long long id, unsigned old, unsigned st, unsigned pid,
