@@ -61,6 +61,9 @@ struct metrics {
 	struct stats *model;      /* a partial run's sockets per state: the -s model */
 	/* the transitions the kernel could not send (metrics_kernel_lost) */
 	unsigned long long kernel_lost[TT_STATE_MAX][TT_STATE_MAX];
+	/* and those it sent too late to be shown (metrics_late) */
+	unsigned long long late[TT_STATE_MAX][TT_STATE_MAX];
+	unsigned long long unseen[TT_STATE_MAX][TT_STATE_MAX];   /* the two, summed */
 	struct metrics_pub live;  /* the reader's */
 	long long published;
 	/* names gathered at a publication, reused */
@@ -220,6 +223,14 @@ void metrics_write_lost(struct metrics *m, unsigned long long total)
 		m->live.lost[LOST_WRITE] = total;
 }
 
+void metrics_late(struct metrics *m, const struct tt_event *e)
+{
+	unsigned old = sg_norm_state(e->old_state), st = sg_norm_state(e->new_state);
+
+	if (e->kind == TT_EV_STATE && old && st)
+		m->late[old][st]++;
+}
+
 void metrics_kernel_lost(struct metrics *m,
 			 const unsigned long long lost[TT_STATE_MAX][TT_STATE_MAX])
 {
@@ -302,8 +313,12 @@ void metrics_publish(struct metrics *m, long long now_ns, int force)
 	if (m->model)
 		for (unsigned s = 0; s < TT_STATE_MAX; s++)
 			p->states[s] = stats_state_count(m->model, s);
-	else
-		sg_states(m->gauge, p->trans, m->kernel_lost, p->states);
+	else {
+		for (unsigned o = 0; o < TT_STATE_MAX; o++)
+			for (unsigned n = 0; n < TT_STATE_MAX; n++)
+				m->unseen[o][n] = m->kernel_lost[o][n] + m->late[o][n];
+		sg_states(m->gauge, p->trans, m->unseen, p->states);
+	}
 	sg_each_owner(m->gauge, gather, m);
 	p->nowners = top_named(m, p->owners);
 	sg_each_container(m->gauge, gather, m);

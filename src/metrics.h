@@ -53,6 +53,10 @@ void metrics_record(struct metrics *m, const struct tt_record *r);
 /* Ring reader: the events the outputs could not take (a full disk, a
  * stalled reader), as counted so far (a running total). */
 void metrics_write_lost(struct metrics *m, unsigned long long total);
+/* Ring reader: an event the kernel sent but a gap already counted (it came
+ * after its seq was given up on, seqtrack.h): its change moves the socket
+ * gauge, and nothing else. */
+void metrics_late(struct metrics *m, const struct tt_event *e);
 /* Ring reader: the transitions the kernel could not put in the ring, by
  * kernel old and new state, as counted so far (loader_lost_trans()). */
 void metrics_kernel_lost(struct metrics *m,

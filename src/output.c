@@ -291,6 +291,12 @@ void output_tally(struct output *out, const struct tt_record *r)
 		metrics_record(out->metrics, r);
 }
 
+void output_late(struct output *out, const struct tt_event *ev)
+{
+	if (out->metrics)
+		metrics_late(out->metrics, ev);
+}
+
 void output_kernel_lost(struct output *out,
 			const unsigned long long lost[TT_STATE_MAX][TT_STATE_MAX])
 {

@@ -29,6 +29,9 @@ int output_open(struct output **out, const struct tt_opts *o, struct tt_clock *c
 void output_record(struct output *out, const struct tt_record *r);
 /* An event -s counts instead of writing: only the metrics see it. */
 void output_tally(struct output *out, const struct tt_record *r);
+/* An event sent by the kernel but counted in a gap (seqtrack.h): for
+ * --metrics' socket gauge only. */
+void output_late(struct output *out, const struct tt_event *ev);
 /* The transitions the kernel could not send, for --metrics' gauges (a
  * running total by kernel old and new state). */
 void output_kernel_lost(struct output *out,

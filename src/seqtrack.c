@@ -83,6 +83,8 @@ void seqtrack_push(struct seqtrack *st, const struct tt_event *e)
 		 * it may be written: showing it too would put its seq in two
 		 * records. It stays counted in that gap. */
 		st->late++;
+		if (st->cb.late)
+			st->cb.late(st->cb.ctx, e);
 		return;
 	}
 	if (e->seq == st->next && !st->held) {

@@ -20,6 +20,9 @@ struct seqtrack;
 struct seqtrack_cb {
 	void (*deliver)(void *ctx, const struct tt_event *e);
 	void (*gap)(void *ctx, unsigned long long from, unsigned long long to);
+	/* optional: an event that arrived after its gap was reported (not
+	 * delivered; --metrics' socket gauge still counts its change) */
+	void (*late)(void *ctx, const struct tt_event *e);
 	void *ctx;
 };
 

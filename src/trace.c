@@ -162,6 +162,16 @@ static void deliver(void *ctx, const struct tt_event *ev)
 	output_record(r->out, &rec);
 }
 
+/* An event its gap already counted as lost (seqtrack_push): the kernel sent
+ * it, so it is not among the transitions the kernel counts as lost either;
+ * --metrics' socket gauge takes its change. */
+static void late(void *ctx, const struct tt_event *ev)
+{
+	struct run *r = ctx;
+
+	output_late(r->out, ev);
+}
+
 static void loss_notice(struct run *r, int force)
 {
 	long long now = clock_boot_now();
@@ -504,7 +514,7 @@ static void run_drain(struct run *r)
 /* Outputs first: a refused path must fail before anything is loaded. */
 static int run_start(struct run *r)
 {
-	struct seqtrack_cb cb = { .deliver = deliver, .gap = gap, .ctx = r };
+	struct seqtrack_cb cb = { .deliver = deliver, .gap = gap, .late = late, .ctx = r };
 	int err;
 
 	hup_reopens = r->o->output != NULL || (r->o->metrics && r->o->quiet);

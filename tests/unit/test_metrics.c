@@ -303,6 +303,23 @@ static void test_kernel_lost_moves_gauge(void **state)
 	assert_true(value(f, "tcptrail_transitions_total{from=\"FIN_WAIT1\",to=\"FIN_WAIT2\"}") == 1);
 }
 
+/* An event its gap already counted (seqtrack's late one) moves the socket
+ * gauge, and no counter: the JSON stream does not show it. */
+static void test_late_moves_gauge(void **state)
+{
+	struct fx *f = *state;
+	struct tt_event e = { .kind = TT_EV_STATE, .sock_id = 9, .old_state = TT_FIN_WAIT1,
+			      .new_state = TT_FIN_WAIT2 };
+
+	ev(f, 9, TT_ESTABLISHED, TT_FIN_WAIT1, 1, "a", 0);
+	metrics_late(f->m, &e);
+	scrape(f);
+	assert_true(value(f, "tcptrail_sockets{state=\"FIN_WAIT1\"}") == 0);
+	assert_true(value(f, "tcptrail_sockets{state=\"FIN_WAIT2\"}") == 1);
+	assert_true(value(f, "tcptrail_transitions_total{from=\"FIN_WAIT1\",to=\"FIN_WAIT2\"}") == -1);
+	assert_true(value(f, "tcptrail_events_total") == 1);
+}
+
 /* --no-snapshot: a socket first seen mid-life is placed where it goes (the
  * -s model), not taken from a count it was never in. */
 static void test_partial_run(void **state)
@@ -412,6 +429,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_build_info, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_owners_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kernel_lost_moves_gauge, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_late_moves_gauge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partial_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_containers, setup, teardown),
 		cmocka_unit_test(test_label_escaping),

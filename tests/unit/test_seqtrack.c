@@ -31,6 +31,8 @@ struct fx {
 	struct seqtrack *st;
 	struct step log[MAXLOG];
 	int n;
+	unsigned long long late_seqs[8];   /* the first the late callback was given */
+	unsigned long long nlate;          /* its calls */
 };
 
 static void deliver(void *ctx, const struct tt_event *e)
@@ -50,10 +52,19 @@ static void gap(void *ctx, unsigned long long from, unsigned long long to)
 	f->log[f->n++] = (struct step){ 1, from, to };
 }
 
+static void late(void *ctx, const struct tt_event *e)
+{
+	struct fx *f = ctx;
+
+	if (f->nlate < 8)
+		f->late_seqs[f->nlate] = e->seq;
+	f->nlate++;
+}
+
 static struct fx *fx_new(unsigned window)
 {
 	struct fx *f = calloc(1, sizeof(*f));
-	struct seqtrack_cb cb = { .deliver = deliver, .gap = gap };
+	struct seqtrack_cb cb = { .deliver = deliver, .gap = gap, .late = late };
 
 	assert_non_null(f);
 	cb.ctx = f;
@@ -180,8 +191,12 @@ static void test_late(void **state)
 	push(f, 1);
 	expect_log(f, "d0 g1-1 d2");
 	assert_int_equal(seqtrack_late(f->st), 1);
+	/* the late callback gets it (--metrics' socket gauge counts it) */
+	assert_int_equal(f->nlate, 1);
+	assert_int_equal(f->late_seqs[0], 1);
 	push(f, 0);   /* long delivered */
 	assert_int_equal(seqtrack_late(f->st), 2);
+	assert_int_equal(f->nlate, 2);
 	push(f, 3);
 	expect_log(f, "d0 g1-1 d2 d3");
 	fx_free(f);
@@ -292,6 +307,7 @@ static void test_random(void **state)
 				late++;
 		}
 		assert_int_equal(seqtrack_late(f->st), late);
+		assert_int_equal(f->nlate, late);   /* each late one given to the callback */
 		fx_free(f);
 	}
 }
