@@ -88,12 +88,7 @@ def ship_across_rotation(edge_first, central_first, need_relp):
         edge_conf, edge_work = config(recipe_block(edge_first), tmp, "edge", rport)
         os.makedirs(os.path.join(tmp, "fleet"))
         with Netns() as ns:
-            central = start_rsyslogd(ns, central_conf, central_work)
-            deadline = time.monotonic() + 20
-            while ":%d " % rport not in ns.sh(["ss", "-ltnH"]).stdout:
-                check(central.p.poll() is None and time.monotonic() < deadline,
-                      "the central rsyslogd does not listen: %s" % "\n".join(central.err_lines))
-                time.sleep(0.1)
+            central = start_central(ns, central_conf, central_work, rport)
             t = ns.tracer("-P", str(port), capture=cap)
             edge = start_rsyslogd(ns, edge_conf, edge_work)
             srv, cli = ns.peer("server"), ns.peer("client")
@@ -145,6 +140,17 @@ def ship_across_rotation(edge_first, central_first, need_relp):
             cli.quit()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def start_central(ns, conf, work, rport):
+    """The central rsyslogd, once it listens on rport."""
+    central = start_rsyslogd(ns, conf, work)
+    deadline = time.monotonic() + 20
+    while ":%d " % rport not in ns.sh(["ss", "-ltnH"]).stdout:
+        check(central.p.poll() is None and time.monotonic() < deadline,
+              "the central rsyslogd does not listen: %s" % "\n".join(central.err_lines))
+        time.sleep(0.1)
+    return central
 
 
 def central_copy(tmp, want, central, edge):

@@ -22,7 +22,7 @@ import time
 
 from harness import TCPTRAIL, Netns, check, pick_port, run, skip, test
 from test_cgroup import tracer as net_only_tracer
-from test_fleet import central_copy, config, lines_of, missing, recipe_block, start_rsyslogd
+from test_fleet import central_copy, config, start_central, lines_of, missing, recipe_block, start_rsyslogd
 
 CAPTURE = "/var/log/tcptrail/capture.jsonl"
 
@@ -139,12 +139,7 @@ def t_rsyslog_rotate_to():
             recipe_block("# /etc/rsyslog.d/60-tcptrail-ship.conf"), tmp, "edge", rport)
         os.makedirs(os.path.join(tmp, "fleet"))
         with Netns() as ns:
-            central = start_rsyslogd(ns, central_conf, central_work)
-            deadline = time.monotonic() + 20
-            while ":%d " % rport not in ns.sh(["ss", "-ltnH"]).stdout:
-                check(central.p.poll() is None and time.monotonic() < deadline,
-                      "the central rsyslogd does not listen: %s" % "\n".join(central.err_lines))
-                time.sleep(0.1)
+            central = start_central(ns, central_conf, central_work, rport)
             t = ns.tracer("-P", str(port), "--rotate-to", tmpl, capture=cap)
             edge = start_rsyslogd(ns, edge_conf, edge_work)
             planted = load_with_rotations(ns, t, port, rotations, tmpl, victim)
